@@ -1,0 +1,120 @@
+"""Serve an emulator handler over real HTTP/1.1 on loopback, with keep-alive.
+
+The standard library's threading HTTP server is enough here and lets a fault drop a connection
+for real (the client sees the socket close with no response), which an ASGI server cannot do.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from humekit.emulator.wire import EmuRequest, EmuResponse
+
+__all__ = ["LoopbackServer"]
+
+_MAX_BODY = 2 * 1024**3  # refuse absurd bodies before reading them
+
+
+class LoopbackServer:
+    """A background HTTP server that hands every request to ``handler``."""
+
+    def __init__(self, handler: Callable[[EmuRequest], EmuResponse], *, host: str = "127.0.0.1", port: int = 0):
+        self._handler = handler
+        self._server = _Server((host, port), _make_request_handler(handler))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> str:
+        """Start serving in a daemon thread; returns the base URL."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="humekit-emulator", daemon=True)
+            self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def _make_request_handler(handler: Callable[[EmuRequest], EmuResponse]) -> type[BaseHTTPRequestHandler]:
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "humekit-emulator"
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet: the app keeps its own log
+            pass
+
+        def _serve(self) -> None:
+            try:
+                body = self._read_body()
+            except ValueError as exc:
+                self.send_error(400, str(exc))
+                return
+            parts = urlsplit(self.path)
+            request = EmuRequest(
+                method=self.command,
+                path=parts.path,
+                query_string=parts.query,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+            )
+            response = handler(request)
+            if response.drop:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        def _read_body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                return self._read_chunked()
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > _MAX_BODY:
+                raise ValueError("request body too large")
+            return self.rfile.read(length) if length else b""
+
+        def _read_chunked(self) -> bytes:
+            chunks = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                total += size
+                if total > _MAX_BODY:
+                    raise ValueError("request body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+    return RequestHandler

@@ -1,0 +1,202 @@
+"""The humekit exception tree: every error humekit raises, rooted at :class:`HumekitError`.
+
+Each message says what is wrong, where (row, column, job id) and what to do next::
+
+    HumekitError
+    ├── ConfigurationError              missing API key, bad base URL, bad option
+    ├── TableError (also ValueError)    a recordings table that cannot be sent
+    │   ├── MissingColumnError
+    │   ├── DuplicateIdError
+    │   └── InvalidRowsError            rows with unusable sources (missing file, bad URL, too long…)
+    ├── PredictionsFormatError (also ValueError)   a document that is not Hume predictions
+    ├── APIError                        anything that went wrong talking to the API
+    │   ├── APIConnectionError
+    │   │   └── APITimeoutError
+    │   └── APIStatusError              .status_code, .body, .request_id
+    │       ├── BadRequestError         400/413/422: the request itself is wrong
+    │       │   └── LimitExceededError  a documented per-job limit was exceeded (.limit)
+    │       ├── AuthenticationError     401/403
+    │       ├── NotFoundError           404
+    │       ├── RateLimitError          429 (.retry_after)
+    │       └── ServerError             5xx
+    ├── JobFailedError                  a job ended FAILED (.job_id, Hume's message)
+    ├── WaitTimeoutError                jobs still pending when a wait ran out (.pending)
+    ├── LedgerError                     the job ledger cannot be read or written
+    └── WebhookVerificationError (also ValueError)
+        ├── MissingHeaderError
+        ├── InvalidSignatureError
+        ├── TimestampOutsideToleranceError
+        └── MalformedPayloadError
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "DuplicateIdError",
+    "HumekitError",
+    "InvalidRowsError",
+    "InvalidSignatureError",
+    "JobFailedError",
+    "LedgerError",
+    "LimitExceededError",
+    "MalformedPayloadError",
+    "MissingColumnError",
+    "MissingHeaderError",
+    "NotFoundError",
+    "PredictionsFormatError",
+    "RateLimitError",
+    "ServerError",
+    "TableError",
+    "TimestampOutsideToleranceError",
+    "WaitTimeoutError",
+    "WebhookVerificationError",
+]
+
+
+class HumekitError(Exception):
+    """Base class of every error humekit raises."""
+
+
+class ConfigurationError(HumekitError):
+    """humekit is configured in a way that cannot work (no API key, bad URL, bad option)."""
+
+
+class TableError(HumekitError, ValueError):
+    """The recordings table cannot be sent as it is."""
+
+    def __init__(self, message: str, *, rows: Sequence[Any] = (), column: str | None = None):
+        super().__init__(message)
+        self.rows = list(rows)
+        self.column = column
+
+
+class MissingColumnError(TableError):
+    """A column named in the call is not in the table."""
+
+
+class DuplicateIdError(TableError):
+    """The ID column has duplicated or null values, so results could not be joined back."""
+
+
+class InvalidRowsError(TableError):
+    """Some rows' sources cannot be measured (missing files, bad URLs, over a limit…)."""
+
+
+class PredictionsFormatError(HumekitError, ValueError):
+    """A document given as predictions is not in Hume's predictions shape."""
+
+
+class APIError(HumekitError):
+    """Talking to the Hume API (or a compatible endpoint) failed."""
+
+
+class APIConnectionError(APIError):
+    """The request did not get an HTTP response (refused, reset or dropped connection)."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out before a response arrived."""
+
+
+class APIStatusError(APIError):
+    """The API answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ):
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+
+
+class BadRequestError(APIStatusError):
+    """The API rejected the request as malformed (400, 413, 422)."""
+
+
+class LimitExceededError(BadRequestError):
+    """The API rejected a job for exceeding a documented limit; the same payload must not be resent."""
+
+    def __init__(self, message: str, *, limit: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.limit = limit
+
+
+class AuthenticationError(APIStatusError):
+    """The API key was missing or rejected (401/403)."""
+
+
+class NotFoundError(APIStatusError):
+    """The job (or chat) does not exist at this endpoint (404)."""
+
+
+class RateLimitError(APIStatusError):
+    """The API asked us to slow down (429) for longer than humekit waits on its own."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """The API failed on its side (5xx) and retries did not help."""
+
+
+class JobFailedError(HumekitError):
+    """A batch job ended in the FAILED state."""
+
+    def __init__(self, message: str, *, job_id: str, reason: str | None = None):
+        super().__init__(message)
+        self.job_id = job_id
+        self.reason = reason
+
+
+class WaitTimeoutError(HumekitError):
+    """Waiting ran out of time while jobs were still queued or running; they can be resumed."""
+
+    def __init__(self, message: str, *, pending: Sequence[str]):
+        super().__init__(message)
+        self.pending = list(pending)
+
+
+class LedgerError(HumekitError):
+    """The job ledger (SQLite) cannot be opened, read or written."""
+
+
+class WebhookVerificationError(HumekitError, ValueError):
+    """A webhook request failed verification and must not be trusted."""
+
+
+class MissingHeaderError(WebhookVerificationError):
+    """A required webhook header (signature or timestamp) is absent."""
+
+
+class InvalidSignatureError(WebhookVerificationError):
+    """The webhook signature does not match the body, timestamp and key."""
+
+
+class TimestampOutsideToleranceError(WebhookVerificationError):
+    """The webhook timestamp is too old (a replay?) or too far in the future."""
+
+
+class MalformedPayloadError(WebhookVerificationError):
+    """The webhook body or timestamp cannot be parsed."""

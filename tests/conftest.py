@@ -1,0 +1,49 @@
+"""Shared fixtures: a clean environment, emulators (in-process and served), and sample paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from humekit.clock import VirtualClock
+from humekit.emulator import Emulator, Schedule
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test can reach a real Hume endpoint through the developer's environment."""
+    for name in ("HUME_API_KEY", "HUME_BASE_URL", "HUME_WEBHOOK_SIGNING_KEY", "HUME_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def samples() -> Path:
+    """The real Hume samples shipped beside the repository (../shared/samples)."""
+    if not SAMPLES.is_dir():
+        pytest.fail(f"the shared samples are missing: expected them at {SAMPLES}")
+    return SAMPLES
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    """A virtual clock starting at a fixed instant."""
+    return VirtualClock(start=1_750_000_000.0)
+
+
+@pytest.fixture
+def emulator(clock: VirtualClock) -> Iterator[Emulator]:
+    """An in-process emulator on a virtual clock: jobs finish when the clock is advanced 3 s."""
+    emu = Emulator(api_key="test-key", clock=clock, schedule=Schedule(queued=1.0, running=2.0))
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def served_emulator() -> Iterator[Emulator]:
+    """An emulator serving real HTTP on loopback, on the real clock with a short schedule."""
+    with Emulator(api_key="test-key", schedule=Schedule(queued=0.2, running=0.3)) as emu:
+        yield emu
