@@ -22,10 +22,13 @@ Each message says what is wrong, where (row, column, job id) and what to do next
     ├── JobFailedError                  a job ended FAILED (.job_id, Hume's message)
     ├── WaitTimeoutError                jobs still pending when a wait ran out (.pending)
     ├── LedgerError                     the job ledger cannot be read or written
+    ├── ChatAudioError                  an EVI chat's audio reconstruction ended ERROR/CANCELLED
     └── WebhookVerificationError (also ValueError)
         ├── MissingHeaderError
         ├── InvalidSignatureError
         ├── TimestampOutsideToleranceError
+        │   ├── StaleTimestampError     too old: a delayed delivery or a replay
+        │   └── FutureTimestampError    too far ahead: a skewed clock
         └── MalformedPayloadError
 """
 
@@ -41,8 +44,10 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ChatAudioError",
     "ConfigurationError",
     "DuplicateIdError",
+    "FutureTimestampError",
     "HumekitError",
     "InvalidRowsError",
     "InvalidSignatureError",
@@ -56,6 +61,7 @@ __all__ = [
     "PredictionsFormatError",
     "RateLimitError",
     "ServerError",
+    "StaleTimestampError",
     "TableError",
     "TimestampOutsideToleranceError",
     "WaitTimeoutError",
@@ -182,6 +188,15 @@ class LedgerError(HumekitError):
     """The job ledger (SQLite) cannot be opened, read or written."""
 
 
+class ChatAudioError(HumekitError):
+    """An EVI chat's audio reconstruction ended in ERROR or CANCELLED."""
+
+    def __init__(self, message: str, *, chat_id: str, status: str):
+        super().__init__(message)
+        self.chat_id = chat_id
+        self.status = status
+
+
 class WebhookVerificationError(HumekitError, ValueError):
     """A webhook request failed verification and must not be trusted."""
 
@@ -196,6 +211,14 @@ class InvalidSignatureError(WebhookVerificationError):
 
 class TimestampOutsideToleranceError(WebhookVerificationError):
     """The webhook timestamp is too old (a replay?) or too far in the future."""
+
+
+class StaleTimestampError(TimestampOutsideToleranceError):
+    """The webhook timestamp is older than the tolerance: a delayed delivery or a replay."""
+
+
+class FutureTimestampError(TimestampOutsideToleranceError):
+    """The webhook timestamp is further ahead than the tolerance: a sender or receiver clock is off."""
 
 
 class MalformedPayloadError(WebhookVerificationError):
