@@ -1,16 +1,62 @@
-"""humekit: measure expressions in many recordings with Hume's batch API, DataFrame in, DataFrame out."""
+"""humekit: measure expressions in many recordings with Hume's batch API, DataFrame in, DataFrame out.
+
+The main entry points::
+
+    import humekit
+    result = humekit.measure(table, id_col="id", source_col="path", models=["prosody"])
+    result.status        # one row per input row: ok / failed / invalid / pending, with the reason
+    result.predictions   # long table keyed by your ID column
+    humekit.read_predictions("downloads/")   # archived predictions JSON and artifact ZIPs
+
+Offline, against the bundled emulator of Hume's (sunset) v0 batch API, whose scores are synthetic::
+
+    from humekit.emulator import Emulator
+    with Emulator() as emu:
+        result = humekit.measure(table, ..., client=emu.client())
+"""
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from humekit.archives import read_predictions
+from humekit.client import Client
 from humekit.errors import *  # noqa: F403
 from humekit.errors import __all__ as _errors_all
+from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
+from humekit.measure import MeasureResult, measure, retry_failed
+from humekit.predictions import PredictionTables, to_frame, to_tables
+from humekit.validation import validate
 
 try:
     __version__ = version("humekit")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = sorted([*_errors_all, "DEFAULT_LIMITS", "Limits"], key=str.casefold)
+__all__ = sorted(
+    [
+        *_errors_all,
+        "Client",
+        "DEFAULT_LIMITS",
+        "Ledger",
+        "Limits",
+        "MeasureResult",
+        "PredictionTables",
+        "measure",
+        "read_predictions",
+        "retry_failed",
+        "to_frame",
+        "to_tables",
+        "validate",
+    ],
+    key=str.casefold,
+)
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("humekit."):
+        try:
+            _obj.__module__ = "humekit"  # reprs and docs read humekit.Client, not humekit.client.Client
+        except (AttributeError, TypeError):
+            pass

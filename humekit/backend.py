@@ -1,0 +1,128 @@
+"""The seam between the pipeline and an API: submit a planned job, find it, poll it, fetch it.
+
+:class:`BatchBackend` speaks Hume's v0 batch API through :class:`humekit.Client` (or any
+compatible base URL, such as the emulator). A backend for Hume's synchronous v1 upload API can
+implement the same four methods; the pipeline stages (validate, plan, submit, wait, fetch, join)
+do not change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from humekit.client import Client
+from humekit.clock import Clock
+from humekit.jobs import JobDetails, Upload
+from humekit.planning import PlannedJob
+
+__all__ = ["Backend", "BatchBackend"]
+
+logger = logging.getLogger("humekit.backend")
+
+_LIST_PAGE = 100
+_SKEW_MS = 10 * 60 * 1000  # list from this long before our own timestamps, in case the clocks disagree
+
+
+class Backend(Protocol):
+    """What the pipeline needs from an API."""
+
+    name: str
+    clock: Clock
+
+    def submit(self, job: PlannedJob, *, models: Mapping[str, Any], transcription: Any,
+               callback_url: str | None) -> str:
+        """Create the job; return its id. Raise LimitExceededError if the payload is refused for a limit."""
+        ...
+
+    def find(self, job: PlannedJob, *, since_ms: int) -> str | None:
+        """The id of an already-created job with exactly this job's inputs, if any (lost responses)."""
+        ...
+
+    def poll(self, job_ids: Sequence[str], *, since_ms: int) -> dict[str, JobDetails]:
+        """Current details of these jobs (those it could read)."""
+        ...
+
+    def fetch(self, job_id: str) -> bytes:
+        """The predictions JSON of a COMPLETED job, as the API sent it."""
+        ...
+
+
+class BatchBackend:
+    """Hume's v0 batch API (``/v0/batch/jobs``)."""
+
+    name = "hume-v0-batch"
+
+    def __init__(self, client: Client, *, list_threshold: int = 3):
+        self.client = client
+        self.clock = client.clock
+        self.list_threshold = list_threshold
+        r"""With at least this many jobs to poll, one list request replaces per-job requests."""
+
+    def __repr__(self) -> str:
+        return f"BatchBackend({self.client!r})"
+
+    def submit(self, job: PlannedJob, *, models: Mapping[str, Any], transcription: Any,
+               callback_url: str | None) -> str:
+        extra: dict[str, Any] = {"models": dict(models), "callback_url": callback_url}
+        if transcription is not None:
+            extra["transcription"] = None if transcription is False else transcription
+        if job.kind == "url":
+            return self.client.start_job(urls=[i.value for i in job.inputs], **extra)
+        if job.kind == "text":
+            return self.client.start_job(text=[i.value for i in job.inputs], **extra)
+        uploads = [Upload.from_path(i.value, filename=i.filename) for i in job.inputs]
+        return self.client.start_job(files=uploads, **extra)
+
+    def find(self, job: PlannedJob, *, since_ms: int) -> str | None:
+        wanted = _signature(job)
+        for details in self._list_since(since_ms - _SKEW_MS):
+            if _echo_signature(job.kind, details.request) == wanted:
+                return details.job_id
+        return None
+
+    def poll(self, job_ids: Sequence[str], *, since_ms: int) -> dict[str, JobDetails]:
+        if len(job_ids) < self.list_threshold:
+            return {job_id: self.client.get_job(job_id) for job_id in job_ids}
+        wanted = set(job_ids)
+        found = {d.job_id: d for d in self._list_since(since_ms - _SKEW_MS) if d.job_id in wanted}
+        # A job the list does not show at all (clock skew, a very busy account) is asked for directly.
+        for job_id in job_ids:
+            if job_id not in found:
+                found[job_id] = self.client.get_job(job_id)
+        return found
+
+    def fetch(self, job_id: str) -> bytes:
+        return self.client.get_bytes(f"/v0/batch/jobs/{job_id}/predictions")
+
+    def _list_since(self, since_ms: int, *, statuses: Sequence[str] = ()) -> list[JobDetails]:
+        """Every job created after ``since_ms``, oldest first, paging on the creation time."""
+        seen: dict[str, JobDetails] = {}
+        cursor = since_ms
+        while True:
+            page = self.client.list_jobs(limit=_LIST_PAGE, status=list(statuses) or None, when="created_after",
+                                         timestamp_ms=cursor, sort_by="created", direction="asc")
+            fresh = [d for d in page if d.job_id not in seen]
+            seen.update((d.job_id, d) for d in fresh)
+            if len(page) < _LIST_PAGE or not fresh:
+                return list(seen.values())
+            newest = max(d.created_ms or cursor for d in page)
+            # Step back one ms so jobs created in the same millisecond are not skipped; `seen` dedupes.
+            cursor = newest - 1 if newest - 1 > cursor else newest
+
+
+def _signature(job: PlannedJob) -> Any:
+    if job.kind == "url":
+        return tuple(i.value for i in job.inputs)
+    if job.kind == "text":
+        return tuple(i.value for i in job.inputs)
+    return tuple((i.filename, i.md5) for i in job.inputs)
+
+
+def _echo_signature(kind: str, request: Mapping[str, Any]) -> Any:
+    if kind == "url":
+        return tuple(request.get("urls") or ()) if not request.get("files") and not request.get("text") else None
+    if kind == "text":
+        return tuple(request.get("text") or ()) if not request.get("files") and not request.get("urls") else None
+    return tuple((f.get("filename"), f.get("md5sum")) for f in request.get("files") or ())

@@ -1,0 +1,188 @@
+"""Join predictions back to table rows by ID, through the ledger's input→row mapping, never by order.
+
+A job's predictions name each input by its URL, its upload filename or its 1-based text index;
+the ledger maps that key to the fingerprints of the rows that sent it, and the fingerprints to
+the table's IDs. An input shared by several rows (a duplicate URL, identical files) is answered
+once and copied to each of them. Every input row gets a status: ``ok``, ``failed`` (with Hume's
+message), ``invalid`` (never sent, with the reason) or ``pending``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from humekit.ledger import Ledger
+from humekit.planning import RowInput
+from humekit.predictions import to_tables
+
+__all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results"]
+
+STATUS_COLUMNS = ("status", "job_id", "error")
+#: Prediction columns kept after the ID (the source columns are replaced by the ID).
+JOINED_COLUMNS = (
+    "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",
+    "file", "file_type", "prob", "box_x", "box_y", "box_w", "box_h", "confidence", "speaker_confidence",
+)  # fmt: skip
+_DESCRIPTOR_KEEP = ("model", "group", "frame", "begin", "end", "text", "kind", "name", "score", "file")
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """The joined outputs."""
+
+    status: pd.DataFrame
+    predictions: pd.DataFrame
+    descriptors: pd.DataFrame
+
+
+def join_results(
+    checked: pd.DataFrame,
+    *,
+    id_col: str,
+    rows: Sequence[RowInput],
+    ledger: Ledger,
+    rejected: Mapping[Any, str] | None = None,
+    unplannable: Mapping[Any, str] | None = None,
+) -> Joined:
+    """Build the status of every row and the predictions of every row that has them."""
+    rejected = rejected or {}
+    unplannable = unplannable or {}
+    by_fingerprint = {r.fingerprint: r for r in rows}
+    assigned = ledger.assigned(list(by_fingerprint))
+    jobs = ledger.jobs(set(assigned.values())).set_index("job_key") if assigned else None
+    mapping = _mapping(ledger, assigned, by_fingerprint, checked, id_col)
+    scores, descriptors, errors = _job_outputs(ledger, jobs, mapping)
+
+    n = len(checked)
+    states = ["pending"] * n
+    job_ids: list[str | None] = [None] * n
+    reasons: list[str | None] = [None] * n
+    for position, problem in enumerate(checked["source_problem"]):
+        if isinstance(problem, str):
+            states[position], reasons[position] = "invalid", problem
+    for position, reason in unplannable.items():
+        states[position], reasons[position] = "invalid", reason
+    if jobs is not None:
+        _apply_job_states(states, job_ids, reasons, mapping, jobs, errors)
+    for position, reason in rejected.items():
+        states[position], reasons[position] = "failed", reason
+    for position in range(n):
+        if states[position] == "pending" and reasons[position] is None:
+            reasons[position] = "not finished yet: run measure again with the same ledger to resume"
+    status = pd.DataFrame(
+        {
+            id_col: checked[id_col].to_numpy(),
+            "status": pd.Categorical(states, categories=["ok", "failed", "invalid", "pending"]),
+            "job_id": pd.Series(job_ids, dtype="object").to_numpy(),
+            "error": pd.Series(reasons, dtype="object").to_numpy(),
+        },
+        index=checked.index,
+    )
+    return Joined(status=status, predictions=_finish(scores, id_col, JOINED_COLUMNS),
+                  descriptors=_finish(descriptors, id_col, _DESCRIPTOR_KEEP))
+
+
+def _mapping(ledger: Ledger, assigned: Mapping[str, str], rows: Mapping[str, RowInput], checked: pd.DataFrame,
+             id_col: str) -> pd.DataFrame:
+    columns = ["job_key", "input_key", "fingerprint", "row_index", "row_id"]
+    if not assigned:
+        return pd.DataFrame(columns=columns)
+    recorded = ledger.inputs(set(assigned.values()))
+    recorded = recorded[(recorded["superseded"] == 0) & recorded["fingerprint"].isin(assigned.keys())]
+    recorded = recorded[[assigned[f] == k for f, k in zip(recorded["fingerprint"], recorded["job_key"], strict=True)]]
+    mapping = recorded[["job_key", "input_key", "fingerprint"]].copy()
+    mapping["row_index"] = [rows[f].index for f in mapping["fingerprint"]]
+    mapping["row_id"] = [rows[f].row_id for f in mapping["fingerprint"]]
+    return mapping.reset_index(drop=True)
+
+
+def _job_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFrame
+                 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[tuple[str, str], str]]:
+    scores: list[pd.DataFrame] = []
+    descriptors: list[pd.DataFrame] = []
+    errors: dict[tuple[str, str], str] = {}
+    if jobs is None:
+        return scores, descriptors, errors
+    for job_key, job in jobs.iterrows():
+        if job["status"] != "COMPLETED" or not job["job_id"]:
+            continue
+        body = ledger.predictions(job["job_id"])
+        if body is None:
+            continue
+        tables = to_tables(body)
+        kind = job["kind"]
+        for _, error in tables.errors.iterrows():
+            errors[(str(job_key), _key(kind, error["source"], error["file"]))] = str(error["message"])
+        keys = mapping[mapping["job_key"] == job_key][["input_key", "row_index", "row_id"]]
+        scores.append(_attach(tables.scores, kind, keys))
+        descriptors.append(_attach(tables.descriptors, kind, keys))
+    return scores, descriptors, errors
+
+
+def _key(kind: str, source: Any, file: Any) -> str:
+    return str(file) if kind == "text" else str(source)
+
+
+def _attach(frame: pd.DataFrame, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` for each table row whose input they answer (copied for shared inputs)."""
+    if frame.empty or keys.empty:
+        return frame.iloc[0:0].assign(row_index=pd.Series(dtype="object"), row_id=pd.Series(dtype="object"))
+    by = frame["file"] if kind == "text" else frame["source"]
+    codes = by.astype("string")
+    positions = keys.groupby("input_key").indices
+    take: list[Any] = []
+    index_values: list[Any] = []
+    id_values: list[Any] = []
+    for input_key, where in codes.groupby(codes, sort=False, observed=True).indices.items():
+        targets = positions.get(str(input_key))
+        if targets is None:
+            continue
+        for target in targets:
+            take.append(where)
+            index_values.append((len(where), keys["row_index"].iloc[target]))
+            id_values.append((len(where), keys["row_id"].iloc[target]))
+    if not take:
+        return frame.iloc[0:0].assign(row_index=pd.Series(dtype="object"), row_id=pd.Series(dtype="object"))
+    import numpy as np
+
+    rows = np.concatenate(take)
+    out = frame.iloc[rows].reset_index(drop=True)
+    out["row_index"] = [v for n, v in index_values for _ in range(n)]
+    out["row_id"] = [v for n, v in id_values for _ in range(n)]
+    return out
+
+
+def _apply_job_states(states: list[str], job_ids: list[str | None], reasons: list[str | None],
+                      mapping: pd.DataFrame, jobs: pd.DataFrame, errors: Mapping[tuple[str, str], str]) -> None:
+    for job_key, input_key, position in zip(mapping["job_key"], mapping["input_key"], mapping["row_index"],
+                                            strict=True):
+        job = jobs.loc[job_key]
+        job_id = job["job_id"] if isinstance(job["job_id"], str) else None
+        job_ids[position] = job_id
+        if job["state"] == "rejected":
+            states[position], reasons[position] = "failed", job["message"]
+        elif job_id is None:
+            states[position] = "pending"
+            reasons[position] = "submission was interrupted: run measure again with the same ledger to finish it"
+        elif job["status"] == "FAILED":
+            states[position], reasons[position] = "failed", f"job {job_id} FAILED: {job['message']}"
+        elif job["status"] == "COMPLETED":
+            message = errors.get((str(job_key), str(input_key)))
+            states[position], reasons[position] = ("failed", message) if message else ("ok", None)
+
+
+def _finish(frames: list[pd.DataFrame], id_col: str, keep: Sequence[str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({id_col: pd.Series(dtype="object"), **{c: pd.Series(dtype="object") for c in keep}})
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = frame.sort_values(["row_index", "model", "begin"], kind="stable", ignore_index=True)
+    out = frame[["row_id", *[c for c in keep if c in frame.columns]]].rename(columns={"row_id": id_col})
+    for column in ("model", "emotion", "kind", "name"):
+        if column in out.columns and not isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype("category")
+    return out

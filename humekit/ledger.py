@@ -1,0 +1,322 @@
+"""The job ledger: a durable SQLite record of every job, its inputs and the rows they belong to.
+
+A job is written *before* its POST (state ``submitting``) together with its input→row mapping,
+and its ``job_id`` is committed the moment the API returns it, so a rerun or a crash never loses
+a job and never pays twice: a rerun finds the job, and a claim left ``submitting`` by a dead
+process is reconciled against ``GET /v0/batch/jobs`` before anything is resent. Predictions are
+kept here too (compressed), so re-joining never refetches. Webhook events share the same file.
+
+Concurrency: every write is one short ``BEGIN IMMEDIATE`` transaction in WAL mode, so two
+processes (or threads) can use one ledger; a job key can be claimed by only one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from humekit.clock import Clock, SystemClock
+from humekit.errors import LedgerError
+
+__all__ = ["DEFAULT_LEDGER", "Claim", "Ledger", "LedgerInput"]
+
+#: The ledger used when none is given: a file in the working directory, next to the notebook.
+DEFAULT_LEDGER = "humekit-ledger.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_key      TEXT PRIMARY KEY,
+    job_id       TEXT UNIQUE,
+    backend      TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    state        TEXT NOT NULL,          -- submitting | submitted | rejected | abandoned
+    status       TEXT,                   -- the API's: QUEUED | IN_PROGRESS | COMPLETED | FAILED
+    message      TEXT,
+    owner        TEXT,
+    request      TEXT NOT NULL,          -- the request sent (without file bytes), JSON
+    claimed_ms   INTEGER NOT NULL,
+    submitted_ms INTEGER,
+    updated_ms   INTEGER NOT NULL,
+    num_inputs   INTEGER NOT NULL,
+    num_rows     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inputs (
+    job_key     TEXT NOT NULL REFERENCES jobs(job_key),
+    input_key   TEXT NOT NULL,           -- the URL, the upload filename, or the 1-based text index
+    fingerprint TEXT NOT NULL,           -- row identity: ID + content + model configuration
+    id_token    TEXT NOT NULL,
+    content     TEXT NOT NULL,           -- md5 of a file, the URL, or sha256 of a text
+    md5         TEXT,
+    superseded  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_key, fingerprint)
+);
+CREATE INDEX IF NOT EXISTS inputs_by_fingerprint ON inputs(fingerprint, superseded);
+CREATE TABLE IF NOT EXISTS predictions (
+    job_id   TEXT PRIMARY KEY,
+    body     BLOB NOT NULL,              -- zlib-compressed predictions JSON, as the API sent it
+    fetched_ms INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerInput:
+    """One input of a job and one row it answers for (an input may answer for several rows)."""
+
+    input_key: str
+    fingerprint: str
+    id_token: str
+    content: str
+    md5: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What the ledger knows about a job key after trying to claim it."""
+
+    job_key: str
+    state: str
+    job_id: str | None
+    owner: str | None
+    claimed_ms: int
+    ours: bool
+    r"""Whether this call created the claim (so this process must submit the job)."""
+
+
+def owner_token() -> str:
+    """Who holds a claim: host and process, so a dead owner's claim can be recognised."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Ledger:
+    """A job ledger in one SQLite file.
+
+    Args:
+        path: the file (created if missing). Default: ``humekit-ledger.sqlite`` in the working directory.
+        clock: where timestamps come from (the API client's clock, so they compare with the API's).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, clock: Clock | None = None):
+        self.path = Path(path if path is not None else DEFAULT_LEDGER).resolve()
+        self.clock: Clock = clock or SystemClock()
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+        except sqlite3.Error as exc:
+            raise LedgerError(f"Cannot open the ledger at {self.path}: {exc}. Check the path and its "
+                              "permissions, or pass ledger= another file.") from exc
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    def _now_ms(self) -> int:
+        return int(self.clock.time() * 1000)
+
+    # -- connections -------------------------------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"The ledger at {self.path} is locked or unreadable ({exc}); is another "
+                              "process holding it for long? Try again.") from exc
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- jobs --------------------------------------------------------------------------------
+    def claim(
+        self, job_key: str, *, backend: str, kind: str, request: dict[str, Any], inputs: Sequence[LedgerInput]
+    ) -> Claim:
+        """Record the intent to submit a job with its input→row mapping, or return the existing claim."""
+        now = self._now_ms()
+        with self._write() as db:
+            row = db.execute("SELECT state, job_id, owner, claimed_ms FROM jobs WHERE job_key=?", (job_key,)).fetchone()
+            if row is not None:
+                return Claim(job_key, row[0], row[1], row[2], row[3], ours=False)
+            owner = owner_token()
+            db.execute(
+                "INSERT INTO jobs (job_key, backend, kind, state, owner, request, claimed_ms, updated_ms, num_inputs,"
+                " num_rows) VALUES (?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?)",
+                (job_key, backend, kind, owner, json.dumps(request, sort_keys=True), now, now,
+                 len({i.input_key for i in inputs}), len(inputs)),
+            )
+            db.executemany(
+                "INSERT INTO inputs (job_key, input_key, fingerprint, id_token, content, md5) VALUES (?,?,?,?,?,?)",
+                [(job_key, i.input_key, i.fingerprint, i.id_token, i.content, i.md5) for i in inputs],
+            )
+        return Claim(job_key, "submitting", None, owner, now, ours=True)
+
+    def take_over(self, job_key: str, *, expected_owner: str | None) -> bool:
+        """Make this process the owner of a stale ``submitting`` claim; False if someone else did first."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET owner=?, updated_ms=? WHERE job_key=? AND state='submitting' AND owner IS ?",
+                (owner_token(), self._now_ms(), job_key, expected_owner),
+            )
+            return cursor.rowcount == 1
+
+    def record_submitted(self, job_key: str, job_id: str) -> None:
+        """Commit the job id the API returned (call it before anything else happens)."""
+        now = self._now_ms()
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET job_id=?, state='submitted', status=COALESCE(status, 'QUEUED'), submitted_ms=?,"
+                " updated_ms=? WHERE job_key=?",
+                (job_id, now, now, job_key),
+            )
+
+    def record_rejected(self, job_key: str, message: str) -> None:
+        """The API refused this exact payload for a limit: it must never be sent again."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET state='rejected', message=?, updated_ms=? WHERE job_key=?", (message, self._now_ms(), job_key)
+            )
+            db.execute("UPDATE inputs SET superseded=1 WHERE job_key=?", (job_key,))
+
+    def record_abandoned(self, job_key: str, message: str) -> None:
+        """A claim that was never submitted (e.g. its rows are no longer wanted)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET state='abandoned', message=?, updated_ms=? WHERE job_key=? AND job_id IS NULL",
+                (message, self._now_ms(), job_key),
+            )
+            db.execute("UPDATE inputs SET superseded=1 WHERE job_key=?", (job_key,))
+
+    def record_status(self, job_id: str, status: str, message: str | None = None) -> None:
+        """Remember the API's latest status for a job."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET status=?, message=COALESCE(?, message), updated_ms=? WHERE job_id=?",
+                (status, message, self._now_ms(), job_id),
+            )
+
+    def supersede(self, fingerprints: Iterable[str]) -> None:
+        """Detach rows from their current jobs so they can be submitted again (retrying failures)."""
+        with self._write() as db:
+            db.executemany("UPDATE inputs SET superseded=1 WHERE fingerprint=?", [(f,) for f in fingerprints])
+
+    def state(self, job_key: str) -> Claim | None:
+        """The current claim of a job key, if any."""
+        row = self._db().execute("SELECT state, job_id, owner, claimed_ms FROM jobs WHERE job_key=?",
+                                 (job_key,)).fetchone()
+        return None if row is None else Claim(job_key, row[0], row[1], row[2], row[3], ours=False)
+
+    # -- lookups -----------------------------------------------------------------------------
+    def assigned(self, fingerprints: Sequence[str]) -> dict[str, str]:
+        """For each fingerprint with a live (not superseded) assignment: its job key."""
+        found: dict[str, str] = {}
+        db = self._db()
+        for start in range(0, len(fingerprints), 500):
+            chunk = list(fingerprints[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for fingerprint, job_key in db.execute(
+                f"SELECT fingerprint, job_key FROM inputs WHERE superseded=0 AND fingerprint IN ({marks})", chunk
+            ):
+                found[fingerprint] = job_key
+        return found
+
+    def jobs(self, job_keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """Jobs as a DataFrame (all, or those with the given keys)."""
+        query = ("SELECT job_key, job_id, backend, kind, state, status, message, owner, claimed_ms, submitted_ms,"
+                 " updated_ms, num_inputs, num_rows FROM jobs")
+        db = self._db()
+        if job_keys is None:
+            return pd.read_sql_query(query + " ORDER BY claimed_ms, job_key", db)
+        keys = list(dict.fromkeys(job_keys))
+        frames = [
+            pd.read_sql_query(query + f" WHERE job_key IN ({','.join('?' * len(keys[s:s + 500]))})", db,
+                              params=keys[s : s + 500])
+            for s in range(0, len(keys), 500)
+        ]
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            return pd.read_sql_query(query + " WHERE 0", db)
+        return pd.concat(frames, ignore_index=True)
+
+    def inputs(self, job_keys: Iterable[str]) -> pd.DataFrame:
+        """The input→row mapping of the given jobs."""
+        keys = list(dict.fromkeys(job_keys))
+        db = self._db()
+        frames = [
+            pd.read_sql_query(
+                "SELECT job_key, input_key, fingerprint, id_token, content, md5, superseded FROM inputs"
+                f" WHERE job_key IN ({','.join('?' * len(keys[s:s + 500]))}) ORDER BY rowid",
+                db, params=keys[s : s + 500],
+            )
+            for s in range(0, len(keys), 500)
+        ]
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            return pd.DataFrame(columns=["job_key", "input_key", "fingerprint", "id_token", "content", "md5",
+                                         "superseded"])
+        return pd.concat(frames, ignore_index=True)
+
+    def request(self, job_key: str) -> dict[str, Any]:
+        """The request recorded for a job."""
+        row = self._db().execute("SELECT request FROM jobs WHERE job_key=?", (job_key,)).fetchone()
+        if row is None:
+            raise LedgerError(f"No job {job_key!r} in the ledger at {self.path}")
+        return json.loads(row[0])
+
+    # -- predictions -------------------------------------------------------------------------
+    def store_predictions(self, job_id: str, body: bytes) -> None:
+        """Keep a job's predictions JSON (as sent by the API), compressed."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO predictions (job_id, body, fetched_ms) VALUES (?, ?, ?) ON CONFLICT(job_id) DO NOTHING",
+                (job_id, zlib.compress(body, 6), self._now_ms()),
+            )
+
+    def predictions(self, job_id: str) -> bytes | None:
+        """A job's stored predictions JSON, or ``None`` if not fetched yet."""
+        row = self._db().execute("SELECT body FROM predictions WHERE job_id=?", (job_id,)).fetchone()
+        return None if row is None else zlib.decompress(row[0])
+
+    def has_predictions(self, job_ids: Iterable[str]) -> set[str]:
+        """Which of these jobs already have stored predictions."""
+        ids = list(job_ids)
+        found: set[str] = set()
+        db = self._db()
+        for s in range(0, len(ids), 500):
+            chunk = ids[s : s + 500]
+            found.update(r[0] for r in db.execute(
+                f"SELECT job_id FROM predictions WHERE job_id IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def integrity_check(self) -> str:
+        """SQLite's own integrity check: ``"ok"`` when the file is sound."""
+        return self._db().execute("PRAGMA integrity_check").fetchone()[0]

@@ -1,0 +1,266 @@
+"""``humekit.measure``: a recordings table in, every row out with its predictions or the reason it has none.
+
+The stages are separate and each lives in its own module: :func:`~humekit.validate`
+(validation), planning, submitting (through the ledger), waiting, fetching and joining. This
+module only runs them in order and keeps what a rerun needs in the ledger, so calling
+``measure`` again with the same table and ledger makes no new job, and after a crash it resumes.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from humekit.backend import Backend, BatchBackend
+from humekit.client import Client
+from humekit.errors import ConfigurationError
+from humekit.jobs import JobDetails
+from humekit.ledger import Ledger
+from humekit.limits import DEFAULT_LIMITS, Limits
+from humekit.joining import join_results
+from humekit.planning import Plan, config_key, normalize_models, plan_jobs, rebuild_job, row_inputs
+from humekit.submitting import SubmitReport, submit_jobs
+from humekit.validation import ADDED_COLUMNS, validate
+from humekit.waiting import Backoff, wait_for_jobs
+
+__all__ = ["MeasureResult", "measure", "retry_failed"]
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    """What :func:`measure` returns.
+
+    Attributes:
+        status: one row per input row, indexed like the input: ``status`` (``ok``, ``failed``,
+            ``invalid``, ``pending``), ``job_id`` and ``error`` (why, for anything but ``ok``).
+        predictions: long table: the ID column, ``model``, ``group``, ``frame``, ``begin``,
+            ``end`` (seconds; a face's frame time in both), ``text``, ``emotion``, ``score``…
+        descriptors: face FACS and descriptions, burst descriptions, sentiment and toxicity.
+        checked: the validated table (what :func:`humekit.validate` learned about each row).
+    """
+
+    status: pd.DataFrame
+    predictions: pd.DataFrame
+    descriptors: pd.DataFrame = field(repr=False)
+    checked: pd.DataFrame = field(repr=False)
+    ledger: Ledger
+    id_col: str
+    plan: Plan | None = field(default=None, repr=False)
+    submitted: tuple[str, ...] = ()
+    r"""Jobs created by this call."""
+    reused: tuple[str, ...] = ()
+    r"""Jobs this call found already submitted (nothing paid again)."""
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        """How many rows are ok, failed, invalid and pending."""
+        return {k: int(v) for k, v in self.status["status"].value_counts(sort=False).items()}
+
+    @property
+    def jobs(self) -> pd.DataFrame:
+        """The ledger's record of the jobs these rows used."""
+        ids = set(self.status["job_id"].dropna())
+        jobs = self.ledger.jobs()
+        return jobs[jobs["job_id"].isin(ids)].reset_index(drop=True)
+
+    def wide(self) -> pd.DataFrame:
+        """One row per input row and segment, one column per emotion (rows without predictions kept, empty)."""
+        keys = [self.id_col, "model", "group", "frame", "begin", "end", "text", "file"]
+        frame = self.predictions
+        keys = [k for k in keys if k in frame.columns]
+        if frame.empty:
+            return self.status[[self.id_col, "status"]].reset_index(drop=True)
+        wide = frame.pivot_table(index=keys, columns="emotion", values="score", observed=True, dropna=False,
+                                 sort=False, aggfunc="first").reset_index()
+        wide = wide.dropna(axis=0, how="all", subset=[c for c in wide.columns if c not in keys])
+        wide.columns.name = None
+        everyone = self.status[[self.id_col, "status"]]
+        return everyone.merge(wide, on=self.id_col, how="left", sort=False)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in self.counts().items() if v)
+        return (f"<MeasureResult {len(self.status)} rows ({counts}); {len(self.predictions)} prediction rows; "
+                f"{len(self.submitted)} jobs submitted, {len(self.reused)} reused; ledger {self.ledger.path}>")
+
+    def _repr_html_(self) -> str:
+        counts = "".join(f"<li><b>{v}</b> {html.escape(k)}</li>" for k, v in self.counts().items())
+        failed = self.status[self.status["status"].isin(["failed", "invalid", "pending"])]
+        problems = failed.head(10).to_html(max_colwidth=80) if len(failed) else "<p>No problems.</p>"
+        return (f"<div><b>humekit.measure</b>: {len(self.status)} rows<ul>{counts}</ul>"
+                f"<p>{len(self.predictions):,} prediction rows; {len(self.submitted)} jobs submitted now, "
+                f"{len(self.reused)} reused from the ledger <code>{html.escape(str(self.ledger.path))}</code>.</p>"
+                f"{problems}</div>")
+
+
+def measure(
+    table: pd.DataFrame,
+    *,
+    id_col: str,
+    source_col: str,
+    models: Iterable[str] | Mapping[str, Any],
+    client: Client | None = None,
+    ledger: Ledger | str | None = None,
+    kind: Literal["auto", "file", "url", "text"] = "auto",
+    transcription: Mapping[str, Any] | Literal[False] | None = None,
+    root: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    errors: Literal["raise", "mark"] = "raise",
+    timeout: float | None = 3600.0,
+    wait_initial: float = 1.0,
+    wait_max: float = 60.0,
+    progress: bool = True,
+    callback: Any = None,
+    backend: Backend | None = None,
+    _salt: str = "",
+) -> MeasureResult:
+    """Measure every row of a recordings table with Hume's batch API and join the results back by ID.
+
+    Args:
+        table: one row per recording.
+        id_col: column of stable, unique IDs: the join key of every output.
+        source_col: column of local paths, http(s) URLs or raw texts.
+        models: ``["prosody", "face"]`` or ``{"prosody": {"granularity": "word"}}``.
+        client: a :class:`humekit.Client` (default: one from ``HUME_API_KEY``/``HUME_BASE_URL``).
+        ledger: the SQLite job ledger (a :class:`~humekit.ledger.Ledger` or a path; default
+            ``humekit-ledger.sqlite`` in the working directory). Rerunning with the same ledger
+            makes no new job; after a crash it resumes.
+        kind: what ``source_col`` holds (``"auto"`` decides per row).
+        transcription: Hume's transcription options; ``False`` disables transcription.
+        root: folder that relative file paths are resolved against.
+        limits: Hume's limits (override e.g. ``max_request_bytes`` to cap job payloads).
+        errors: ``"raise"`` stops on invalid rows; ``"mark"`` measures the rest and reports them.
+        timeout: seconds to wait for jobs before :class:`~humekit.WaitTimeoutError` (resumable).
+        wait_initial, wait_max: polling backoff (first poll after ``wait_initial`` >= 1 s, doubling
+            up to ``wait_max``, ±20 % jitter).
+        progress: show a progress bar while waiting.
+        callback: a :class:`humekit.receiver.WebhookReceiver`: jobs are submitted with a
+            ``callback_url`` and those completed by callback are not polled.
+        backend: the API backend (default: Hume's v0 batch API through ``client``).
+
+    Returns:
+        A :class:`MeasureResult` with ``.status``, ``.predictions`` and ``.wide()``.
+    """
+    options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
+                   transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
+                   wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
+                   backend=backend)
+    backoff = Backoff(wait_initial=wait_initial, wait_max=wait_max)
+    normalized = normalize_models(models)
+    checked = validate(table, id_col=id_col, source_col=source_col, kind=kind, models=normalized, root=root,
+                       limits=limits, errors=errors)
+    if backend is None:
+        backend = BatchBackend(client if client is not None else Client())
+    store = ledger if isinstance(ledger, Ledger) else Ledger(ledger, clock=backend.clock)
+    config = config_key(backend=backend.name, models=normalized, transcription=transcription)
+    rows = row_inputs(checked, id_col=id_col, source_col=source_col, config=config)
+    by_fingerprint = {r.fingerprint: r for r in rows}
+    callback_url, settled = _callback_hooks(callback)
+    submit = dict(config=config, models=normalized, transcription=transcription, callback_url=callback_url)
+
+    report = _resume_interrupted(rows, by_fingerprint, backend, store, submit)
+    assigned = store.assigned(list(by_fingerprint))
+    plan = plan_jobs([r for r in rows if r.fingerprint not in assigned], config=config, limits=limits, salt=_salt)
+    fresh = submit_jobs(plan.jobs, backend, store, **submit)
+    report.submitted += fresh.submitted
+    report.reused += fresh.reused
+    report.rejected.update(fresh.rejected)
+
+    _await_and_fetch(store, list(by_fingerprint), backend, backoff=backoff, timeout=timeout, progress=progress,
+                     settled=settled)
+    joined = join_results(checked, id_col=id_col, rows=rows, ledger=store, rejected=report.rejected,
+                          unplannable=plan.unplannable)
+    used = dict.fromkeys(joined.status["job_id"].dropna())
+    reused = tuple(job_id for job_id in used if job_id not in set(report.submitted))
+    return MeasureResult(status=joined.status, predictions=joined.predictions, descriptors=joined.descriptors,
+                         checked=checked, ledger=store, id_col=id_col, plan=plan, submitted=tuple(report.submitted),
+                         reused=reused, options=options)
+
+
+def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
+    """Resubmit only the rows of ``result`` whose status is ``failed``, as new jobs.
+
+    Jobs refused for a limit are not resent as they were (they are split, or stay failed).
+    Other rows keep their jobs and predictions. Options default to those of the original call.
+
+    Returns:
+        A new :class:`MeasureResult` for the whole table.
+    """
+    failed = result.status.index[result.status["status"] == "failed"]
+    options = {**result.options, **overrides}
+    if not len(failed):
+        return result
+    table = result.checked.drop(columns=list(ADDED_COLUMNS))
+    normalized = normalize_models(options["models"])
+    backend = options.get("backend") or BatchBackend(options.get("client") or Client())
+    options["backend"] = backend
+    config = config_key(backend=backend.name, models=normalized, transcription=options.get("transcription"))
+    rows = row_inputs(result.checked.loc[failed], id_col=result.id_col, source_col=options["source_col"],
+                      config=config)
+    result.ledger.supersede(r.fingerprint for r in rows)
+    options["ledger"] = result.ledger
+    return measure(table, _salt=f"|retry-{secrets.token_hex(4)}", **options)
+
+
+def _resume_interrupted(rows: list[Any], by_fingerprint: Mapping[str, Any], backend: Backend, store: Ledger,
+                        submit: Mapping[str, Any]) -> SubmitReport:
+    """Finish submissions an earlier run claimed but never confirmed (a crash or a lost response)."""
+    assigned = store.assigned(list(by_fingerprint))
+    report = SubmitReport()
+    if not assigned:
+        return report
+    jobs = store.jobs(set(assigned.values()))
+    stale = jobs[(jobs["state"] == "submitting") & jobs["job_id"].isna()]
+    if stale.empty:
+        return report
+    recorded = store.inputs(stale["job_key"])
+    recorded = recorded[recorded["superseded"] == 0]
+    resumable = []
+    for job_key, kind in zip(stale["job_key"], stale["kind"], strict=True):
+        job = rebuild_job(job_key, kind, recorded[recorded["job_key"] == job_key], by_fingerprint)
+        if job is None:
+            store.record_abandoned(job_key, "its rows are no longer in the table")
+        else:
+            resumable.append(job)
+    return submit_jobs(resumable, backend, store, **submit)
+
+
+def _await_and_fetch(store: Ledger, fingerprints: list[str], backend: Backend, *, backoff: Backoff,
+                     timeout: float | None, progress: bool, settled: Any) -> None:
+    assigned = store.assigned(fingerprints)
+    if not assigned:
+        return
+    jobs = store.jobs(set(assigned.values()))
+    live = jobs[jobs["job_id"].notna()]
+    pending = live[~live["status"].isin(["COMPLETED", "FAILED"])]
+    if len(pending):
+        rows = dict(zip(pending["job_id"], pending["num_rows"], strict=True))
+
+        def record(details: JobDetails) -> None:
+            store.record_status(details.job_id, details.status, details.message)
+
+        finished = wait_for_jobs(backend, list(pending["job_id"]), since_ms=int(pending["claimed_ms"].min()),
+                                 timeout=timeout, backoff=backoff, rows=rows, progress=progress,
+                                 settled=settled, on_update=record)
+        for details in finished.values():
+            record(details)
+        jobs = store.jobs(set(assigned.values()))
+        live = jobs[jobs["job_id"].notna()]
+    completed = [j for j in live.loc[live["status"] == "COMPLETED", "job_id"]]
+    have = store.has_predictions(completed)
+    for job_id in completed:
+        if job_id not in have:
+            store.store_predictions(job_id, backend.fetch(job_id))
+
+
+def _callback_hooks(callback: Any) -> tuple[str | None, Any]:
+    if callback is None:
+        return None, None
+    if not hasattr(callback, "batch_callback_url") or not hasattr(callback, "job_statuses"):
+        raise ConfigurationError("callback= must be a humekit.receiver.WebhookReceiver (started, with a URL "
+                                 "Hume can reach)")
+    return callback.batch_callback_url(), callback.job_statuses

@@ -1,0 +1,334 @@
+"""Check a recordings table before anything is sent: IDs, sources, media types, sizes, durations.
+
+:func:`validate` returns a checked copy of the table (one row per input row, same index) with
+what it learned about each source, and a ``problem`` per row that cannot be measured. Nothing
+here touches the network.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from humekit.errors import DuplicateIdError, InvalidRowsError, MissingColumnError, TableError
+from humekit.limits import DEFAULT_LIMITS, Limits
+from humekit.media import probe
+from humekit.vocabulary import MODELS
+
+__all__ = ["ADDED_COLUMNS", "MODELS_FOR_KIND", "validate"]
+
+#: Columns :func:`validate` adds to the table.
+ADDED_COLUMNS = (
+    "source_kind", "source_path", "source_bytes", "source_duration", "source_media_type", "source_problem",
+)
+
+#: Which models can say something about each kind of input (Hume's "recommended input types").
+MODELS_FOR_KIND: dict[str, frozenset[str]] = {
+    "audio": frozenset({"prosody", "burst", "language", "ner"}),
+    "video": frozenset(MODELS),
+    "image": frozenset({"face", "facemesh"}),
+    "text": frozenset({"language", "ner"}),
+    "archive": frozenset(MODELS),
+}
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SHOWN = 10  # problems listed in one error message
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    kind: str | None = None
+    path: str | None = None
+    size: int | None = None
+    duration: float | None = None
+    media_type: str | None = None
+    problem: str | None = None
+
+
+def validate(
+    table: pd.DataFrame,
+    *,
+    id_col: str,
+    source_col: str,
+    kind: Literal["auto", "file", "url", "text"] = "auto",
+    models: Iterable[str] | dict[str, Any] | None = None,
+    root: str | os.PathLike[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    errors: Literal["raise", "mark"] = "raise",
+) -> pd.DataFrame:
+    """Check a recordings table and describe each row's source.
+
+    Args:
+        table: one row per recording.
+        id_col: the column of stable, unique, non-null IDs (any hashable values).
+        source_col: the column of local paths, http(s) URLs or raw texts.
+        kind: what ``source_col`` holds; ``"auto"`` decides per row (URL if it has a scheme,
+            file if it exists or looks like a path with a media extension, text otherwise).
+        models: the models you will request; rows none of them can measure become problems.
+        root: folder that relative paths are resolved against (default: the working directory).
+        limits: the limits to check against (Hume's documented ones by default).
+        errors: ``"raise"`` raises :class:`~humekit.InvalidRowsError` naming the rows and the fix;
+            ``"mark"`` keeps going and leaves the reasons in the ``source_problem`` column.
+
+    Returns:
+        A copy of ``table`` with the columns ``source_kind`` (file/url/text), ``source_path``
+        (resolved file path), ``source_bytes``, ``source_duration`` (seconds, where readable),
+        ``source_media_type`` and ``source_problem`` (``None`` for rows that can be sent).
+
+    Raises:
+        MissingColumnError, DuplicateIdError, TableError, InvalidRowsError.
+    """
+    _check_columns(table, id_col, source_col, errors)
+    ids = table[id_col]
+    _check_ids(ids, id_col, table)
+    base = Path(root) if root is not None else Path.cwd()
+    wanted = _model_names(models)
+    checked = [
+        _check_source(value, kind=kind, base=base, limits=limits, models=wanted) for value in table[source_col]
+    ]
+    out = table.copy()
+    out["source_kind"] = pd.Series([c.kind for c in checked], index=table.index, dtype="object")
+    out["source_path"] = pd.Series([c.path for c in checked], index=table.index, dtype="object")
+    out["source_bytes"] = pd.array([c.size for c in checked], dtype="Int64")
+    out["source_duration"] = pd.array([c.duration for c in checked], dtype="Float64")
+    out["source_media_type"] = pd.Series([c.media_type for c in checked], index=table.index, dtype="object")
+    out["source_problem"] = pd.Series([c.problem for c in checked], index=table.index, dtype="object")
+    if errors == "raise":
+        _raise_problems(out, id_col)
+    return out
+
+
+def _check_columns(table: Any, id_col: str, source_col: str, errors: str) -> None:
+    if not isinstance(table, pd.DataFrame):
+        raise TableError(f"Expected a pandas DataFrame of recordings, got {type(table).__name__}; "
+                         "build one with pandas.DataFrame({...}) or pandas.read_csv(...)")
+    if errors not in ("raise", "mark"):
+        raise TableError(f"errors={errors!r} is not one of 'raise', 'mark'")
+    for name, role in ((id_col, "id_col"), (source_col, "source_col")):
+        if name not in table.columns:
+            raise MissingColumnError(
+                f"{role}={name!r} is not a column of the table; its columns are {list(map(str, table.columns))}. "
+                f"Pass {role}= with one of them" + (" (or reset_index() to make the index a column)"
+                                                    if name == table.index.name else ""),
+                column=name,
+            )
+    clashes = [c for c in ADDED_COLUMNS if c in table.columns and c not in (id_col, source_col)]
+    if clashes:
+        raise TableError(f"The table already has column(s) {clashes}, which validation adds; rename them first",
+                         column=clashes[0])
+    if id_col == source_col:
+        raise TableError(f"id_col and source_col are both {id_col!r}; IDs must be a separate, stable column")
+    if table.empty:
+        raise TableError("The table is empty: there is nothing to measure. Check the filter that built it.")
+
+
+def _check_ids(ids: pd.Series, id_col: str, table: pd.DataFrame) -> None:
+    nulls = [index for index, value in ids.items() if _is_null(value)]
+    if nulls:
+        raise DuplicateIdError(
+            f"Column {id_col!r} has {len(nulls)} null ID(s) (at index {_preview(nulls)}). Every row needs a stable "
+            "ID to join its predictions back: fill them in or drop those rows.",
+            rows=nulls, column=id_col,
+        )
+    unhashable = [index for index, value in ids.items() if not isinstance(value, Hashable)]
+    if unhashable:
+        raise DuplicateIdError(
+            f"Column {id_col!r} has unhashable IDs (e.g. {ids[unhashable[0]]!r} at index {unhashable[0]!r}); "
+            "use strings or numbers as IDs.",
+            rows=unhashable, column=id_col,
+        )
+    tokens = ids.map(id_token)
+    duplicated = tokens[tokens.duplicated(keep=False)]
+    if len(duplicated):
+        values = list(dict.fromkeys(ids[duplicated.index]))
+        raise DuplicateIdError(
+            f"Column {id_col!r} has {len(values)} duplicated ID(s) (e.g. {_preview(values)}) on {len(duplicated)} "
+            "rows. IDs must be unique to join predictions back: de-duplicate the table or choose another id_col.",
+            rows=list(duplicated.index), column=id_col,
+        )
+
+
+def id_token(value: Any) -> str:
+    """A stable text key for an ID, equal for equal IDs whatever their numpy/python type."""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()  # numpy scalars
+    if isinstance(value, bool):
+        return f"b:{value}"
+    if isinstance(value, int):
+        return f"i:{value}"
+    if isinstance(value, float):
+        return f"i:{int(value)}" if value.is_integer() else f"f:{value!r}"
+    if isinstance(value, str):
+        return f"s:{value}"
+    if isinstance(value, tuple):
+        return "t:(" + ",".join(id_token(v) for v in value) + ")"
+    return f"r:{value!r}"
+
+
+def _is_null(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _preview(values: list[Any]) -> str:
+    shown = ", ".join(repr(v) for v in values[:5])
+    return shown + (f", … {len(values) - 5} more" if len(values) > 5 else "")
+
+
+def _model_names(models: Iterable[str] | dict[str, Any] | None) -> frozenset[str] | None:
+    if models is None:
+        return None
+    names = frozenset(models)
+    unknown = sorted(names - set(MODELS))
+    if unknown:
+        raise TableError(f"Unknown model(s) {unknown}; Hume's batch models are {list(MODELS)}")
+    return names
+
+
+def _check_source(value: Any, *, kind: str, base: Path, limits: Limits, models: frozenset[str] | None) -> _Checked:
+    if _is_null(value) or (isinstance(value, str) and not value.strip()):
+        return _Checked(problem="the source is empty: give a file path, an http(s) URL or a text")
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        return _Checked(problem=f"the source is a {type(value).__name__} ({value!r}), not a path, URL or text")
+    row_kind = kind if kind != "auto" else _guess_kind(value, base)
+    if row_kind == "url":
+        checked = _check_url(value)
+    elif row_kind == "text":
+        checked = _check_text(value, limits)
+    elif row_kind == "file":
+        checked = _check_file(value, base, limits)
+    else:
+        raise TableError(f"kind={kind!r} is not one of 'auto', 'file', 'url', 'text'")
+    if checked.problem is None and models is not None:
+        return _check_models(checked, models)
+    return checked
+
+
+def _guess_kind(value: str, base: Path) -> str:
+    if _SCHEME.match(value):
+        return "url"
+    if "\n" in value or len(value) > 1024:
+        return "text"
+    suffix = Path(value).suffix.lower()
+    if os.sep in value or "/" in value or (suffix and re.fullmatch(r"\.[a-z0-9]{2,5}", suffix) and " " not in value):
+        return "file"
+    return "file" if (base / value).exists() else "text"
+
+
+def _check_url(value: str) -> _Checked:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        return _Checked(kind="url", problem=f"URL scheme {parts.scheme!r} is not supported: Hume fetches only "
+                                            "http(s) URLs; upload the file or host it over https")
+    if not parts.hostname:
+        return _Checked(kind="url", problem=f"URL {value!r} has no host; check the column for truncated URLs")
+    return _Checked(kind="url")
+
+
+def _check_text(value: str, limits: Limits) -> _Checked:
+    size = len(value.encode("utf-8"))
+    if size > limits.max_text_bytes:
+        return _Checked(kind="text", size=size, problem=f"the text is {size:,} bytes, over Hume's "
+                        f"{limits.max_text_bytes:,}-byte limit per text string; split it into several rows")
+    return _Checked(kind="text", size=size, media_type="text/plain")
+
+
+def _check_file(value: str, base: Path, limits: Limits) -> _Checked:
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else base / path
+    shown = str(path)
+    if not path.exists():
+        return _Checked(kind="file", path=shown, problem=f"file not found: {shown}; check the path (relative "
+                                                         "paths are resolved against root=, default the working folder)")
+    if path.is_dir():
+        return _Checked(kind="file", path=shown, problem=f"{shown} is a directory, not a file; point at a file in it")
+    if not path.is_file():
+        return _Checked(kind="file", path=shown, problem=f"{shown} is not a regular file (a device or pipe?)")
+    try:
+        size = path.stat().st_size
+        info = probe(path) if size else None
+    except OSError as exc:
+        return _Checked(kind="file", path=shown, problem=f"cannot read {shown} ({exc.strerror or exc}); "
+                                                         "check its permissions")
+    if size == 0 or info is None:
+        return _Checked(kind="file", path=shown, size=0, problem=f"{shown} is empty (0 bytes); re-export or drop it")
+    checked = _Checked(kind="file", path=shown, size=size, duration=info.duration, media_type=info.media_type)
+    problem = _media_problem(path, size, info, limits)
+    return _Checked(**{**_as_dict(checked), "problem": problem}) if problem else checked
+
+
+def _media_problem(path: Path, size: int, info: Any, limits: Limits) -> str | None:
+    if size > limits.max_upload_bytes:
+        return (f"{path.name} is {size / 1e6:,.1f} MB, over Hume's {limits.max_upload_bytes / 1e6:,.0f} MB limit "
+                "for uploads; host it and pass its https URL instead (1 GB limit), or split it")
+    if info.kind in ("unknown",):
+        return (f"{path.name} is not a media type Hume measures (content not recognised as audio, video, image, "
+                "text or an archive); convert it to WAV, MP3, MP4, PNG or JPEG")
+    named = _kind_from_name(path.name)
+    if named and named != info.kind and info.kind != "text":
+        return (f"{path.name} is mislabelled: its name says {named} but its content is {info.media_type}; "
+                "rename it with the right extension or fix the path")
+    if info.duration is not None and info.duration > limits.max_media_seconds:
+        return (f"{path.name} lasts {info.duration / 3600:.2f} h, over Hume's {limits.max_media_seconds / 3600:g} h "
+                "limit per file; split it into shorter recordings")
+    return None
+
+
+def _kind_from_name(name: str) -> str | None:
+    import mimetypes
+
+    guessed = mimetypes.guess_type(name)[0] or ""
+    if name.lower().endswith(".wav"):
+        return "audio"
+    for prefix in ("audio", "video", "image"):
+        if guessed.startswith(prefix + "/"):
+            return prefix
+    return None
+
+
+def _check_models(checked: _Checked, models: frozenset[str]) -> _Checked:
+    kind = "text" if checked.kind == "text" else _kind_of(checked)
+    if kind is None or kind not in MODELS_FOR_KIND:
+        return checked
+    if not models & MODELS_FOR_KIND[kind]:
+        useful = sorted(MODELS_FOR_KIND[kind])
+        return _Checked(**{**_as_dict(checked), "problem": f"none of the requested models ({sorted(models)}) "
+                           f"measures {kind}; request one of {useful} or drop the row"})
+    return checked
+
+
+def _kind_of(checked: _Checked) -> str | None:
+    media = checked.media_type or ""
+    if checked.kind == "url":
+        return None
+    for prefix in ("audio", "video", "image"):
+        if media.startswith(prefix + "/"):
+            return prefix
+    return "archive" if media in ("application/zip", "application/gzip", "application/x-tar") else None
+
+
+def _as_dict(checked: _Checked) -> dict[str, Any]:
+    return {name: getattr(checked, name) for name in _Checked.__slots__}
+
+
+def _raise_problems(out: pd.DataFrame, id_col: str) -> None:
+    bad = out[out["source_problem"].notna()]
+    if bad.empty:
+        return
+    lines = [f"  - row {row[id_col]!r} (index {index!r}): {row['source_problem']}" for index, row in bad.head(_SHOWN).iterrows()]
+    more = f"\n  … and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
+    raise InvalidRowsError(
+        f"{len(bad)} of {len(out)} rows cannot be measured:\n" + "\n".join(lines) + more +
+        "\nFix them, or pass errors='mark' to measure the other rows and report these as 'invalid'.",
+        rows=list(bad.index),
+    )

@@ -1,0 +1,163 @@
+"""Wait for jobs: per-job exponential backoff with jitter, one progress bar, resumable timeouts.
+
+Each job is first polled ``wait_initial`` seconds (never less than 1 s) after waiting starts,
+then after waits that double up to ``wait_max``, each with ±``wait_jitter`` relative jitter.
+When several jobs are due together they are polled with one list request. QUEUED and
+IN_PROGRESS are normal; transient API errors only lengthen the wait. If ``timeout`` runs out,
+:class:`~humekit.WaitTimeoutError` lists the pending jobs: they keep running, and calling
+:func:`humekit.measure` again with the same ledger resumes waiting for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from tqdm.auto import tqdm
+
+from humekit.backend import Backend
+from humekit.errors import APIConnectionError, ConfigurationError, RateLimitError, ServerError, WaitTimeoutError
+from humekit.jobs import JobDetails
+
+__all__ = ["Backoff", "wait_for_jobs"]
+
+logger = logging.getLogger("humekit.waiting")
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """How often to poll a job."""
+
+    wait_initial: float = 1.0
+    r"""Seconds before a job's first poll (at least 1)."""
+    wait_max: float = 60.0
+    r"""The longest wait between two polls of one job."""
+    wait_jitter: float = 0.2
+    r"""Relative jitter of every wait (0.2 = ±20 %)."""
+
+    def __post_init__(self) -> None:
+        if self.wait_initial < 1.0:
+            raise ConfigurationError(
+                f"wait_initial={self.wait_initial} s would poll faster than once a second; Hume asks clients not "
+                "to hammer the API. Use wait_initial >= 1 (or callbacks)."
+            )
+        if self.wait_max < self.wait_initial:
+            raise ConfigurationError(f"wait_max={self.wait_max} is shorter than wait_initial={self.wait_initial}")
+        if not 0 <= self.wait_jitter < 1:
+            raise ConfigurationError(f"wait_jitter={self.wait_jitter} must be in [0, 1)")
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """The wait before poll number ``attempt`` (0-based), jittered but never under 1 s."""
+        base = min(self.wait_max, self.wait_initial * 2**attempt)
+        return max(1.0, base * rng.uniform(1 - self.wait_jitter, 1 + self.wait_jitter))
+
+
+def wait_for_jobs(
+    backend: Backend,
+    job_ids: Sequence[str],
+    *,
+    since_ms: int,
+    timeout: float | None = 3600.0,
+    backoff: Backoff = Backoff(),
+    rows: Mapping[str, int] | None = None,
+    progress: bool = True,
+    settled: Callable[[], Mapping[str, JobDetails]] | None = None,
+    on_update: Callable[[JobDetails], None] = lambda details: None,
+    seed: int | None = None,
+) -> dict[str, JobDetails]:
+    """Wait until every job is COMPLETED or FAILED.
+
+    Args:
+        backend: the API.
+        job_ids: the jobs to wait for.
+        since_ms: the earliest creation time of these jobs (bounds list requests).
+        timeout: seconds before giving up with :class:`~humekit.WaitTimeoutError` (``None``: no limit).
+        backoff: the polling schedule.
+        rows: rows per job, for the progress bar.
+        progress: show one tqdm bar (jobs done, rows done).
+        settled: jobs already known to be finished by other means (webhook callbacks); they are
+            not polled.
+        on_update: called with every status read (the pipeline records them in the ledger).
+        seed: seed for the jitter (reproducible schedules in tests).
+
+    Returns:
+        Each job's terminal details.
+    """
+    clock = backend.clock
+    rng = random.Random(seed)
+    start = clock.time()
+    pending = list(dict.fromkeys(job_ids))
+    attempts = dict.fromkeys(pending, 0)
+    due = {job_id: start + backoff.delay(0, rng) for job_id in pending}
+    done: dict[str, JobDetails] = {}
+    rows = rows or {}
+    bar = tqdm(total=len(pending), unit="job", desc=f"Waiting for {len(pending)} jobs", disable=not progress,
+               leave=True)
+    rows_done = 0
+    try:
+        while pending:
+            finished = _settled(settled, pending)
+            now = clock.time()
+            polled: list[str] = []
+            if not finished:
+                polled = [job_id for job_id in pending if due[job_id] <= now]
+                if polled and len(pending) >= getattr(backend, "list_threshold", 3):
+                    polled = list(pending)  # one list request answers for all of them: advance them together
+                if polled:
+                    finished = _poll(backend, polled, since_ms, on_update)
+            for job_id, details in finished.items():
+                if job_id in due:
+                    done[job_id] = details
+                    pending.remove(job_id)
+                    del due[job_id]
+                    rows_done += rows.get(job_id, 0)
+                    bar.update(1)
+                    bar.set_postfix(rows=rows_done, refresh=False)
+            for job_id in polled:
+                if job_id in due:
+                    attempts[job_id] += 1
+                    due[job_id] = clock.time() + backoff.delay(attempts[job_id], rng)
+            if not pending:
+                break
+            now = clock.time()
+            if timeout is not None and now - start >= timeout:
+                raise WaitTimeoutError(
+                    f"{len(pending)} job(s) still queued or running after {timeout:g} s: {', '.join(pending[:5])}"
+                    f"{' …' if len(pending) > 5 else ''}. They keep running at the API; call humekit.measure(...) "
+                    "again with the same ledger to resume waiting (nothing is resubmitted).",
+                    pending=pending,
+                )
+            next_due = min(due.values())
+            if timeout is not None:
+                next_due = min(next_due, start + timeout)
+            # With callbacks coming in, wake at least every second to notice them.
+            pause = next_due - now if settled is None else min(next_due - now, 1.0)
+            clock.sleep(max(pause, 0.05))
+    finally:
+        bar.close()
+    return done
+
+
+def _settled(settled: Callable[[], Mapping[str, JobDetails]] | None, pending: list[str]) -> dict[str, JobDetails]:
+    if settled is None:
+        return {}
+    known = settled()
+    return {job_id: known[job_id] for job_id in pending if job_id in known}
+
+
+def _poll(
+    backend: Backend,
+    polled: list[str],
+    since_ms: int,
+    on_update: Callable[[JobDetails], None],
+) -> dict[str, JobDetails]:
+    try:
+        statuses = backend.poll(polled, since_ms=since_ms)
+    except (APIConnectionError, ServerError, RateLimitError) as exc:
+        logger.info("polling failed (%s); backing off and trying again", exc)
+        return {}
+    for details in statuses.values():
+        on_update(details)
+    return {job_id: d for job_id, d in statuses.items() if d.terminal}

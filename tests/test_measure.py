@@ -1,0 +1,327 @@
+"""Tests for humekit.measure: the whole pipeline against the emulator, joined by ID, resumable."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+import humekit
+from humekit.clock import VirtualClock
+from humekit.emulator import Emulator, Faults, Schedule
+from humekit.ledger import Ledger
+from humekit.limits import DEFAULT_LIMITS
+from humekit.measure import measure, retry_failed
+from humekit.study import make_recordings
+from humekit.synthetic import make_wav
+
+MODELS = {"prosody": {}, "face": {}, "language": {}}
+
+
+def posts(emu: Emulator) -> int:
+    return sum(r.method == "POST" for r in emu.requests)
+
+
+@pytest.fixture
+def study(tmp_path, clock):
+    """A 500-row mixed study (audio, images, texts, URLs) and an emulator serving its media."""
+    emu = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=2, running=20), media_dir=tmp_path / "media")
+    table = make_recordings(tmp_path, n=500, seed=1, media_url=f"{emu.url}/media")
+    yield table, emu
+    emu.stop()
+
+
+def test_500_row_study_joins_every_row_to_its_own_recording(study, tmp_path):
+    """Several jobs; every row ok; each row's segments end within its own recording's duration."""
+    table, emu = study
+    result = measure(table, id_col="id", source_col="source", models=MODELS, client=emu.client(),
+                     ledger=tmp_path / "ledger.sqlite", progress=False)
+    assert result.status.index.equals(table.index)
+    assert (result.status["status"] == "ok").all(), result.status[result.status["status"] != "ok"].head()
+    assert len(result.jobs) >= 5
+    preds = result.predictions
+    assert set(preds["id"]) == set(table["id"])
+    ends = preds.dropna(subset=["end"]).groupby("id")["end"].max()
+    truth = table.set_index("id")["duration"].dropna()
+    assert (ends.loc[truth.index] <= truth + 1e-6).all()
+    # durations differ row to row, so a mix-up would break both the bound above and this correlation
+    assert ends.loc[truth.index].astype(float).corr(truth) > 0.9
+    # texts: each row's language predictions quote its own text
+    texts = table[table["kind"] == "text"].set_index("id")["source"]
+    quoted = preds[preds["model"] == "language"].groupby("id")["text"].agg(lambda s: " ".join(dict.fromkeys(s)))
+    for row_id, text in texts.items():
+        assert quoted[row_id].split()[0] in text
+
+
+def test_rerun_makes_no_new_request(study, tmp_path):
+    """Re-running the same call with the same ledger POSTs nothing and returns the same result."""
+    table, emu = study
+    kwargs = dict(id_col="id", source_col="source", models=MODELS, client=emu.client(),
+                  ledger=tmp_path / "ledger.sqlite", progress=False)
+    first = measure(table, **kwargs)
+    before = len(emu.requests)
+    second = measure(table, **kwargs)
+    assert len(emu.requests) == before
+    assert second.submitted == () and set(second.reused) == set(first.status["job_id"])
+    pd.testing.assert_frame_equal(first.status, second.status)
+    pd.testing.assert_frame_equal(first.predictions, second.predictions)
+
+
+def test_shuffled_table_gives_the_same_rows(study, tmp_path):
+    """Joining is by ID: a shuffled copy of the table gets the same predictions per ID, without new jobs."""
+    table, emu = study
+    kwargs = dict(id_col="id", source_col="source", models=MODELS, client=emu.client(),
+                  ledger=tmp_path / "ledger.sqlite", progress=False)
+    first = measure(table, **kwargs)
+    before = posts(emu)
+    shuffled = measure(table.sample(frac=1, random_state=7), **kwargs)
+    assert posts(emu) == before
+    key = ["id", "model", "emotion", "begin", "group", "text"]
+    a = first.predictions.sort_values(key, ignore_index=True)
+    b = shuffled.predictions.sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_added_rows_only_submit_the_new_rows(tmp_path, clock):
+    """Rows added to the table later go into new jobs; the old rows keep theirs."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": range(6), "text": [f"Sentence number {i}." for i in range(6)]})
+    kwargs = dict(id_col="id", source_col="text", models=["language"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    measure(table.iloc[:4], **kwargs)
+    assert posts(emu) == 1
+    result = measure(table, **kwargs)
+    assert posts(emu) == 2 and (result.status["status"] == "ok").all()
+    assert emu.jobs[1].request["text"] == ["Sentence number 4.", "Sentence number 5."]
+
+
+def test_basename_collisions_never_mix_up_files(tmp_path, clock):
+    """Two take1.wav in different folders get different upload names and their own predictions."""
+    emu = Emulator(api_key="k", clock=clock)
+    paths = []
+    for folder, duration in (("a", 1.0), ("b", 3.0)):
+        path = tmp_path / folder / "take1.wav"
+        path.parent.mkdir()
+        make_wav(path, segments=[(0.1, duration - 0.1)], duration=duration, seed=len(paths))
+        paths.append(str(path))
+    table = pd.DataFrame({"id": ["short", "long"], "path": paths})
+    result = measure(table, id_col="id", source_col="path", models=["prosody"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False)
+    filenames = [f["filename"] for f in emu.jobs[0].request["files"]]
+    assert len(set(filenames)) == 2 and all("take1" not in f for f in filenames)
+    ends = result.predictions.groupby("id")["end"].max()
+    assert ends["short"] <= 1.0 < ends["long"] <= 3.0
+
+
+def test_identical_inputs_are_sent_once_and_copied_to_each_row(tmp_path, clock):
+    """A duplicate URL (or text) is sent once; every row holding it gets its own copy of the predictions."""
+    emu = Emulator(api_key="k", clock=clock)
+    url = emu.add_media("a.wav", make_wav(None, segments=[(0.1, 0.9)], duration=1.0))
+    table = pd.DataFrame({"id": ["x", "y", "z"], "src": [url, url, "Same words."]})
+    result = measure(table, id_col="id", source_col="src", models=["prosody", "language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False)
+    url_jobs = [j for j in emu.jobs if j.request["urls"]]
+    assert url_jobs[0].request["urls"] == [url]
+    x = result.predictions[result.predictions["id"] == "x"].drop(columns="id").reset_index(drop=True)
+    y = result.predictions[result.predictions["id"] == "y"].drop(columns="id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(x, y)
+    assert (result.status["status"] == "ok").all()
+
+
+def test_failed_job_and_per_file_errors_show_hume_message(tmp_path, clock):
+    """A FAILED job and a per-file error mark their rows 'failed' with Hume's message; others are ok."""
+    emu = Emulator(api_key="k", clock=clock, faults=Faults(job_failure_rate=0.5, file_error_rate=0.3, seed=4,
+                                                           job_failure_message="quota exceeded",
+                                                           file_error_message="could not decode"))
+    table = pd.DataFrame({"id": range(40), "text": [f"Line {i} of the study." for i in range(40)]})
+    result = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False, kind="text",
+                     limits=dataclasses.replace(DEFAULT_LIMITS, max_texts_per_job=5))
+    statuses = result.status["status"]
+    errors = result.status["error"].dropna()
+    assert set(statuses) <= {"ok", "failed"} and (statuses == "failed").any() and (statuses == "ok").any()
+    assert any("quota exceeded" in e for e in errors) and any("could not decode" in e for e in errors)
+    ok_ids = set(result.status.loc[statuses == "ok", "id"])
+    assert set(result.predictions["id"]) == ok_ids
+
+
+def test_retry_failed_resubmits_only_failed_rows(tmp_path, clock):
+    """retry_failed sends new jobs for the failed rows only and keeps the others' jobs."""
+    emu = Emulator(api_key="k", clock=clock, faults=Faults(job_failure_rate=0.5, seed=2))
+    table = pd.DataFrame({"id": range(20), "text": [f"Row {i}." for i in range(20)]})
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_texts_per_job=4)
+    first = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                    ledger=tmp_path / "l.sqlite", progress=False, kind="text", limits=limits)
+    failed = set(first.status.loc[first.status["status"] == "failed", "id"])
+    assert failed
+    before = posts(emu)
+    retried = retry_failed(first)
+    new_jobs = emu.jobs[before:]
+    assert sorted(t for j in new_jobs for t in j.request["text"]) == sorted(f"Row {i}." for i in failed)
+    kept = first.status["status"] == "ok"
+    assert (retried.status.loc[kept, "job_id"] == first.status.loc[kept, "job_id"]).all()
+
+
+def test_limit_rejection_splits_and_never_resends_the_same_payload(tmp_path, clock):
+    """If the API refuses a job for a limit, it is split in halves; no identical payload is sent twice."""
+    emu = Emulator(api_key="k", clock=clock, limits=dataclasses.replace(DEFAULT_LIMITS, max_texts_per_job=30))
+    table = pd.DataFrame({"id": range(100), "text": [f"Text {i}." for i in range(100)]})
+    result = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    assert (result.status["status"] == "ok").all()
+    statuses = [r.status for r in emu.requests if r.method == "POST"]
+    assert statuses == [400, 400, 200, 200, 400, 200, 200]
+    bodies = [tuple(j.request["text"]) for j in emu.jobs]
+    assert len(bodies) == len(set(bodies)) == 4
+
+
+def test_single_oversized_row_is_reported_and_not_resent(tmp_path, clock):
+    """A file the API refuses even alone ends 'failed' with the reason, and a rerun does not resend it."""
+    emu = Emulator(api_key="k", clock=clock, limits=dataclasses.replace(DEFAULT_LIMITS, max_upload_bytes=20_000))
+    small, big = tmp_path / "small.wav", tmp_path / "big.wav"
+    make_wav(small, segments=[(0.1, 0.3)], duration=0.4, sample_rate=8000)
+    make_wav(big, segments=[(0.1, 2.0)], duration=3.0, sample_rate=8000)
+    table = pd.DataFrame({"id": ["small", "big"], "path": [str(small), str(big)]})
+    kwargs = dict(id_col="id", source_col="path", models=["prosody"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False)
+    result = measure(table, **kwargs)
+    assert result.status.set_index("id")["status"].to_dict() == {"small": "ok", "big": "failed"}
+    assert "max_upload_bytes" in result.status.set_index("id").loc["big", "error"]
+    before = posts(emu)
+    measure(table, **kwargs)
+    assert posts(emu) == before
+
+
+def test_lost_response_is_reconciled_without_a_duplicate(tmp_path, clock):
+    """When a POST's response is lost, the ledger finds the job in the list instead of paying twice."""
+    emu = Emulator(api_key="k", clock=clock, faults=Faults(lost_response_rate=1.0))
+    table = pd.DataFrame({"id": [1, 2], "text": ["One.", "Two."]})
+    result = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    assert len(emu.jobs) == 1 and (result.status["status"] == "ok").all()
+    assert result.reused == (emu.jobs[0].job_id,)
+
+
+def test_interrupted_submission_resumes_without_a_duplicate(tmp_path, clock, monkeypatch):
+    """A crash between the POST and recording its id is reconciled on the next run: no second job."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1, 2, 3], "text": ["a b c.", "d e f.", "g h i."]})
+    kwargs = dict(id_col="id", source_col="text", models=["language"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    original = Ledger.record_submitted
+
+    def crash(self, job_key, job_id):
+        raise KeyboardInterrupt("simulated crash right after the POST")
+
+    monkeypatch.setattr(Ledger, "record_submitted", crash)
+    with pytest.raises(KeyboardInterrupt):
+        measure(table, **kwargs)
+    monkeypatch.setattr(Ledger, "record_submitted", original)
+    result = measure(table, **kwargs)
+    assert len(emu.jobs) == 1 and posts(emu) == 1
+    assert (result.status["status"] == "ok").all()
+
+
+def test_killed_process_right_after_post_creates_no_duplicate(tmp_path):
+    """SIGKILL right after a POST (before the id is recorded): a rerun in a new process adds no job."""
+    with Emulator(api_key="k", schedule=Schedule(queued=0.1, running=0.2)) as emu:
+        script = textwrap.dedent(f"""
+            import os, signal, pandas as pd
+            import humekit.ledger as ledger_module
+            from humekit import Client
+            from humekit.measure import measure
+            if os.environ.get("CRASH"):
+                def crash(self, job_key, job_id):
+                    os.kill(os.getpid(), signal.SIGKILL)
+                ledger_module.Ledger.record_submitted = crash
+            table = pd.DataFrame({{"id": ["a", "b"], "text": ["First text.", "Second text."]}})
+            result = measure(table, id_col="id", source_col="text", models=["language"], kind="text",
+                             client=Client(api_key="k", base_url="{emu.url}"), ledger=r"{tmp_path / 'l.sqlite'}",
+                             progress=False)
+            print(result.counts())
+        """)
+        crashed = subprocess.run([sys.executable, "-c", script], env={**os.environ, "CRASH": "1"},
+                                 capture_output=True, text=True, timeout=120)
+        assert crashed.returncode == -9
+        assert len(emu.jobs) == 1
+        rerun = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+        assert "'ok': 2" in rerun.stdout
+        assert len(emu.jobs) == 1 and posts(emu) == 1
+
+
+def test_bad_table_makes_no_request(tmp_path, clock):
+    """A table with an invalid row raises before any request reaches the API."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1, 2], "src": ["Hello.", str(tmp_path / "missing.wav")]})
+    with pytest.raises(humekit.InvalidRowsError, match="missing.wav"):
+        measure(table, id_col="id", source_col="src", models=["language"], client=emu.client(),
+                ledger=tmp_path / "l.sqlite", progress=False)
+    assert emu.requests == []
+
+
+def test_mark_mode_measures_the_rest_and_reports_invalid(tmp_path, clock):
+    """errors='mark' keeps invalid rows out of jobs and reports them as 'invalid' with the reason."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1, 2], "src": ["Hello there.", str(tmp_path / "missing.wav")]}, index=[10, 20])
+    result = measure(table, id_col="id", source_col="src", models=["language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False, errors="mark")
+    assert result.status.loc[10, "status"] == "ok"
+    assert result.status.loc[20, "status"] == "invalid" and "file not found" in result.status.loc[20, "error"]
+
+
+def test_wide_has_one_column_per_emotion_and_every_row(tmp_path, clock):
+    """wide() has one row per input row and segment and one column per emotion; rows without predictions stay."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1, 2], "src": ["Good morning everyone.", str(tmp_path / "missing.wav")]})
+    result = measure(table, id_col="id", source_col="src", models={"language": {"granularity": "sentence"}},
+                     client=emu.client(), ledger=tmp_path / "l.sqlite", progress=False, errors="mark")
+    wide = result.wide()
+    assert list(wide["id"]) == [1, 2]
+    assert "Joy" in wide.columns and "Sarcasm" in wide.columns
+    assert wide.loc[wide["id"] == 2, "Joy"].isna().all()
+
+
+def test_timeout_leaves_jobs_resumable(tmp_path, clock):
+    """A wait that times out names the pending jobs; the next call resumes without resubmitting."""
+    emu = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=10, running=600))
+    table = pd.DataFrame({"id": [1], "text": ["Patience."]})
+    kwargs = dict(id_col="id", source_col="text", models=["language"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    with pytest.raises(humekit.WaitTimeoutError) as info:
+        measure(table, timeout=60, **kwargs)
+    assert info.value.pending == [emu.jobs[0].job_id] and "same ledger" in str(info.value)
+    result = measure(table, timeout=3600, **kwargs)
+    assert result.status.loc[0, "status"] == "ok" and posts(emu) == 1
+
+
+def test_repr_html_summarises(tmp_path, clock):
+    """The notebook repr shows counts and problems."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1], "text": ["Fine."]})
+    result = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    assert "1</b> ok" in result._repr_html_() and "1 ok" in repr(result)
+
+
+def test_predictions_columns(tmp_path, clock):
+    """The long table has the ID column first and the documented segment columns."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"rid": ["a"], "text": ["Fine, thanks."]})
+    result = measure(table, id_col="rid", source_col="text", models=["language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    columns = list(result.predictions.columns)
+    assert columns[0] == "rid"
+    assert {"model", "emotion", "score", "begin", "end", "text", "group", "frame"} <= set(columns)
+    assert json.dumps(result.counts()) == '{"ok": 1, "failed": 0, "invalid": 0, "pending": 0}'
+
+
+def test_virtual_clock_fixture_is_shared(clock):
+    """Sanity: the fixture clock is virtual (tests never sleep for real)."""
+    assert isinstance(clock, VirtualClock)
