@@ -1,8 +1,10 @@
-"""``humekit demo`` / ``make demo``: a small batch, end to end, against the embedded emulator.
+"""``humekit demo`` / ``make demo``: a small study, end to end, against the embedded emulator.
 
-It makes a few real media files (spoken-like WAVs of different lengths, an image, short texts),
-starts the emulator on loopback, submits the jobs over HTTP, waits with backoff, fetches the
-predictions and prints what happened at each step. The scores are synthetic.
+It writes a few real media files (spoken-like WAVs of different lengths in folders whose
+basenames collide, face images, texts, a URL served by the emulator), starts the emulator on
+loopback, and runs :func:`humekit.measure` over real HTTP: validation, the job plan, submission
+through the ledger, waiting with backoff, and predictions joined back by ID. Then it runs the
+same call again to show that nothing is resubmitted. The scores are synthetic.
 """
 
 from __future__ import annotations
@@ -11,49 +13,65 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from humekit.client import Client
 from humekit.emulator import Emulator, Schedule
-from humekit.jobs import Upload
-from humekit.synthetic import make_image, make_wav
+from humekit.measure import measure
+from humekit.study import make_recordings
 
 __all__ = ["run_demo"]
+
+MODELS = {"prosody": {"granularity": "utterance"}, "face": {}, "language": {"sentiment": {}}}
 
 
 def run_demo(*, quiet: bool = False) -> int:
     """Run the demo; returns a process exit code."""
     say = (lambda *a: None) if quiet else print
-    with tempfile.TemporaryDirectory() as tmp, Emulator(schedule=Schedule(queued=0.5, running=1.0)) as emu:
+    with tempfile.TemporaryDirectory() as tmp, Emulator(
+        schedule=Schedule(queued=0.5, running=1.5), media_dir=Path(tmp) / "media"
+    ) as emu:
         folder = Path(tmp)
-        say(f"1. Emulator of Hume's v0 batch API serving at {emu.url} (scores are SYNTHETIC).")
-        make_wav(folder / "greeting.wav", segments=[(0.2, 1.1), (1.4, 2.2)], duration=2.5, seed=1)
-        make_wav(folder / "story.wav", segments=[(0.3, 2.0), (2.5, 4.4), (5.0, 6.1)], duration=6.5, seed=2)
-        make_image(folder / "portrait.png", width=320, height=240, seed=3)
+        table = make_recordings(folder, n=12, seed=3, media_url=f"{emu.url}/media")
+        say(f"1. Emulator of Hume's v0 batch API at {emu.url}. Its scores are SYNTHETIC.")
+        say(f"2. A study of {len(table)} recordings ({', '.join(f'{v} {k}' for k, v in table['kind'].value_counts().items())}):")
+        say(_indent(table[["id", "kind", "source"]].assign(source=table["source"].map(_short)).to_string(index=False)))
         client = Client(api_key=emu.api_key, base_url=emu.url)
-        uploads = [Upload.from_path(folder / name) for name in ("greeting.wav", "story.wav", "portrait.png")]
-        audio_job = client.start_job(files=uploads, models={"prosody": {}, "face": {}})
-        say(f"2. Submitted 3 files as multipart job {audio_job}.")
-        text_job = client.start_job(
-            text=["I can't believe we won!", "That was a long, tiring day."], models={"language": {"sentiment": {}}}
-        )
-        say(f"   Submitted 2 texts as JSON job {text_job}.")
-        for job_id in (audio_job, text_job):
-            delay, polls = 1.0, 0
-            while True:
-                details = client.get_job(job_id)
-                polls += 1
-                if details.terminal:
-                    break
-                time.sleep(delay)
-                delay = min(delay * 2, 8.0)
-            say(f"3. Job {job_id}: {details.status} after {polls} status polls, "
-                f"{details.num_predictions} predictions, {details.num_errors} errors.")
-            for source in client.get_predictions(job_id):
-                name = source["source"].get("filename") or source["source"]["type"]
-                for prediction in source.get("results", {}).get("predictions", []):
-                    for model, output in prediction["models"].items():
-                        segments = sum(len(g["predictions"]) for g in output["grouped_predictions"])
-                        say(f"   {name:14} file={prediction['file']!s:14} {model:9} {segments:3} segments")
+        started = time.perf_counter()
+        result = measure(table, id_col="id", source_col="source", models=MODELS, client=client,
+                         ledger=folder / "ledger.sqlite", progress=not quiet)
+        elapsed = time.perf_counter() - started
+        say(f"3. Planned and submitted {len(result.submitted)} jobs (files as multipart, URLs and texts as JSON):")
+        say(_indent(result.plan.summary().to_string(index=False)) if result.plan is not None else "")
+        say("4. Every row, joined back by ID:")
+        say(_indent(result.status[["id", "status", "error"]].to_string(index=False)))
+        wide = result.wide()
+        emotions = [c for c in wide.columns if c not in ("id", "status", "model", "group", "frame", "begin", "end",
+                                                         "text", "file")]
+        summary = (wide.assign(mean_score=wide[emotions].mean(axis=1)).groupby(["id", "model"], observed=True,
+                                                                                 sort=False)
+                   .agg(segments=("mean_score", "size"), mean_score=("mean_score", "mean")).reset_index())
+        say("5. Predictions per row and model (segments, mean synthetic score):")
+        say(_indent(summary.to_string(index=False, float_format="{:.3f}".format)))
+        before = len(emu.requests)
+        again = measure(table, id_col="id", source_col="source", models=MODELS, client=client,
+                        ledger=folder / "ledger.sqlite", progress=False)
+        say(f"6. Ran the same call again: {len(emu.requests) - before} new requests, {len(again.reused)} jobs reused "
+            "from the ledger.")
         posts = sum(r.method == "POST" for r in emu.requests)
-        gets = sum(r.method == "GET" for r in emu.requests)
-        print(f"demo: completed 2 jobs against the emulator ({posts} POSTs, {gets} GETs); scores are synthetic.")
-    return 0
+        polls = sum(r.method == "GET" and not r.path.endswith("/predictions") for r in emu.requests)
+        counts = ", ".join(f"{v} {k}" for k, v in result.counts().items() if v)
+        print(f"demo: {len(table)} rows -> {counts}; {len(result.predictions):,} prediction rows from "
+              f"{posts} jobs ({polls} status polls) in {elapsed:.1f} s against the emulator; scores are synthetic.")
+    return 0 if (result.status["status"] == "ok").all() else 1
+
+
+def _short(source: str) -> str:
+    return source if len(source) <= 60 else "…" + source[-59:]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("   " + line for line in text.splitlines())
+
+
+pd.set_option("display.width", 120)

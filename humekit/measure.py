@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
 import pandas as pd
 
 from humekit.backend import Backend, BatchBackend
@@ -115,6 +116,7 @@ def measure(
     wait_max: float = 60.0,
     progress: bool = True,
     callback: Any = None,
+    callback_fallback: float = 60.0,
     backend: Backend | None = None,
     _salt: str = "",
 ) -> MeasureResult:
@@ -138,8 +140,12 @@ def measure(
         wait_initial, wait_max: polling backoff (first poll after ``wait_initial`` >= 1 s, doubling
             up to ``wait_max``, ±20 % jitter).
         progress: show a progress bar while waiting.
-        callback: a :class:`humekit.receiver.WebhookReceiver`: jobs are submitted with a
-            ``callback_url`` and those completed by callback are not polled.
+        callback: a started :class:`humekit.receiver.WebhookReceiver`: jobs are submitted with a
+            ``callback_url`` carrying the receiver's unguessable token and this run's id; jobs
+            whose callback arrives are neither polled nor fetched (the callback carries the
+            predictions).
+        callback_fallback: with ``callback``, seconds before a job whose callback has not arrived
+            is polled (then slowly, doubling); a lost callback only delays the result.
         backend: the API backend (default: Hume's v0 batch API through ``client``).
 
     Returns:
@@ -148,7 +154,9 @@ def measure(
     options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
                    transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
                    wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
-                   backend=backend)
+                   callback_fallback=callback_fallback, backend=backend)
+    if callback is not None:
+        wait_initial, wait_max = max(wait_initial, callback_fallback), max(wait_max, 4 * callback_fallback)
     backoff = Backoff(wait_initial=wait_initial, wait_max=wait_max)
     normalized = normalize_models(models)
     checked = validate(table, id_col=id_col, source_col=source_col, kind=kind, models=normalized, root=root,
@@ -159,7 +167,7 @@ def measure(
     config = config_key(backend=backend.name, models=normalized, transcription=transcription)
     rows = row_inputs(checked, id_col=id_col, source_col=source_col, config=config)
     by_fingerprint = {r.fingerprint: r for r in rows}
-    callback_url, settled = _callback_hooks(callback)
+    callback_url, settled = _callback_hooks(callback, store)
     submit = dict(config=config, models=normalized, transcription=transcription, callback_url=callback_url)
 
     report = _resume_interrupted(rows, by_fingerprint, backend, store, submit)
@@ -257,10 +265,25 @@ def _await_and_fetch(store: Ledger, fingerprints: list[str], backend: Backend, *
             store.store_predictions(job_id, backend.fetch(job_id))
 
 
-def _callback_hooks(callback: Any) -> tuple[str | None, Any]:
+def _callback_hooks(callback: Any, store: Ledger) -> tuple[str | None, Any]:
+    """The callback URL to submit with, and what the waiter asks to learn which jobs finished."""
     if callback is None:
         return None, None
-    if not hasattr(callback, "batch_callback_url") or not hasattr(callback, "job_statuses"):
-        raise ConfigurationError("callback= must be a humekit.receiver.WebhookReceiver (started, with a URL "
-                                 "Hume can reach)")
-    return callback.batch_callback_url(), callback.job_statuses
+    if not hasattr(callback, "callback_url") or not hasattr(callback, "received"):
+        raise ConfigurationError("callback= must be a humekit.receiver.WebhookReceiver, started (receiver.start()) "
+                                 "or given a public base_url that Hume can reach")
+    url = callback.callback_url(run=secrets.token_hex(8))
+
+    def settled(job_ids: Iterable[str]) -> dict[str, JobDetails]:
+        finished = {}
+        for job_id, event in callback.received(list(job_ids), event_name="job").items():
+            status = str(getattr(event, "status", "") or "").upper()
+            if status not in ("COMPLETED", "FAILED"):
+                continue
+            predictions = getattr(event, "predictions", None)
+            if status == "COMPLETED" and predictions is not None:
+                store.store_predictions(job_id, orjson.dumps(predictions))
+            finished[job_id] = JobDetails(job_id=job_id, status=status, message=getattr(event, "message", None))
+        return finished
+
+    return url, settled

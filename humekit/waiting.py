@@ -63,7 +63,7 @@ def wait_for_jobs(
     backoff: Backoff = Backoff(),
     rows: Mapping[str, int] | None = None,
     progress: bool = True,
-    settled: Callable[[], Mapping[str, JobDetails]] | None = None,
+    settled: Callable[[list[str]], Mapping[str, JobDetails]] | None = None,
     on_update: Callable[[JobDetails], None] = lambda details: None,
     seed: int | None = None,
 ) -> dict[str, JobDetails]:
@@ -77,8 +77,8 @@ def wait_for_jobs(
         backoff: the polling schedule.
         rows: rows per job, for the progress bar.
         progress: show one tqdm bar (jobs done, rows done).
-        settled: jobs already known to be finished by other means (webhook callbacks); they are
-            not polled.
+        settled: given the pending job ids, returns those known to be finished by other means
+            (webhook callbacks); they are not polled.
         on_update: called with every status read (the pipeline records them in the ledger).
         seed: seed for the jitter (reproducible schedules in tests).
 
@@ -140,10 +140,11 @@ def wait_for_jobs(
     return done
 
 
-def _settled(settled: Callable[[], Mapping[str, JobDetails]] | None, pending: list[str]) -> dict[str, JobDetails]:
+def _settled(settled: Callable[[list[str]], Mapping[str, JobDetails]] | None,
+             pending: list[str]) -> dict[str, JobDetails]:
     if settled is None:
         return {}
-    known = settled()
+    known = settled(list(pending))
     return {job_id: known[job_id] for job_id in pending if job_id in known}
 
 

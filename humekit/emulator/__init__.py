@@ -1,5 +1,9 @@
 """A faithful local emulator of Hume's v0 batch Expression Measurement API (sunset 2026-06-14).
 
+It also serves EVI's chat endpoints (list, paged events, audio reconstruction) with synthetic
+chats, and can simulate chats that deliver signed ``chat_started``/``chat_ended`` webhooks
+(``emu.evi.simulate_chat``).
+
 One implementation, three ways to use it::
 
     with Emulator() as emu:                 # real HTTP on a free loopback port
@@ -24,6 +28,7 @@ import httpx
 from humekit.clock import Clock, SystemClock, VirtualClock
 from humekit.emulator.app import EmulatorApp, RequestRecord
 from humekit.emulator.callbacks import CallbackDispatcher, Delivery
+from humekit.emulator.evi import EviEmulator
 from humekit.emulator.faults import FaultInjector, Faults
 from humekit.emulator.media_store import MediaStore
 from humekit.emulator.server import LoopbackServer
@@ -84,7 +89,7 @@ class Emulator:
             signing_key=webhook_signing_key,
             transport=callback_transport,
         )
-        self.evi = _make_evi(self.clock, seed)
+        self.evi = EviEmulator(clock=self.clock, seed=seed, media=self.media)
         self._app = EmulatorApp(
             api_key=self._api_key,
             clock=self.clock,
@@ -231,14 +236,6 @@ class Emulator:
         return {"job_id": job_id, "status": status, "predictions": self._app.predictions(job)}
 
     def _evi_route(self, request: EmuRequest) -> EmuResponse | None:
-        if self.evi is None or not request.path.startswith("/v0/evi/"):
+        if not request.path.startswith("/v0/evi/"):
             return None
         return self.evi.handle(request)
-
-
-def _make_evi(clock: Clock, seed: int) -> Any:
-    try:
-        from humekit.emulator.evi import EviEmulator
-    except ImportError:  # the EVI emulator is optional while it is being built
-        return None
-    return EviEmulator(clock=clock, seed=seed)

@@ -112,7 +112,7 @@ class CallbackDispatcher:
             if self._signing_key:
                 from humekit.webhooks import sign
 
-                headers.update(sign(payload, secret=self._signing_key))
+                headers.update(sign(payload, secret=self._signing_key, timestamp=int(self._clock.time())))
             try:
                 status = self._http.post(url, content=payload, headers=headers).status_code
             except httpx.HTTPError as exc:

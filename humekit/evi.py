@@ -1,0 +1,261 @@
+"""EVI chats as DataFrames: every event of a chat with its 48 prosody scores, transcripts, audio.
+
+A ``chat_ended`` webhook carries metadata only; these functions fetch what was said and how.
+``client`` is a :class:`humekit.Client` (anything with ``get_json(path, *, params=None)`` and a
+``clock`` works).
+
+Usage::
+
+    events = chat_events(client, event.chat_id)   # one row per event, 48 emotion columns
+    transcript(events)[["timestamp", "role", "text", "Joy"]]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import orjson
+import pandas as pd
+
+from humekit.clock import Clock
+from humekit.errors import ChatAudioError, WaitTimeoutError
+from humekit.events import ms_to_datetime
+from humekit.vocabulary import EMOTIONS
+
+__all__ = ["ChatAudio", "chat_audio", "chat_events", "chat_metadata", "transcript"]
+
+logger = logging.getLogger("humekit.evi")
+
+#: The columns of :func:`chat_events` before the 48 emotions.
+EVENT_COLUMNS: tuple[str, ...] = ("timestamp", "role", "type", "text", "event_id", "related_event_id", "chat_id")
+_PENDING = {"QUEUED", "IN_PROGRESS"}
+_MAX_PAGES = 100_000
+
+
+class _Client(Protocol):
+    clock: Clock
+
+    def get_json(self, path: str, *, params: Any = None) -> Any: ...
+
+
+def _chat_path(chat_id: str) -> str:
+    return f"/v0/evi/chats/{quote(chat_id, safe='')}"
+
+
+def chat_metadata(client: _Client, chat_id: str) -> dict[str, Any]:
+    """A chat's metadata: ids, status, start/end (ms and UTC datetimes), config, metadata.
+
+    Args:
+        client: a :class:`humekit.Client`.
+        chat_id: the chat.
+
+    Returns:
+        ``{"id", "chat_group_id", "status", "start_timestamp", "end_timestamp", "start_time",
+        "end_time", "config", "metadata", "total_pages"}`` (``total_pages`` at page size 100).
+
+    Raises:
+        NotFoundError: there is no such chat.
+    """
+    page = client.get_json(_chat_path(chat_id), params={"page_number": 0, "page_size": 100, "ascending_order": "true"})
+    return _metadata(page, chat_id)
+
+
+def _metadata(page: dict[str, Any], chat_id: str) -> dict[str, Any]:
+    start, end = page.get("start_timestamp"), page.get("end_timestamp")
+    return {
+        "id": page.get("id", chat_id),
+        "chat_group_id": page.get("chat_group_id"),
+        "status": page.get("status"),
+        "start_timestamp": start,
+        "end_timestamp": end,
+        "start_time": ms_to_datetime(start),
+        "end_time": ms_to_datetime(end),
+        "config": page.get("config"),
+        "metadata": page.get("metadata"),
+        "total_pages": page.get("total_pages"),
+    }
+
+
+def chat_events(client: _Client, chat_id: str, *, page_size: int = 100) -> pd.DataFrame:
+    """Every event of a chat, oldest first, one row each, with one float column per emotion.
+
+    Pages ``GET /v0/evi/chats/{chat_id}`` from page 0 until a page comes back empty, as the
+    official SDK's pager does.
+
+    Args:
+        client: a :class:`humekit.Client`.
+        chat_id: the chat (e.g. ``event.chat_id`` of a ``chat_ended`` webhook).
+        page_size: events per request, 1–100.
+
+    Returns:
+        Columns ``timestamp`` (UTC), ``role``, ``type``, ``text``, ``event_id``, ``related_event_id``,
+        ``chat_id``, then the 48 :data:`~humekit.vocabulary.EMOTIONS` (NaN when an event has no
+        ``emotion_features``). ``df.attrs["chat"]`` holds :func:`chat_metadata`'s dict.
+
+    Raises:
+        ValueError: ``page_size`` is outside 1–100.
+        NotFoundError: there is no such chat.
+    """
+    if not 1 <= page_size <= 100:
+        raise ValueError(f"page_size must be between 1 and 100, got {page_size}")
+    events: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    meta: dict[str, Any] | None = None
+    for number in range(_MAX_PAGES):
+        params = {"page_number": number, "page_size": page_size, "ascending_order": "true"}
+        page = client.get_json(_chat_path(chat_id), params=params)
+        if meta is None:
+            meta = _metadata(page, chat_id)
+        batch = page.get("events_page") or []
+        fresh = [e for e in batch if e.get("id") not in seen]
+        if not fresh:  # empty page: the end (a page of repeats would mean a server looping)
+            break
+        seen.update(e.get("id") for e in fresh)
+        events.extend(fresh)
+    df = _frame(events)
+    df.attrs["chat"] = meta or {"id": chat_id}
+    return df
+
+
+def _frame(events: list[dict[str, Any]]) -> pd.DataFrame:
+    scores = [_emotions(e.get("emotion_features"), e.get("id")) for e in events]
+    df = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(pd.Series([e.get("timestamp") for e in events], dtype="float64"),
+                                        unit="ms", utc=True),  # fmt: skip
+            "role": [e.get("role") for e in events],
+            "type": [e.get("type") for e in events],
+            "text": [e.get("message_text") for e in events],
+            "event_id": [e.get("id") for e in events],
+            "related_event_id": [e.get("related_event_id") or None for e in events],
+            "chat_id": [e.get("chat_id") for e in events],
+        }
+    )
+    emotions = pd.DataFrame(scores, columns=list(EMOTIONS), dtype="float64", index=df.index)
+    return pd.concat([df, emotions], axis=1)
+
+
+def _emotions(raw: Any, event_id: Any) -> list[float]:
+    if not raw:
+        return [math.nan] * len(EMOTIONS)
+    try:
+        values = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    except orjson.JSONDecodeError:
+        logger.warning("event %s has emotion_features that are not JSON; its scores are NaN", event_id)
+        return [math.nan] * len(EMOTIONS)
+    if not isinstance(values, dict):
+        return [math.nan] * len(EMOTIONS)
+    out = []
+    for name in EMOTIONS:
+        value = values.get(name)
+        out.append(float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan)
+    return out
+
+
+def transcript(events: pd.DataFrame) -> pd.DataFrame:
+    """The spoken turns only: ``USER_MESSAGE`` and ``AGENT_MESSAGE`` rows of :func:`chat_events`.
+
+    Args:
+        events: a :func:`chat_events` DataFrame.
+
+    Returns:
+        The same columns, those rows, re-indexed from 0 (``attrs`` kept).
+    """
+    out = events[events["type"].isin(["USER_MESSAGE", "AGENT_MESSAGE"])].reset_index(drop=True)
+    out.attrs = dict(events.attrs)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAudio:
+    """A finished audio reconstruction of a chat."""
+
+    chat_id: str
+    status: str
+    signed_audio_url: str | None
+    filename: str | None
+    user_id: str | None
+    modified_at: int | None
+    r"""Unix ms."""
+    expires_at_ms: int | None
+    r"""When :attr:`signed_audio_url` stops working, Unix ms."""
+    polls: int
+    r"""How many GETs it took."""
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """:attr:`expires_at_ms` as a UTC datetime."""
+        return ms_to_datetime(self.expires_at_ms)
+
+
+def chat_audio(
+    client: _Client,
+    chat_id: str,
+    *,
+    timeout: float = 600.0,
+    clock: Clock | None = None,
+    initial_wait: float = 1.0,
+    max_wait: float = 30.0,
+    rng: random.Random | None = None,
+) -> ChatAudio:
+    """Ask for a chat's audio reconstruction and poll until it is ready.
+
+    Polls ``GET /v0/evi/chats/{id}/audio`` while it is ``QUEUED``/``IN_PROGRESS``, waiting
+    ``initial_wait`` seconds, then doubling up to ``max_wait``, each wait stretched by up to 25%
+    of random jitter (never shortened, so no two polls are closer than ``initial_wait``).
+
+    Args:
+        client: a :class:`humekit.Client`.
+        chat_id: the chat.
+        timeout: seconds (on ``clock``) to keep polling.
+        clock: where to sleep; defaults to ``client.clock``.
+        initial_wait: the first wait in seconds (at least 1).
+        max_wait: the longest wait in seconds.
+        rng: jitter source (seed it for reproducible waits).
+
+    Returns:
+        The :class:`ChatAudio` with its ``signed_audio_url``.
+
+    Raises:
+        ChatAudioError: the reconstruction ended ``ERROR`` or ``CANCELLED``.
+        WaitTimeoutError: still pending after ``timeout`` seconds.
+    """
+    if initial_wait < 1.0 or max_wait < initial_wait:
+        raise ValueError("initial_wait must be at least 1 s and max_wait at least initial_wait")
+    clock = clock or client.clock
+    rng = rng or random.Random()
+    deadline = clock.time() + timeout
+    wait, polls = initial_wait, 0
+    path = _chat_path(chat_id) + "/audio"
+    while True:
+        body = client.get_json(path)
+        polls += 1
+        status = str(body.get("status", "")).upper()
+        if status == "COMPLETE":
+            return ChatAudio(chat_id=chat_id, status=status, signed_audio_url=body.get("signed_audio_url"),
+                             filename=body.get("filename"), user_id=body.get("user_id"),
+                             modified_at=body.get("modified_at"),
+                             expires_at_ms=body.get("signed_url_expiration_timestamp_millis"), polls=polls)  # fmt: skip
+        if status in ("ERROR", "CANCELLED"):
+            raise ChatAudioError(
+                f"the audio reconstruction of chat {chat_id} ended {status}; request it again later, "
+                "or check that audio reconstruction is enabled for your account",
+                chat_id=chat_id, status=status,
+            )  # fmt: skip
+        if status not in _PENDING:
+            logger.warning("chat %s audio has an unknown status %r; still polling", chat_id, status)
+        remaining = deadline - clock.time()
+        if remaining < initial_wait:
+            raise WaitTimeoutError(
+                f"the audio of chat {chat_id} was still {status} after {timeout:g} s and {polls} polls; "
+                "call chat_audio again later (the reconstruction keeps going)",
+                pending=[chat_id],
+            )
+        clock.sleep(min(wait * (1 + 0.25 * rng.random()), max_wait, remaining))
+        wait = min(wait * 2, max_wait)
