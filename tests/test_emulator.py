@@ -457,3 +457,39 @@ def test_python_m_humekit_emulator_serves(tmp_path):
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_url_file_size_limit_is_a_source_error(clock):
+    """A URL whose file is over max_url_file_bytes fails as a source, naming the limit; the job completes."""
+    from humekit.synthetic import make_wav
+
+    emu = Emulator(api_key="test-key", clock=clock, limits=dataclasses.replace(DEFAULT_LIMITS, max_url_file_bytes=1000))
+    url = emu.add_media("big.wav", make_wav(None, segments=[(0.1, 0.9)], duration=1.0))
+    api = http(emu)
+    job_id = api.post(JOBS, json={"urls": [url], "models": {"prosody": {}}}).json()["job_id"]
+    clock.advance(3)
+    assert api.get(f"{JOBS}/{job_id}").json()["state"]["status"] == "COMPLETED"
+    assert "max_url_file_bytes" in api.get(f"{JOBS}/{job_id}/predictions").json()[0]["error"]
+
+
+def test_over_long_media_is_a_per_file_error_through_the_api(clock):
+    """An upload longer than max_media_seconds is a per-file error inside a COMPLETED job."""
+    from humekit.synthetic import make_wav
+
+    emu = Emulator(api_key="test-key", clock=clock, limits=dataclasses.replace(DEFAULT_LIMITS, max_media_seconds=2.0))
+    wav = make_wav(None, segments=[(0.1, 2.5)], duration=3.0, sample_rate=8000)
+    api = http(emu)
+    job_id = api.post(JOBS, files=[("file", ("long.wav", wav, "audio/wav"))]).json()["job_id"]
+    clock.advance(3)
+    state = api.get(f"{JOBS}/{job_id}").json()["state"]
+    assert state["status"] == "COMPLETED" and state["num_errors"] == 1
+    errors = api.get(f"{JOBS}/{job_id}/predictions").json()[0]["results"]["errors"]
+    assert errors[0]["file"] == "long.wav" and "max_media_seconds" in errors[0]["message"]
+
+
+def test_evi_routes_are_served_by_the_same_emulator(emulator):
+    """/v0/evi/chats is answered by the embedded EVI emulator, behind the same API key."""
+    response = http(emulator).get("/v0/evi/chats")
+    assert response.status_code == 200 and "chats_page" in response.json()
+    anonymous = httpx.Client(base_url=emulator.url, transport=emulator.transport()).get("/v0/evi/chats")
+    assert anonymous.status_code == 401
