@@ -17,12 +17,41 @@ Offline, against the bundled emulator of Hume's (sunset) v0 batch API, whose sco
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
 
 from humekit.archives import read_predictions
 from humekit.client import Client
-from humekit.errors import *  # noqa: F403
-from humekit.errors import __all__ as _errors_all
+from humekit.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ChatAudioError,
+    ConfigurationError,
+    DuplicateIdError,
+    FutureTimestampError,
+    HumekitError,
+    InvalidRowsError,
+    InvalidSignatureError,
+    JobFailedError,
+    LedgerError,
+    LimitExceededError,
+    MalformedPayloadError,
+    MissingColumnError,
+    MissingHeaderError,
+    NotFoundError,
+    PredictionsFormatError,
+    RateLimitError,
+    ServerError,
+    StaleTimestampError,
+    TableError,
+    TimestampOutsideToleranceError,
+    WaitTimeoutError,
+    WebhookVerificationError,
+)
 from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
 from humekit.measure import MeasureResult, measure, retry_failed
@@ -30,28 +59,52 @@ from humekit.predictions import PredictionTables, to_frame, to_tables
 from humekit.validation import validate
 
 try:
-    __version__ = version("humekit")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = _version("humekit")
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = sorted(
-    [
-        *_errors_all,
-        "Client",
-        "DEFAULT_LIMITS",
-        "Ledger",
-        "Limits",
-        "MeasureResult",
-        "PredictionTables",
-        "measure",
-        "read_predictions",
-        "retry_failed",
-        "to_frame",
-        "to_tables",
-        "validate",
-    ],
-    key=str.casefold,
-)
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatAudioError",
+    "Client",
+    "ConfigurationError",
+    "DEFAULT_LIMITS",
+    "DuplicateIdError",
+    "FutureTimestampError",
+    "HumekitError",
+    "InvalidRowsError",
+    "InvalidSignatureError",
+    "JobFailedError",
+    "Ledger",
+    "LedgerError",
+    "LimitExceededError",
+    "Limits",
+    "MalformedPayloadError",
+    "measure",
+    "MeasureResult",
+    "MissingColumnError",
+    "MissingHeaderError",
+    "NotFoundError",
+    "PredictionsFormatError",
+    "PredictionTables",
+    "RateLimitError",
+    "read_predictions",
+    "retry_failed",
+    "ServerError",
+    "StaleTimestampError",
+    "TableError",
+    "TimestampOutsideToleranceError",
+    "to_frame",
+    "to_tables",
+    "validate",
+    "WaitTimeoutError",
+    "WebhookVerificationError",
+]
 
 for _name in __all__:
     _obj = globals()[_name]

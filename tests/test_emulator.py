@@ -493,3 +493,13 @@ def test_evi_routes_are_served_by_the_same_emulator(emulator):
     assert response.status_code == 200 and "chats_page" in response.json()
     anonymous = httpx.Client(base_url=emulator.url, transport=emulator.transport()).get("/v0/evi/chats")
     assert anonymous.status_code == 401
+
+
+def test_corrupt_archive_upload_is_a_per_file_error(emulator, clock):
+    """A .zip upload that cannot be opened is a per-file error naming the archive, not a crash."""
+    api = http(emulator)
+    job_id = api.post(JOBS, files=[("file", ("broken.zip", b"PK\x03\x04" + b"\x00garbage" * 20, "application/zip"))]
+                      ).json()["job_id"]
+    clock.advance(3)
+    errors = api.get(f"{JOBS}/{job_id}/predictions").json()[0]["results"]["errors"]
+    assert errors and "broken.zip" in errors[0]["message"]

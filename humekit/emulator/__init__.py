@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -94,7 +94,8 @@ def source_files(source: Source, limits: Limits) -> Iterator[tuple[str, Callable
     try:
         members = _archive_members(data, info)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        yield name, lambda: _raise(f"Could not open archive {name}: {exc}")
+        message = f"Could not open archive {name}: {exc}"  # bound now: `exc` is gone after the block
+        yield name, lambda: _raise(message)
         return
     for path, blob in members:
         yield path, lambda path=path, blob=blob: _load(path, blob, probe(blob, filename=path), limits)
