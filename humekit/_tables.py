@@ -104,7 +104,12 @@ def category_dtype(categories: Sequence[str]) -> pd.CategoricalDtype:
 
 
 def categorical(
-    values: np.ndarray, spread: Callable[[np.ndarray], np.ndarray], *, name: str, used: np.ndarray | None = None
+    values: np.ndarray,
+    spread: Callable[[np.ndarray], np.ndarray],
+    *,
+    name: str,
+    used: np.ndarray | None = None,
+    rows: int | None = None,
 ) -> pd.Categorical:
     """Factorize per-segment ``values`` (strings or None), then spread the small codes to rows.
 
@@ -117,7 +122,8 @@ def categorical(
         codes, uniques = pd.factorize(values, sort=True)
         cats = list(uniques)
         if not cats:
-            return pd.Categorical.from_codes(spread(codes.astype(np.int8)), dtype=_EMPTY_DTYPE, validate=False)
+            empty = np.full(rows, -1, dtype=np.int8) if rows is not None else spread(codes.astype(np.int8))
+            return pd.Categorical.from_codes(empty, dtype=_EMPTY_DTYPE, validate=False)
     else:
         cats = list(fixed)
         index = {c: i for i, c in enumerate(cats)}
@@ -132,13 +138,21 @@ def categorical(
     return pd.Categorical.from_codes(spread(small), dtype=category_dtype(cats), validate=False)
 
 
-def nullable(values: np.ndarray, spread: Callable[[np.ndarray], np.ndarray], *, integer: bool) -> Any:
-    """A nullable ``Float64``/``Int64`` array from float values with NaN as null."""
+def nullable(
+    values: np.ndarray, spread: Callable[[np.ndarray], np.ndarray], *, integer: bool, rows: int | None = None
+) -> Any:
+    """A nullable ``Float64``/``Int64`` array from float values with NaN as null.
+
+    Given the number of ``rows``, a column with no values or no nulls skips spreading values or mask.
+    """
     mask = np.isnan(values)
-    if integer:
-        data = np.where(mask, 0, values).astype(np.int64)
-        return pd.arrays.IntegerArray(spread(data), spread(mask))
-    return pd.arrays.FloatingArray(spread(values), spread(mask))
+    dtype = np.int64 if integer else np.float64
+    kind = pd.arrays.IntegerArray if integer else pd.arrays.FloatingArray
+    if rows is not None and mask.all():
+        return kind(np.zeros(rows, dtype=dtype), np.ones(rows, dtype=bool))
+    data = np.where(mask, 0, values).astype(np.int64) if integer else values
+    no_nulls = rows is not None and not mask.any()
+    return kind(spread(data), np.zeros(rows, dtype=bool) if no_nulls else spread(mask))
 
 
 @dataclass(frozen=True)
@@ -283,18 +297,19 @@ class TableBuilder:
             if seg_used is not None:
                 pred_used = np.zeros(len(preds), dtype=bool)
                 pred_used[pred_idx[seg_used]] = True
+            n = len(rows)
             data: dict[str, Any] = {}
             for c in columns:
                 if c in extra:
                     data[c] = extra[c]
                 elif c in SOURCE_COLUMNS:
-                    data[c] = categorical(pred_cols[c], lambda a: spread(a[pred_idx]), name=c, used=pred_used)
+                    data[c] = categorical(pred_cols[c], lambda a: spread(a[pred_idx]), name=c, used=pred_used, rows=n)
                 elif c == "model":
                     data[c] = categorical(model, spread, name=c)
                 elif c in STRING_FIELDS:
-                    data[c] = categorical(seg[c], spread, name=c, used=seg_used)
+                    data[c] = categorical(seg[c], spread, name=c, used=seg_used, rows=n)
                 else:
-                    data[c] = nullable(seg[c], spread, integer=c in INT_FIELDS)
+                    data[c] = nullable(seg[c], spread, integer=c in INT_FIELDS, rows=n)
             return pd.DataFrame(data, index=pd.RangeIndex(len(rows)), copy=False)
 
         emo_cats = category_dtype(self._emotion_names)
@@ -302,7 +317,7 @@ class TableBuilder:
         score_extra = {
             "emotion": pd.Categorical.from_codes(emotion_codes.astype(_code_dtype(len(emo_cats.categories))),
                                                  dtype=emo_cats, validate=False),
-            "score": nullable(scores_raw, _same, integer=False),
+            "score": nullable(scores_raw, _same, integer=False, rows=len(scores_raw)),
         }
         scores = frame(lambda a: np.repeat(a, counts), scores_raw, score_extra, SCORE_COLUMNS,
                        seg_used=counts > 0 if (counts == 0).any() else None)

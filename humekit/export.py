@@ -141,6 +141,7 @@ def write_dataset(
     partition_cols: Sequence[str] = ("model",),
     models: Iterable[str] | None = None,
     on_invalid: Literal["raise", "skip"] = "raise",
+    append: bool = False,
 ) -> Path:
     """Write many prediction files to a partitioned Parquet dataset, one input file at a time.
 
@@ -154,13 +155,21 @@ def write_dataset(
         partition_cols: Columns to partition by (those a table lacks are skipped for it).
         models: Keep only these models.
         on_invalid: ``"raise"`` or ``"skip"`` files that are not predictions.
+        append: Add to a dataset already in ``out_dir`` (by default that is an error, so that
+            converting the same files twice cannot silently duplicate rows).
 
     Returns:
         ``out_dir`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        FileExistsError: ``out_dir`` already holds a dataset and ``append`` is false.
     """
     out = Path(out_dir)
+    existing = [p for name in _TABLES if (out / name).is_dir() for p in (out / name).rglob("*.parquet")]
+    if existing and not append:
+        raise FileExistsError(f"{out} already holds a Parquet dataset; pass append=True to add to it")
     out.mkdir(parents=True, exist_ok=True)
-    start = len(list((out / "scores").rglob("*.parquet"))) if (out / "scores").exists() else 0
+    start = 1 + max((int(p.name.split("-")[1]) for p in existing if p.name.startswith("part-")), default=-1)
     for i, file in enumerate(iter_prediction_files(paths), start=start):
         tables = read_predictions(file, models=models, on_invalid=on_invalid)
         for name in _TABLES:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
@@ -155,6 +156,8 @@ def _describe(obj: Any) -> str:
         return f"an object with keys {keys}{hint}"
     if isinstance(obj, list):
         return f"a list whose first element is {_describe(obj[0])}" if obj else "an empty list"
+    if isinstance(obj, os.PathLike):
+        return f"a path ({obj}); to read files use humekit.archives.read_predictions"
     return f"a {type(obj).__name__}"
 
 

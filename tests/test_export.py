@@ -89,6 +89,16 @@ def test_write_dataset_partitions_and_reads_back(corpus: Path, tmp_path: Path) -
     pd.testing.assert_frame_equal(_key_sorted(back), _key_sorted(expected), check_categorical=False)
 
 
+def test_write_dataset_refuses_to_duplicate(tmp_path: Path) -> None:
+    """Writing into an existing dataset needs append=True, which adds new part files."""
+    out = write_dataset(VIDEO, tmp_path / "ds")
+    with pytest.raises(FileExistsError, match="append=True"):
+        write_dataset(VIDEO, out)
+    write_dataset(VIDEO, out, append=True)
+    assert len(read_parquet(out / "scores")) == 2 * 16956
+    assert len(list((out / "scores" / "model=face").iterdir())) == 2
+
+
 # dask 2026.8 calls DataFrame.reset_index(inplace=True) when reading Parquet, deprecated in pandas 3.1
 @pytest.mark.filterwarnings("ignore:The inplace keyword:pandas.errors.Pandas4Warning")
 def test_dask_summary_equals_pandas(corpus: Path, tmp_path: Path) -> None:

@@ -229,9 +229,10 @@ def test_non_prediction_samples_are_rejected(name: str) -> None:
         (b"[1, 2]", "element 0 is a int"),
         (b'[{"source": "file.mp4"}]', "element 0 is an object"),
         (b'{"job_id": "x"}', "POST /v0/batch/jobs"),
+        (VIDEO, "read_predictions"),
     ],
 )
-def test_bad_documents_say_what_was_found(document: bytes, found: str) -> None:
+def test_bad_documents_say_what_was_found(document: bytes | Path, found: str) -> None:
     """Malformed documents raise PredictionsFormatError naming what was found."""
     with pytest.raises(PredictionsFormatError, match=found):
         to_frame(document)
