@@ -275,6 +275,14 @@ class TableBuilder:
 
     def build(self) -> PredictionTables:
         """Build the four tables from everything added so far."""
+        return self._build(scores_only=False)
+
+    def build_scores(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Only the ``scores`` and ``errors`` tables (what :func:`~humekit.to_frame` needs), faster."""
+        tables = self._build(scores_only=True)
+        return tables.scores, tables.errors
+
+    def _build(self, *, scores_only: bool) -> PredictionTables:
         self.seal()
         f64, i64, obj = np.empty(0), np.empty(0, np.int64), np.empty(0, object)
         seg = {k: self._cat(k, obj if k in STRING_FIELDS else f64) for k in STRING_FIELDS + NUMERIC_FIELDS}
@@ -321,6 +329,8 @@ class TableBuilder:
         }
         scores = frame(lambda a: np.repeat(a, counts), scores_raw, score_extra, SCORE_COLUMNS,
                        seg_used=counts > 0 if (counts == 0).any() else None)
+        if scores_only:
+            return PredictionTables(scores, pd.DataFrame(), self._errors(), pd.DataFrame())
 
         d_seg = self._cat("d_seg", i64)
         order = np.argsort(d_seg, kind="stable")

@@ -127,9 +127,11 @@ def to_frame(predictions: Any, *, models: Iterable[str] | None = None) -> pd.Dat
     Raises:
         PredictionsFormatError: The document is not Hume predictions.
     """
-    tables = to_tables(predictions, models=models)
-    warn_errors(tables.errors)
-    return tables.scores
+    builder = TableBuilder()
+    add_document(builder, predictions, models=models)
+    scores, errors = builder.build_scores()
+    warn_errors(errors)
+    return scores
 
 
 def warn_errors(errors: pd.DataFrame) -> None:
