@@ -210,11 +210,13 @@ class Ledger:
     def record_abandoned(self, job_key: str, message: str) -> None:
         """A claim that was never submitted (e.g. its rows are no longer wanted)."""
         with self._write() as db:
-            db.execute(
+            cursor = db.execute(
                 "UPDATE jobs SET state='abandoned', message=?, updated_ms=? WHERE job_key=? AND job_id IS NULL",
                 (message, self._now_ms(), job_key),
             )
-            db.execute("UPDATE inputs SET superseded=1 WHERE job_key=?", (job_key,))
+            # A job another process submitted meanwhile keeps its rows: detaching them would pay twice.
+            if cursor.rowcount:
+                db.execute("UPDATE inputs SET superseded=1 WHERE job_key=?", (job_key,))
 
     def record_status(self, job_id: str, status: str, message: str | None = None) -> None:
         """Remember the API's latest status for a job."""

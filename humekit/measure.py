@@ -91,7 +91,8 @@ class MeasureResult:
     def _repr_html_(self) -> str:
         counts = "".join(f"<li><b>{v}</b> {html.escape(k)}</li>" for k, v in self.counts().items())
         failed = self.status[self.status["status"].isin(["failed", "invalid", "pending"])]
-        problems = failed.head(10).to_html(max_colwidth=80) if len(failed) else "<p>No problems.</p>"
+        with pd.option_context("display.max_colwidth", 80):  # to_html() has no max_colwidth argument
+            problems = failed.head(10).to_html() if len(failed) else "<p>No problems.</p>"
         return (f"<div><b>humekit.measure</b>: {len(self.status)} rows<ul>{counts}</ul>"
                 f"<p>{len(self.predictions):,} prediction rows; {len(self.submitted)} jobs submitted now, "
                 f"{len(self.reused)} reused from the ledger <code>{html.escape(str(self.ledger.path))}</code>.</p>"
@@ -168,7 +169,9 @@ def measure(
     rows = row_inputs(checked, id_col=id_col, source_col=source_col, config=config)
     by_fingerprint = {r.fingerprint: r for r in rows}
     callback_url, settled = _callback_hooks(callback, store)
-    submit = dict(config=config, models=normalized, transcription=transcription, callback_url=callback_url)
+    # Job keys (and the halves of a refused job) include the salt that makes retried rows new jobs.
+    submit = dict(config=f"{config}{_salt}", models=normalized, transcription=transcription,
+                  callback_url=callback_url)
 
     report = _resume_interrupted(rows, by_fingerprint, backend, store, submit)
     assigned = store.assigned(list(by_fingerprint))

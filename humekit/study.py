@@ -115,4 +115,5 @@ def _segments(duration: float, rng: random.Random) -> list[tuple[float, float]]:
 def _fill_shared_durations(table: pd.DataFrame) -> None:
     known = table.dropna(subset=["duration"]).drop_duplicates("source").set_index("source")["duration"]
     missing = table["duration"].isna() & table["source"].isin(known.index)
-    table.loc[missing, "duration"] = table.loc[missing, "source"].map(known)
+    if missing.any():  # an empty selection would set a str-typed empty Series into a float column
+        table.loc[missing, "duration"] = table.loc[missing, "source"].map(known).astype("float64")

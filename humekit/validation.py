@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import numpy as np
 import pandas as pd
 
 from humekit.errors import DuplicateIdError, InvalidRowsError, MissingColumnError, TableError
@@ -39,6 +40,10 @@ MODELS_FOR_KIND: dict[str, frozenset[str]] = {
     "archive": frozenset(MODELS),
 }
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_MEDIA_SUFFIXES = frozenset(
+    ".wav .mp3 .mp4 .m4a .aac .flac .ogg .opus .wma .webm .mov .avi .mkv .png .jpg .jpeg .gif .bmp .tif .tiff "
+    ".webp .heic .zip .tar .gz .tgz .bz2 .xz .txt".split()
+)
 _SHOWN = 10  # problems listed in one error message
 
 
@@ -69,8 +74,9 @@ def validate(
         table: one row per recording.
         id_col: the column of stable, unique, non-null IDs (any hashable values).
         source_col: the column of local paths, http(s) URLs or raw texts.
-        kind: what ``source_col`` holds; ``"auto"`` decides per row (URL if it has a scheme,
-            file if it exists or looks like a path with a media extension, text otherwise).
+        kind: what ``source_col`` holds; ``"auto"`` decides per row: a URL if it has a scheme; a
+            file if it exists, has a media extension, or is a path without spaces; text otherwise.
+            Pass ``kind="text"`` (or ``"file"``) when a column holds only one kind.
         models: the models you will request; rows none of them can measure become problems.
         root: folder that relative paths are resolved against (default: the working directory).
         limits: the limits to check against (Hume's documented ones by default).
@@ -119,39 +125,49 @@ def _check_columns(table: Any, id_col: str, source_col: str, errors: str) -> Non
                                                     if name == table.index.name else ""),
                 column=name,
             )
-    clashes = [c for c in ADDED_COLUMNS if c in table.columns and c not in (id_col, source_col)]
+    # The ID and source columns are not exempt: validation would overwrite them (IDs lost, sources replaced).
+    clashes = [c for c in ADDED_COLUMNS if c in table.columns]
     if clashes:
-        raise TableError(f"The table already has column(s) {clashes}, which validation adds; rename them first",
-                         column=clashes[0])
+        raise TableError(f"The table already has column(s) {clashes}, which validation adds; rename them first "
+                         "(e.g. table.rename(columns={...}))", column=clashes[0])
     if id_col == source_col:
         raise TableError(f"id_col and source_col are both {id_col!r}; IDs must be a separate, stable column")
+    repeated = [name for name in (id_col, source_col) if (table.columns == name).sum() > 1]
+    if repeated:
+        raise TableError(f"The table has {int((table.columns == repeated[0]).sum())} columns named {repeated[0]!r}; "
+                         "rename or drop the extra ones so each column name is unique", column=repeated[0])
     if table.empty:
         raise TableError("The table is empty: there is nothing to measure. Check the filter that built it.")
 
 
 def _check_ids(ids: pd.Series, id_col: str, table: pd.DataFrame) -> None:
-    nulls = [index for index, value in ids.items() if _is_null(value)]
+    # Positions, not labels: an index may repeat labels, and ids[label] would then pick several rows.
+    values = ids.tolist()
+    labels = list(ids.index)
+    nulls = [labels[i] for i, value in enumerate(values) if _is_null(value)]
     if nulls:
         raise DuplicateIdError(
             f"Column {id_col!r} has {len(nulls)} null ID(s) (at index {_preview(nulls)}). Every row needs a stable "
             "ID to join its predictions back: fill them in or drop those rows.",
             rows=nulls, column=id_col,
         )
-    unhashable = [index for index, value in ids.items() if not isinstance(value, Hashable)]
+    unhashable = [i for i, value in enumerate(values) if not isinstance(value, Hashable)]
     if unhashable:
         raise DuplicateIdError(
-            f"Column {id_col!r} has unhashable IDs (e.g. {ids[unhashable[0]]!r} at index {unhashable[0]!r}); "
-            "use strings or numbers as IDs.",
-            rows=unhashable, column=id_col,
+            f"Column {id_col!r} has unhashable IDs (e.g. {values[unhashable[0]]!r} at index "
+            f"{labels[unhashable[0]]!r}); use strings or numbers as IDs.",
+            rows=[labels[i] for i in unhashable], column=id_col,
         )
-    tokens = ids.map(id_token)
-    duplicated = tokens[tokens.duplicated(keep=False)]
-    if len(duplicated):
-        values = list(dict.fromkeys(ids[duplicated.index]))
+    tokens = pd.Series([id_token(value) for value in values], dtype="object")
+    positions = [int(i) for i in np.flatnonzero(tokens.duplicated(keep=False).to_numpy())]
+    if positions:
+        repeated = list(dict.fromkeys(tokens.iloc[positions]))
+        first = {token: values[i] for i, token in reversed(list(zip(positions, tokens.iloc[positions], strict=True)))}
+        shown = [first[token] for token in repeated]
         raise DuplicateIdError(
-            f"Column {id_col!r} has {len(values)} duplicated ID(s) (e.g. {_preview(values)}) on {len(duplicated)} "
+            f"Column {id_col!r} has {len(shown)} duplicated ID(s) (e.g. {_preview(shown)}) on {len(positions)} "
             "rows. IDs must be unique to join predictions back: de-duplicate the table or choose another id_col.",
-            rows=list(duplicated.index), column=id_col,
+            rows=[labels[i] for i in positions], column=id_col,
         )
 
 
@@ -175,7 +191,10 @@ def id_token(value: Any) -> str:
 def _is_null(value: Any) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
-    return isinstance(value, float) and math.isnan(value)
+    if isinstance(value, float):
+        return math.isnan(value)
+    # numpy scalars (float32 NaN, datetime64 NaT...) are not Python floats
+    return isinstance(value, np.generic) and bool(pd.isna(value))
 
 
 def _preview(values: list[Any]) -> str:
@@ -219,10 +238,16 @@ def _guess_kind(value: str, base: Path) -> str:
         return "url"
     if "\n" in value or len(value) > 1024:
         return "text"
-    suffix = Path(value).suffix.lower()
-    if os.sep in value or "/" in value or (suffix and re.fullmatch(r"\.[a-z0-9]{2,5}", suffix) and " " not in value):
+    try:
+        if (base / Path(value).expanduser()).exists():
+            return "file"
+    except (OSError, ValueError):  # not a possible path at all (too long, NUL bytes...)
+        return "text"
+    if Path(value).suffix.lower() in _MEDIA_SUFFIXES:
         return "file"
-    return "file" if (base / value).exists() else "text"
+    # A missing path without a media extension: a path if it has separators and no spaces
+    # ("data/rec1"), a text otherwise ("yes/no questions are hard").
+    return "file" if ("/" in value or os.sep in value) and " " not in value else "text"
 
 
 def _check_url(value: str) -> _Checked:
@@ -247,13 +272,19 @@ def _check_file(value: str, base: Path, limits: Limits) -> _Checked:
     path = Path(value).expanduser()
     path = path if path.is_absolute() else base / path
     shown = str(path)
+    try:
+        path.exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte...
+        return _Checked(kind="file", path=shown[:300], problem=f"{shown[:120]!r} cannot be a file path "
+                        f"({getattr(exc, 'strerror', None) or exc}); check the column for corrupted paths")
     if not path.exists():
         return _Checked(kind="file", path=shown, problem=f"file not found: {shown}; check the path (relative "
                                                          "paths are resolved against root=, default the working folder)")
     if path.is_dir():
         return _Checked(kind="file", path=shown, problem=f"{shown} is a directory, not a file; point at a file in it")
     if not path.is_file():
-        return _Checked(kind="file", path=shown, problem=f"{shown} is not a regular file (a device or pipe?)")
+        return _Checked(kind="file", path=shown, problem=f"{shown} is not a regular file (a device or pipe?); "
+                                                         "point at a regular file")
     try:
         size = path.stat().st_size
         info = probe(path) if size else None
@@ -269,7 +300,7 @@ def _check_file(value: str, base: Path, limits: Limits) -> _Checked:
 
 def _media_problem(path: Path, size: int, info: Any, limits: Limits) -> str | None:
     if size > limits.max_upload_bytes:
-        return (f"{path.name} is {size / 1e6:,.1f} MB, over Hume's {limits.max_upload_bytes / 1e6:,.0f} MB limit "
+        return (f"{path.name} is {_bytes(size)}, over Hume's {_bytes(limits.max_upload_bytes)} limit "
                 "for uploads; host it and pass its https URL instead (1 GB limit), or split it")
     if info.kind in ("unknown",):
         return (f"{path.name} is not a media type Hume measures (content not recognised as audio, video, image, "
@@ -279,9 +310,19 @@ def _media_problem(path: Path, size: int, info: Any, limits: Limits) -> str | No
         return (f"{path.name} is mislabelled: its name says {named} but its content is {info.media_type}; "
                 "rename it with the right extension or fix the path")
     if info.duration is not None and info.duration > limits.max_media_seconds:
-        return (f"{path.name} lasts {info.duration / 3600:.2f} h, over Hume's {limits.max_media_seconds / 3600:g} h "
+        return (f"{path.name} lasts {_seconds(info.duration)}, over Hume's {_seconds(limits.max_media_seconds)} "
                 "limit per file; split it into shorter recordings")
     return None
+
+
+def _bytes(size: float) -> str:
+    """A size for a message: MB when large, exact bytes when small (a tiny custom limit stays readable)."""
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{int(size):,} bytes"
+
+
+def _seconds(seconds: float) -> str:
+    """A duration for a message: hours when long, seconds otherwise."""
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds:,.2f} s"
 
 
 def _kind_from_name(name: str) -> str | None:

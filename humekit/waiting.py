@@ -3,7 +3,8 @@
 Each job is first polled ``wait_initial`` seconds (never less than 1 s) after waiting starts,
 then after waits that double up to ``wait_max``, each with ±``wait_jitter`` relative jitter.
 When several jobs are due together they are polled with one list request. QUEUED and
-IN_PROGRESS are normal; transient API errors only lengthen the wait. If ``timeout`` runs out,
+IN_PROGRESS are normal; transient API errors only lengthen the wait (a ``Retry-After`` too long
+for the client to wait out is still respected before the next poll). If ``timeout`` runs out,
 :class:`~humekit.WaitTimeoutError` lists the pending jobs: they keep running, and calling
 :func:`humekit.measure` again with the same ledger resumes waiting for them.
 """
@@ -101,12 +102,13 @@ def wait_for_jobs(
             finished = _settled(settled, pending)
             now = clock.time()
             polled: list[str] = []
+            retry_after: float | None = None
             if not finished:
                 polled = [job_id for job_id in pending if due[job_id] <= now]
                 if polled and len(pending) >= getattr(backend, "list_threshold", 3):
                     polled = list(pending)  # one list request answers for all of them: advance them together
                 if polled:
-                    finished = _poll(backend, polled, since_ms, on_update)
+                    finished, retry_after = _poll(backend, polled, since_ms, on_update)
             for job_id, details in finished.items():
                 if job_id in due:
                     done[job_id] = details
@@ -119,6 +121,8 @@ def wait_for_jobs(
                 if job_id in due:
                     attempts[job_id] += 1
                     due[job_id] = clock.time() + backoff.delay(attempts[job_id], rng)
+                    if retry_after is not None:  # the API asked for a pause longer than the client waits
+                        due[job_id] = max(due[job_id], clock.time() + retry_after)
             if not pending:
                 break
             now = clock.time()
@@ -153,12 +157,13 @@ def _poll(
     polled: list[str],
     since_ms: int,
     on_update: Callable[[JobDetails], None],
-) -> dict[str, JobDetails]:
+) -> tuple[dict[str, JobDetails], float | None]:
+    """The jobs found terminal, and the ``Retry-After`` (seconds) of a rate limit the client gave up on."""
     try:
         statuses = backend.poll(polled, since_ms=since_ms)
     except (APIConnectionError, ServerError, RateLimitError) as exc:
         logger.info("polling failed (%s); backing off and trying again", exc)
-        return {}
+        return {}, getattr(exc, "retry_after", None)
     for details in statuses.values():
         on_update(details)
-    return {job_id: d for job_id, d in statuses.items() if d.terminal}
+    return {job_id: d for job_id, d in statuses.items() if d.terminal}, None

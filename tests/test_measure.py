@@ -325,3 +325,16 @@ def test_predictions_columns(tmp_path, clock):
 def test_virtual_clock_fixture_is_shared(clock):
     """Sanity: the fixture clock is virtual (tests never sleep for real)."""
     assert isinstance(clock, VirtualClock)
+
+
+def test_retry_of_a_refused_job_splits_into_new_jobs(tmp_path, clock):
+    """Retrying rows whose job was split after a limit refusal creates new halves, not the old jobs again."""
+    emu = Emulator(api_key="k", clock=clock, limits=dataclasses.replace(DEFAULT_LIMITS, max_texts_per_job=2),
+                   faults=Faults(job_failure_rate=1.0))
+    table = pd.DataFrame({"id": range(4), "text": [f"Text {i}." for i in range(4)]})
+    first = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                    ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    assert (first.status["status"] == "failed").all() and posts(emu) == 3
+    retried = retry_failed(first)
+    assert posts(emu) == 6
+    assert not set(retried.status["job_id"]) & set(first.status["job_id"])
