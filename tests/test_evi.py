@@ -206,3 +206,17 @@ def test_with_the_real_client_and_emulator(emulator: Any, clock: VirtualClock) -
         assert client.get_bytes(audio.signed_audio_url)[:4] == b"RIFF"  # type: ignore[arg-type]
         with pytest.raises(NotFoundError):
             chat_metadata(client, "no-such-chat")
+
+
+def test_chat_audio_handed_to_measure(emulator: Any, tmp_path: Any) -> None:
+    """A finished chat's reconstructed audio, awaited with backoff, is measured by humekit.measure."""
+    from humekit.measure import measure
+
+    client = emulator.client()
+    chat_id = emulator.evi.chat_ids()[0]
+    audio = chat_audio(client, chat_id, timeout=120)
+    table = pd.DataFrame({"chat_id": [chat_id], "audio": [audio.signed_audio_url]})
+    result = measure(table, id_col="chat_id", source_col="audio", models=["prosody"], client=client,
+                     ledger=tmp_path / "l.sqlite", progress=False)
+    assert result.status.loc[0, "status"] == "ok"
+    assert (result.predictions["chat_id"] == chat_id).all() and len(result.predictions) > 0
