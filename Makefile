@@ -1,4 +1,5 @@
-# humekit: two commands. `make demo` runs a small batch end to end; `make test` runs every test.
+# humekit: two commands. `make demo` measures datasets/recordings.csv end to end against the embedded emulator
+# (`humekit run ... --emulator`, outputs in out/demo/); `make test` runs every test and every notebook (nbval).
 # Both create .venv (if needed) and install humekit with its test extras into it.
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
@@ -19,10 +20,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/humekit demo
+	$(VENV)/bin/humekit run datasets/recordings.csv --id-col id --source-col path \
+		--models prosody face language --out out/demo --emulator
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/flatten.py

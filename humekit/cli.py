@@ -1,4 +1,5 @@
-"""The ``humekit`` command: ``humekit emulator`` (serve the emulator) and ``humekit demo``."""
+"""The ``humekit`` command: ``humekit run`` (a recordings table in, tables and a plot out), ``humekit emulator``
+(serve the emulator) and ``humekit demo``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -15,15 +17,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``humekit`` console script."""
     parser = argparse.ArgumentParser(prog="humekit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_run_command(commands)
     _add_emulator_command(commands)
     demo = commands.add_parser("demo", help="run a small batch end to end against the embedded emulator")
     demo.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)
     if args.command == "emulator":
         return _serve_emulator(args)
+    if args.command == "run":
+        return _run(args)
     from humekit.demo import run_demo
 
     return run_demo(quiet=args.quiet)
+
+
+def _add_run_command(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run",
+        help="measure every row of a CSV/Parquet recordings table; write predictions, summaries, status, a plot",
+        description="Measure every row of a recordings table with Hume's batch API (or, with --emulator, the "
+        "embedded emulator, whose scores are synthetic) and write predictions, per-row summaries, status and a "
+        "plot to --out. Resumable: run it again with the same --out/--ledger and no job is submitted twice. "
+        "Exit code 0 when every row is ok, 1 when some are not, 2 when nothing could be run.",
+    )
+    run.add_argument("table", type=Path, help="the recordings table: .csv or .parquet, one row per recording")
+    run.add_argument("--id-col", required=True, help="column of stable, unique row IDs (the join key)")
+    run.add_argument("--source-col", required=True, help="column of file paths (relative to --root), URLs or texts")
+    run.add_argument("--models", required=True, nargs="+", metavar="MODEL",
+                     help="e.g. prosody face language (or comma-separated, or a JSON object of model options)")
+    run.add_argument("--out", required=True, type=Path, help="folder for the outputs (created)")
+    run.add_argument("--base-url", help="a Hume-compatible API (default: HUME_BASE_URL)")
+    run.add_argument("--ledger", type=Path, help="the SQLite job ledger (default: OUT/ledger.sqlite)")
+    run.add_argument("--callback", action="store_true",
+                     help="start a webhook receiver on loopback and have jobs call it back when done")
+    run.add_argument("--kind", choices=["auto", "file", "url", "text"], default="auto",
+                     help="what --source-col holds (default: decided per row)")
+    run.add_argument("--root", type=Path, help="folder relative paths are resolved against (default: the table's)")
+    run.add_argument("--emulator", action="store_true",
+                     help="run against an embedded emulator on loopback (no key needed; scores are synthetic)")
+    run.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for jobs (resumable)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from humekit.errors import ConfigurationError
+    from humekit.run import RunOptions, parse_models, run_table
+
+    try:
+        models = parse_models(args.models)
+    except ConfigurationError as exc:
+        print(f"humekit run: error: {exc}", file=sys.stderr)
+        return 2
+    options = RunOptions(table=args.table, id_col=args.id_col, source_col=args.source_col, models=models,
+                         out=args.out, base_url=args.base_url, ledger=args.ledger, callback=args.callback,
+                         kind=args.kind, root=args.root, emulator=args.emulator, timeout=args.timeout,
+                         progress=not args.no_progress and sys.stderr.isatty())
+    return run_table(options)
 
 
 def _add_emulator_command(commands: argparse._SubParsersAction) -> None:

@@ -19,6 +19,7 @@ from humekit.client import Client
 from humekit.emulator import Emulator, Schedule
 from humekit.measure import measure
 from humekit.study import make_recordings
+from humekit.vocabulary import LANGUAGE_EMOTIONS
 
 __all__ = ["run_demo"]
 
@@ -46,8 +47,7 @@ def run_demo(*, quiet: bool = False) -> int:
         say("4. Every row, joined back by ID:")
         say(_indent(result.status[["id", "status", "error"]].to_string(index=False)))
         wide = result.wide()
-        emotions = [c for c in wide.columns if c not in ("id", "status", "model", "group", "frame", "begin", "end",
-                                                         "text", "file")]
+        emotions = [c for c in wide.columns if c in LANGUAGE_EMOTIONS]
         summary = (wide.assign(mean_score=wide[emotions].mean(axis=1)).groupby(["id", "model"], observed=True,
                                                                                  sort=False)
                    .agg(segments=("mean_score", "size"), mean_score=("mean_score", "mean")).reset_index())
