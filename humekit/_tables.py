@@ -52,15 +52,18 @@ CATEGORICAL_COLUMNS = frozenset(
 )
 
 
-def column_dtype(name: str) -> str:
-    """The pandas dtype family of a table column: ``category``, ``Int64``, ``Float64`` or ``string``."""
+def column_dtype(name: str) -> str | None:
+    """The pandas dtype family of a table column: ``category``, ``Int64``, ``Float64``, ``string``,
+    or ``None`` for a column humekit does not define (a user's ID column, say), left as it is."""
     if name in CATEGORICAL_COLUMNS:
         return "category"
     if name in INT_FIELDS:
         return "Int64"
     if name == "message":
         return "string"
-    return "Float64"
+    if name in FLOAT_FIELDS or name == "score":
+        return "Float64"
+    return None
 
 
 def _floats(values: Sequence[Any]) -> np.ndarray:

@@ -47,7 +47,9 @@ def restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for name in frame.columns:
         column, kind = frame[name], column_dtype(name)
-        if kind == "category":
+        if kind is None:
+            pass  # not one of humekit's columns: keep the user's dtype
+        elif kind == "category":
             fixed = list(FIXED_CATEGORIES.get(name, ()))
             values = column.astype("str").where(column.notna())
             present = pd.unique(values.dropna())
@@ -67,8 +69,12 @@ def restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _arrow(frame: pd.DataFrame) -> pa.Table:
-    schema = pa.schema([pa.field(c, _ARROW[column_dtype(c)]) for c in frame.columns])
-    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    known = [c for c in frame.columns if column_dtype(c) is not None]
+    table = pa.Table.from_pandas(frame, preserve_index=False)  # other columns (e.g. the ID) as pyarrow infers
+    for c in known:
+        i = table.schema.get_field_index(c)
+        table = table.set_column(i, pa.field(c, _ARROW[column_dtype(c)]), table.column(i).cast(_ARROW[column_dtype(c)]))
+    return table
 
 
 def to_parquet(data: pd.DataFrame | PredictionTables, path: PathLike) -> Path:
@@ -129,7 +135,8 @@ def read_csv(path: PathLike) -> pd.DataFrame | PredictionTables:
     if path.is_dir():
         return PredictionTables(**{n: read_csv(path / f"{n}.csv") for n in _TABLES})  # type: ignore[arg-type]
     header = pd.read_csv(path, nrows=0).columns
-    dtypes = {c: ("str" if column_dtype(c) in ("category", "string") else column_dtype(c)) for c in header}
+    dtypes = {c: ("str" if column_dtype(c) in ("category", "string") else column_dtype(c)) for c in header
+              if column_dtype(c) is not None}
     frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""], float_precision="round_trip")
     return restore_dtypes(frame)
 

@@ -71,17 +71,12 @@ class MeasureResult:
 
     def wide(self) -> pd.DataFrame:
         """One row per input row and segment, one column per emotion (rows without predictions kept, empty)."""
-        keys = [self.id_col, "model", "group", "frame", "begin", "end", "text", "file"]
-        frame = self.predictions
-        keys = [k for k in keys if k in frame.columns]
-        if frame.empty:
-            return self.status[[self.id_col, "status"]].reset_index(drop=True)
-        wide = frame.pivot_table(index=keys, columns="emotion", values="score", observed=True, dropna=False,
-                                 sort=False, aggfunc="first").reset_index()
-        wide = wide.dropna(axis=0, how="all", subset=[c for c in wide.columns if c not in keys])
-        wide.columns.name = None
+        from humekit.analysis import wide
+
         everyone = self.status[[self.id_col, "status"]]
-        return everyone.merge(wide, on=self.id_col, how="left", sort=False)
+        if self.predictions.empty:
+            return everyone.reset_index(drop=True)
+        return everyone.merge(wide(self.predictions), on=self.id_col, how="left", sort=False)
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in self.counts().items() if v)

@@ -338,3 +338,27 @@ def test_retry_of_a_refused_job_splits_into_new_jobs(tmp_path, clock):
     retried = retry_failed(first)
     assert posts(emu) == 6
     assert not set(retried.status["job_id"]) & set(first.status["job_id"])
+
+
+def test_wide_stays_small(study, tmp_path):
+    """wide() has exactly one row per segment (no cartesian product of the segment keys)."""
+    table, emu = study
+    result = measure(table.head(40), id_col="id", source_col="source", models=MODELS, client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False)
+    wide = result.wide()
+    segments = result.predictions.groupby(["id", "model", "group", "frame", "begin", "text", "position_begin"],
+                                          dropna=False, observed=True).ngroups
+    assert len(wide) == segments
+    assert wide.memory_usage(deep=True).sum() < 50 * result.predictions.memory_usage(deep=True).sum()
+
+
+def test_export_parquet_round_trips_measure_output(tmp_path, clock):
+    """Predictions with the user's ID column write to Parquet and read back with the same dtypes."""
+    from humekit.export import read_parquet, to_parquet
+
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"rid": [7, 8], "text": ["One two.", "Three four."]})
+    result = measure(table, id_col="rid", source_col="text", models=["language"], kind="text", client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False)
+    back = read_parquet(to_parquet(result.predictions, tmp_path / "p.parquet"))
+    pd.testing.assert_frame_equal(back, result.predictions, check_categorical=False)
