@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench reliability
 
 install: $(STAMP)
 
@@ -26,6 +26,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
+reliability: $(STAMP)
+	$(VENV)/bin/python -m tests.reliability.report
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/flatten.py

@@ -7,6 +7,7 @@ for real (the client sees the socket close with no response), which an ASGI serv
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,10 +49,19 @@ class LoopbackServer:
         self._server.server_close()
 
 
+class _Incomplete(ValueError):
+    """The request body ended before its declared length: the client is gone."""
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that vanished (killed, timed out) is normal here, not a server error
+        super().handle_error(request, client_address)
 
 
 def _make_request_handler(handler: Callable[[EmuRequest], EmuResponse]) -> type[BaseHTTPRequestHandler]:
@@ -65,6 +75,11 @@ def _make_request_handler(handler: Callable[[EmuRequest], EmuResponse]) -> type[
         def _serve(self) -> None:
             try:
                 body = self._read_body()
+            except _Incomplete:
+                # The client went away mid-body (a crash, a dropped connection): like any HTTP server,
+                # never act on a partial request (a truncated upload must not become a job).
+                self.close_connection = True
+                return
             except ValueError as exc:
                 self.send_error(400, str(exc))
                 return
@@ -98,13 +113,19 @@ def _make_request_handler(handler: Callable[[EmuRequest], EmuResponse]) -> type[
             length = int(self.headers.get("Content-Length") or 0)
             if length > _MAX_BODY:
                 raise ValueError("request body too large")
-            return self.rfile.read(length) if length else b""
+            body = self.rfile.read(length) if length else b""
+            if len(body) < length:
+                raise _Incomplete(f"the connection closed after {len(body)} of {length} body bytes")
+            return body
 
         def _read_chunked(self) -> bytes:
             chunks = []
             total = 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                line = self.rfile.readline()
+                if not line:
+                    raise _Incomplete("the connection closed inside a chunked body")
+                size = int(line.split(b";")[0].strip() or b"0", 16)
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass  # trailers
@@ -112,7 +133,10 @@ def _make_request_handler(handler: Callable[[EmuRequest], EmuResponse]) -> type[
                 total += size
                 if total > _MAX_BODY:
                     raise ValueError("request body too large")
-                chunks.append(self.rfile.read(size))
+                chunk = self.rfile.read(size)
+                if len(chunk) < size:
+                    raise _Incomplete("the connection closed inside a chunk")
+                chunks.append(chunk)
                 self.rfile.readline()
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve

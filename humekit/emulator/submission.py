@@ -313,6 +313,9 @@ def _parse_multipart(body: bytes, boundary: bytes, *, limits: Limits) -> tuple[d
         raise
     except Exception as exc:  # python-multipart raises several error types for bad bodies
         raise Rejection(400, f"Malformed multipart/form-data body: {exc}", code="invalid_multipart") from None
+    if b"--" + boundary + b"--" not in body:  # the parser accepts a body cut short: a truncated upload
+        raise Rejection(400, "Malformed multipart/form-data body: it ends before the closing boundary "
+                        "(a truncated upload); send the whole body", code="invalid_multipart")
     return _collect_parts(parts)
 
 
