@@ -45,6 +45,10 @@ _MEDIA_SUFFIXES = frozenset(
     ".webp .heic .zip .tar .gz .tgz .bz2 .xz .txt".split()
 )
 _SHOWN = 10  # problems listed in one error message
+# Extensions whose content humekit.media recognises from its bytes (so a miss means a bad file).
+_SNIFFABLE = frozenset(".wav .mp3 .mp4 .m4a .mov .webm .mkv .ogg .flac .png .jpg .jpeg .gif .bmp .webp".split())
+# Containers that often carry no duration in their header (browser recordings): not a sign of damage.
+_DURATION_OPTIONAL = frozenset({".webm", ".mkv"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +313,15 @@ def _media_problem(path: Path, size: int, info: Any, limits: Limits) -> str | No
     if named and named != info.kind and info.kind != "text":
         return (f"{path.name} is mislabelled: its name says {named} but its content is {info.media_type}; "
                 "rename it with the right extension or fix the path")
+    suffix = path.suffix.lower()
+    if named and suffix in _SNIFFABLE and info.duration is None and info.width is None:
+        # Nothing was read from the header (no duration, no size): check the content is this kind at all.
+        by_content = probe(path, filename="")
+        unreadable = by_content.kind in ("audio", "video") and suffix not in _DURATION_OPTIONAL
+        if by_content.kind in ("unknown", "text") or unreadable:
+            found = "plain text" if by_content.kind == "text" else f"not a readable {named} file"
+            return (f"{path.name} is named like {named} but its content is {found} (corrupt, truncated or "
+                    "mislabelled); re-export the file or fix the path")
     if info.duration is not None and info.duration > limits.max_media_seconds:
         return (f"{path.name} lasts {_seconds(info.duration)}, over Hume's {_seconds(limits.max_media_seconds)} "
                 "limit per file; split it into shorter recordings")
