@@ -212,7 +212,7 @@ class EviEmulator:
     # -- HTTP --------------------------------------------------------------------------------
     def handle(self, request: EmuRequest) -> EmuResponse | None:
         """Answer an EVI request, or ``None`` when the path is not one this emulator serves."""
-        for kind, pattern in _ROUTES:
+        for kind, pattern in _ROUTES:  # noqa: B007 (kind is read after the loop breaks)
             match = pattern.fullmatch(request.path)
             if match:
                 break
