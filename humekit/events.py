@@ -43,8 +43,26 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
+class _PerChat:
+    """Shared by the chat lifecycle events: identified by their chat, delivered once per chat."""
+
+    __slots__ = ()
+    event_name: ClassVar[str]
+    chat_id: str
+
+    @property
+    def subject_id(self) -> str:
+        """The chat id."""
+        return self.chat_id
+
+    @property
+    def dedupe_key(self) -> str:
+        """Stable across redeliveries: one event of this name per chat."""
+        return _digest(self.event_name, self.chat_id)
+
+
 @dataclass(frozen=True, slots=True)
-class ChatStarted:
+class ChatStarted(_PerChat):
     """An EVI chat began (``event_name: "chat_started"``)."""
 
     event_name: ClassVar[str] = "chat_started"
@@ -65,19 +83,9 @@ class ChatStarted:
         """``start_time`` as a UTC datetime."""
         return ms_to_datetime(self.start_time)
 
-    @property
-    def subject_id(self) -> str:
-        """The chat id."""
-        return self.chat_id
-
-    @property
-    def dedupe_key(self) -> str:
-        """Stable across redeliveries: one ``chat_started`` per chat."""
-        return _digest(self.event_name, self.chat_id)
-
 
 @dataclass(frozen=True, slots=True)
-class ChatEnded:
+class ChatEnded(_PerChat):
     """An EVI chat ended (``event_name: "chat_ended"``); fetch its events with :func:`humekit.evi.chat_events`."""
 
     event_name: ClassVar[str] = "chat_ended"
@@ -98,16 +106,6 @@ class ChatEnded:
     def ended_at(self) -> datetime | None:
         """``end_time`` as a UTC datetime."""
         return ms_to_datetime(self.end_time)
-
-    @property
-    def subject_id(self) -> str:
-        """The chat id."""
-        return self.chat_id
-
-    @property
-    def dedupe_key(self) -> str:
-        """Stable across redeliveries: one ``chat_ended`` per chat."""
-        return _digest(self.event_name, self.chat_id)
 
 
 @dataclass(frozen=True, slots=True)
