@@ -31,6 +31,8 @@ from humekit.errors import LedgerError
 
 __all__ = ["DEFAULT_LEDGER", "Claim", "Ledger", "LedgerInput"]
 
+_IN_CHUNK = 500  # values per IN (...) list, well under SQLite's bound-parameter limit
+
 #: The ledger used when none is given: a file in the working directory, next to the notebook.
 DEFAULT_LEDGER = "humekit-ledger.sqlite"
 
@@ -238,54 +240,41 @@ class Ledger:
         return None if row is None else Claim(job_key, row[0], row[1], row[2], row[3], ours=False)
 
     # -- lookups -----------------------------------------------------------------------------
+    def _select_in(self, sql: str, values: Iterable[str]) -> pd.DataFrame:
+        """Run ``sql`` with ``{marks}`` standing for an IN list over ``values``, in chunks SQLite accepts."""
+        keys = list(dict.fromkeys(values))
+        db = self._db()
+        rows: list[Any] = []
+        columns: list[str] = []
+        for start in range(0, max(len(keys), 1), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            cursor = db.execute(sql.format(marks=",".join("?" * len(chunk)) or "NULL"), chunk)
+            columns = [c[0] for c in cursor.description]
+            rows += cursor.fetchall()
+        return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+
     def assigned(self, fingerprints: Sequence[str]) -> dict[str, str]:
         """For each fingerprint with a live (not superseded) assignment: its job key."""
-        found: dict[str, str] = {}
-        db = self._db()
-        for start in range(0, len(fingerprints), 500):
-            chunk = list(fingerprints[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for fingerprint, job_key in db.execute(
-                f"SELECT fingerprint, job_key FROM inputs WHERE superseded=0 AND fingerprint IN ({marks})", chunk
-            ):
-                found[fingerprint] = job_key
-        return found
+        found = self._select_in(
+            "SELECT fingerprint, job_key FROM inputs WHERE superseded=0 AND fingerprint IN ({marks})", fingerprints
+        )
+        return dict(zip(found["fingerprint"], found["job_key"], strict=True))
 
     def jobs(self, job_keys: Iterable[str] | None = None) -> pd.DataFrame:
         """Jobs as a DataFrame (all, or those with the given keys)."""
         query = ("SELECT job_key, job_id, backend, kind, state, status, message, owner, claimed_ms, submitted_ms,"
                  " updated_ms, num_inputs, num_rows FROM jobs")
-        db = self._db()
         if job_keys is None:
-            return pd.read_sql_query(query + " ORDER BY claimed_ms, job_key", db)
-        keys = list(dict.fromkeys(job_keys))
-        frames = [
-            pd.read_sql_query(query + f" WHERE job_key IN ({','.join('?' * len(keys[s:s + 500]))})", db,
-                              params=keys[s : s + 500])
-            for s in range(0, len(keys), 500)
-        ]
-        frames = [f for f in frames if not f.empty]
-        if not frames:
-            return pd.read_sql_query(query + " WHERE 0", db)
-        return pd.concat(frames, ignore_index=True)
+            return pd.read_sql_query(query + " ORDER BY claimed_ms, job_key", self._db())
+        return self._select_in(query + " WHERE job_key IN ({marks})", job_keys)
 
     def inputs(self, job_keys: Iterable[str]) -> pd.DataFrame:
-        """The input→row mapping of the given jobs."""
-        keys = list(dict.fromkeys(job_keys))
-        db = self._db()
-        frames = [
-            pd.read_sql_query(
-                "SELECT job_key, input_key, fingerprint, id_token, content, md5, superseded FROM inputs"
-                f" WHERE job_key IN ({','.join('?' * len(keys[s:s + 500]))}) ORDER BY rowid",
-                db, params=keys[s : s + 500],
-            )
-            for s in range(0, len(keys), 500)
-        ]
-        frames = [f for f in frames if not f.empty]
-        if not frames:
-            return pd.DataFrame(columns=["job_key", "input_key", "fingerprint", "id_token", "content", "md5",
-                                         "superseded"])
-        return pd.concat(frames, ignore_index=True)
+        """The input→row mapping of the given jobs, in the order it was recorded."""
+        return self._select_in(
+            "SELECT job_key, input_key, fingerprint, id_token, content, md5, superseded FROM inputs"
+            " WHERE job_key IN ({marks}) ORDER BY rowid",
+            job_keys,
+        )
 
     def request(self, job_key: str) -> dict[str, Any]:
         """The request recorded for a job."""
@@ -310,14 +299,7 @@ class Ledger:
 
     def has_predictions(self, job_ids: Iterable[str]) -> set[str]:
         """Which of these jobs already have stored predictions."""
-        ids = list(job_ids)
-        found: set[str] = set()
-        db = self._db()
-        for s in range(0, len(ids), 500):
-            chunk = ids[s : s + 500]
-            found.update(r[0] for r in db.execute(
-                f"SELECT job_id FROM predictions WHERE job_id IN ({','.join('?' * len(chunk))})", chunk))
-        return found
+        return set(self._select_in("SELECT job_id FROM predictions WHERE job_id IN ({marks})", job_ids)["job_id"])
 
     def integrity_check(self) -> str:
         """SQLite's own integrity check: ``"ok"`` when the file is sound."""
