@@ -112,17 +112,20 @@ class BatchBackend:
             cursor = newest - 1 if newest - 1 > cursor else newest
 
 
-def _signature(job: PlannedJob) -> Any:
-    if job.kind == "url":
-        return tuple(i.value for i in job.inputs)
-    if job.kind == "text":
-        return tuple(i.value for i in job.inputs)
-    return tuple((i.filename, i.md5) for i in job.inputs)
+_ECHO_FIELD = {"url": "urls", "text": "text", "file": "files"}
 
 
-def _echo_signature(kind: str, request: Mapping[str, Any]) -> Any:
-    if kind == "url":
-        return tuple(request.get("urls") or ()) if not request.get("files") and not request.get("text") else None
-    if kind == "text":
-        return tuple(request.get("text") or ()) if not request.get("files") and not request.get("urls") else None
-    return tuple((f.get("filename"), f.get("md5sum")) for f in request.get("files") or ())
+def _signature(job: PlannedJob) -> tuple[Any, ...]:
+    """What identifies a job's inputs: the URLs or texts in order, or the uploads' (filename, md5)."""
+    if job.kind == "file":
+        return tuple((i.filename, i.md5) for i in job.inputs)
+    return tuple(i.value for i in job.inputs)
+
+
+def _echo_signature(kind: str, request: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The same for a job the API echoes; ``None`` if it also holds inputs of another kind."""
+    if any(request.get(field) for other, field in _ECHO_FIELD.items() if other != kind):
+        return None
+    if kind == "file":
+        return tuple((f.get("filename"), f.get("md5sum")) for f in request.get("files") or ())
+    return tuple(request.get(_ECHO_FIELD[kind]) or ())

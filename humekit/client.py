@@ -13,7 +13,7 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -325,7 +325,6 @@ def _raise_for_status(response: httpx.Response, method: str, path: str) -> None:
     where = f"{method} {path} -> {status}"
     context = dict(status_code=status, body=body, request_id=response.headers.get("x-request-id"),
                    method=method, path=path)
-    cls: Callable[..., errors.APIStatusError]
     if status in (401, 403):
         raise errors.AuthenticationError(
             f"{where}: {server or 'unauthorized'}. Check HUME_API_KEY (or api_key=) for this base URL.", **context
@@ -347,5 +346,4 @@ def _raise_for_status(response: httpx.Response, method: str, path: str) -> None:
             f"{where}: {server}. Split the job or shrink the file; do not resend the same payload.",
             limit=code if code in _LIMIT_CODES else None, **context,
         )
-    cls = errors.BadRequestError
-    raise cls(f"{where}: {server or 'bad request'}. Fix the request as the message says.", **context)
+    raise errors.BadRequestError(f"{where}: {server or 'bad request'}. Fix the request as the message says.", **context)

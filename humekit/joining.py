@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from humekit.ledger import Ledger
@@ -129,30 +130,20 @@ def _key(kind: str, source: Any, file: Any) -> str:
 
 def _attach(frame: pd.DataFrame, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``frame`` for each table row whose input they answer (copied for shared inputs)."""
-    if frame.empty or keys.empty:
+    by = (frame["file"] if kind == "text" else frame["source"]).astype("string")
+    targets_of = keys.groupby("input_key").indices
+    blocks: list[np.ndarray] = []  # positions in frame, one block per (input, table row)
+    targets: list[int] = []  # the keys row each block belongs to
+    for input_key, where in by.groupby(by, sort=False, observed=True).indices.items():
+        for target in targets_of.get(str(input_key), ()):
+            blocks.append(where)
+            targets.append(target)
+    if not blocks:
         return frame.iloc[0:0].assign(row_index=pd.Series(dtype="object"), row_id=pd.Series(dtype="object"))
-    by = frame["file"] if kind == "text" else frame["source"]
-    codes = by.astype("string")
-    positions = keys.groupby("input_key").indices
-    take: list[Any] = []
-    index_values: list[Any] = []
-    id_values: list[Any] = []
-    for input_key, where in codes.groupby(codes, sort=False, observed=True).indices.items():
-        targets = positions.get(str(input_key))
-        if targets is None:
-            continue
-        for target in targets:
-            take.append(where)
-            index_values.append((len(where), keys["row_index"].iloc[target]))
-            id_values.append((len(where), keys["row_id"].iloc[target]))
-    if not take:
-        return frame.iloc[0:0].assign(row_index=pd.Series(dtype="object"), row_id=pd.Series(dtype="object"))
-    import numpy as np
-
-    rows = np.concatenate(take)
-    out = frame.iloc[rows].reset_index(drop=True)
-    out["row_index"] = [v for n, v in index_values for _ in range(n)]
-    out["row_id"] = [v for n, v in id_values for _ in range(n)]
+    out = frame.iloc[np.concatenate(blocks)].reset_index(drop=True)
+    sizes = [len(block) for block in blocks]
+    out["row_index"] = np.repeat(keys["row_index"].to_numpy()[targets], sizes)
+    out["row_id"] = np.repeat(keys["row_id"].to_numpy()[targets], sizes)
     return out
 
 

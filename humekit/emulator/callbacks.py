@@ -20,6 +20,7 @@ import httpx
 import orjson
 
 from humekit.clock import Clock, VirtualClock
+from humekit.webhooks import sign
 
 __all__ = ["CallbackDispatcher", "Delivery"]
 
@@ -110,8 +111,6 @@ class CallbackDispatcher:
         for attempt in range(1, self._attempts + 1):
             headers = {"content-type": "application/json"}
             if self._signing_key:
-                from humekit.webhooks import sign
-
                 headers.update(sign(payload, secret=self._signing_key, timestamp=int(self._clock.time())))
             try:
                 status = self._http.post(url, content=payload, headers=headers).status_code
