@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -114,7 +115,6 @@ def measure(
     callback: Any = None,
     callback_fallback: float = 60.0,
     backend: Backend | None = None,
-    _salt: str = "",
 ) -> MeasureResult:
     """Measure every row of a recordings table with Hume's batch API and join the results back by ID.
 
@@ -151,6 +151,37 @@ def measure(
                    transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
                    wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
                    callback_fallback=callback_fallback, backend=backend)
+    return _run(table, salt="", retry=frozenset(), **options)
+
+
+def _run(
+    table: pd.DataFrame,
+    *,
+    salt: str,
+    retry: frozenset[int],
+    id_col: str,
+    source_col: str,
+    models: Iterable[str] | Mapping[str, Any],
+    client: Client | None,
+    ledger: Ledger | str | None,
+    kind: Literal["auto", "file", "url", "text"],
+    transcription: Mapping[str, Any] | Literal[False] | None,
+    root: str | None,
+    limits: Limits,
+    errors: Literal["raise", "mark"],
+    timeout: float | None,
+    wait_initial: float,
+    wait_max: float,
+    progress: bool,
+    callback: Any,
+    callback_fallback: float,
+    backend: Backend | None,
+) -> MeasureResult:
+    """The stages of :func:`measure`; ``salt`` makes new job keys and ``retry`` lists row positions to resend."""
+    options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
+                   transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
+                   wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
+                   callback_fallback=callback_fallback, backend=backend)
     if callback is not None:
         wait_initial, wait_max = max(wait_initial, callback_fallback), max(wait_max, 4 * callback_fallback)
     backoff = Backoff(wait_initial=wait_initial, wait_max=wait_max)
@@ -163,14 +194,16 @@ def measure(
     config = config_key(backend=backend.name, models=normalized, transcription=transcription)
     rows = row_inputs(checked, id_col=id_col, source_col=source_col, config=config)
     by_fingerprint = {r.fingerprint: r for r in rows}
+    if retry:
+        store.supersede(r.fingerprint for r in rows if r.index in retry)
     callback_url, settled = _callback_hooks(callback, store)
     # Job keys (and the halves of a refused job) include the salt that makes retried rows new jobs.
-    submit = dict(config=f"{config}{_salt}", models=normalized, transcription=transcription,
+    submit = dict(config=f"{config}{salt}", models=normalized, transcription=transcription,
                   callback_url=callback_url)
 
     report = _resume_interrupted(rows, by_fingerprint, backend, store, submit)
     assigned = store.assigned(list(by_fingerprint))
-    plan = plan_jobs([r for r in rows if r.fingerprint not in assigned], config=config, limits=limits, salt=_salt)
+    plan = plan_jobs([r for r in rows if r.fingerprint not in assigned], config=config, limits=limits, salt=salt)
     fresh = submit_jobs(plan.jobs, backend, store, **submit)
     report.submitted += fresh.submitted
     report.reused += fresh.reused
@@ -196,20 +229,12 @@ def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
     Returns:
         A new :class:`MeasureResult` for the whole table.
     """
-    failed = result.status.index[result.status["status"] == "failed"]
-    options = {**result.options, **overrides}
-    if not len(failed):
+    failed = frozenset(np.flatnonzero(result.status["status"].to_numpy() == "failed").tolist())
+    if not failed:
         return result
+    options = {**result.options, **overrides, "ledger": result.ledger}
     table = result.checked.drop(columns=list(ADDED_COLUMNS))
-    normalized = normalize_models(options["models"])
-    backend = options.get("backend") or BatchBackend(options.get("client") or Client())
-    options["backend"] = backend
-    config = config_key(backend=backend.name, models=normalized, transcription=options.get("transcription"))
-    rows = row_inputs(result.checked.loc[failed], id_col=result.id_col, source_col=options["source_col"],
-                      config=config)
-    result.ledger.supersede(r.fingerprint for r in rows)
-    options["ledger"] = result.ledger
-    return measure(table, _salt=f"|retry-{secrets.token_hex(4)}", **options)
+    return _run(table, salt=f"|retry-{secrets.token_hex(4)}", retry=failed, **options)
 
 
 def _resume_interrupted(rows: list[Any], by_fingerprint: Mapping[str, Any], backend: Backend, store: Ledger,
