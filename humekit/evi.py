@@ -27,6 +27,7 @@ from humekit.clock import Clock
 from humekit.errors import ChatAudioError, WaitTimeoutError
 from humekit.events import ms_to_datetime
 from humekit.vocabulary import EMOTIONS
+from humekit.waiting import Backoff
 
 __all__ = ["ChatAudio", "chat_audio", "chat_events", "chat_metadata", "transcript"]
 
@@ -206,9 +207,9 @@ def chat_audio(
 ) -> ChatAudio:
     """Ask for a chat's audio reconstruction and poll until it is ready.
 
-    Polls ``GET /v0/evi/chats/{id}/audio`` while it is ``QUEUED``/``IN_PROGRESS``, waiting
-    ``initial_wait`` seconds, then doubling up to ``max_wait``, each wait stretched by up to 25%
-    of random jitter (never shortened, so no two polls are closer than ``initial_wait``).
+    Polls ``GET /v0/evi/chats/{id}/audio`` while it is ``QUEUED``/``IN_PROGRESS`` with the same
+    schedule as batch jobs (:class:`humekit.waiting.Backoff`): ``initial_wait`` seconds, then
+    doubling up to ``max_wait``, ±20 % jitter, never less than 1 s between polls.
 
     Args:
         client: a :class:`humekit.Client`.
@@ -226,12 +227,11 @@ def chat_audio(
         ChatAudioError: the reconstruction ended ``ERROR`` or ``CANCELLED``.
         WaitTimeoutError: still pending after ``timeout`` seconds.
     """
-    if initial_wait < 1.0 or max_wait < initial_wait:
-        raise ValueError("initial_wait must be at least 1 s and max_wait at least initial_wait")
+    backoff = Backoff(wait_initial=initial_wait, wait_max=max_wait)  # ConfigurationError if polling < 1 s
     clock = clock or client.clock
     rng = rng or random.Random()
     deadline = clock.time() + timeout
-    wait, polls = initial_wait, 0
+    polls = 0
     path = _chat_path(chat_id) + "/audio"
     while True:
         body = client.get_json(path)
@@ -257,5 +257,4 @@ def chat_audio(
                 "call chat_audio again later (the reconstruction keeps going)",
                 pending=[chat_id],
             )
-        clock.sleep(min(wait * (1 + 0.25 * rng.random()), max_wait, remaining))
-        wait = min(wait * 2, max_wait)
+        clock.sleep(min(backoff.delay(polls - 1, rng), remaining))
