@@ -18,7 +18,7 @@ import socket
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +64,12 @@ CREATE TABLE IF NOT EXISTS inputs (
     PRIMARY KEY (job_key, fingerprint)
 );
 CREATE INDEX IF NOT EXISTS inputs_by_fingerprint ON inputs(fingerprint, superseded);
+CREATE TABLE IF NOT EXISTS file_hashes (
+    path     TEXT PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,           -- a digest is reused only while size and mtime are unchanged
+    md5      TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS predictions (
     job_id   TEXT PRIMARY KEY,
     body     BLOB NOT NULL,              -- zlib-compressed predictions JSON, as the API sent it
@@ -94,6 +100,14 @@ class Claim:
     claimed_ms: int
     ours: bool
     r"""Whether this call created the claim (so this process must submit the job)."""
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
 
 
 def owner_token() -> str:
@@ -282,6 +296,22 @@ class Ledger:
         if row is None:
             raise LedgerError(f"No job {job_key!r} in the ledger at {self.path}")
         return json.loads(row[0])
+
+    # -- file digests ------------------------------------------------------------------------
+    def known_md5s(self, paths: Iterable[str]) -> dict[str, str]:
+        """The md5 of each file hashed before whose size and modification time are unchanged."""
+        stamps = {path: stamp for path in dict.fromkeys(paths) if (stamp := _stamp(path)) is not None}
+        found = self._select_in("SELECT path, size, mtime_ns, md5 FROM file_hashes WHERE path IN ({marks})", stamps)
+        return {path: md5 for path, size, mtime, md5 in found.itertuples(index=False, name=None)
+                if stamps.get(path) == (int(size), int(mtime))}
+
+    def remember_md5s(self, digests: Mapping[str, str]) -> None:
+        """Keep files' md5 digests with their size and modification time."""
+        rows = [(path, *stamp, md5) for path, md5 in digests.items() if (stamp := _stamp(path)) is not None]
+        if not rows:
+            return
+        with self._write() as db:
+            db.executemany("INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, md5) VALUES (?, ?, ?, ?)", rows)
 
     # -- predictions -------------------------------------------------------------------------
     def store_predictions(self, job_id: str, body: bytes) -> None:

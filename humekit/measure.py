@@ -192,7 +192,10 @@ def _run(
         backend = BatchBackend(client if client is not None else Client())
     store = ledger if isinstance(ledger, Ledger) else Ledger(ledger, clock=backend.clock)
     config = config_key(backend=backend.name, models=normalized, transcription=transcription)
-    rows = row_inputs(checked, id_col=id_col, source_col=source_col, config=config)
+    files = checked.loc[checked["source_kind"].eq("file") & checked["source_problem"].isna(), "source_path"]
+    known = store.known_md5s(files)
+    rows = row_inputs(checked, id_col=id_col, source_col=source_col, config=config, md5s=known)
+    store.remember_md5s({r.value: r.md5 for r in rows if r.md5 is not None and r.value not in known})
     by_fingerprint = {r.fingerprint: r for r in rows}
     if retry:
         store.supersede(r.fingerprint for r in rows if r.index in retry)

@@ -168,11 +168,19 @@ class RowInput:
     fingerprint: str
 
 
-def row_inputs(checked: pd.DataFrame, *, id_col: str, source_col: str, config: str) -> list[RowInput]:
+def row_inputs(
+    checked: pd.DataFrame,
+    *,
+    id_col: str,
+    source_col: str,
+    config: str,
+    md5s: Mapping[str, str] | None = None,
+) -> list[RowInput]:
     """Describe every row of a checked table (from :func:`humekit.validate`) that has no problem.
 
-    Files are hashed here (md5), which is what makes identical files in different rows, and the
-    same file on a rerun, recognisable.
+    Files are hashed (md5), which is what makes identical files in different rows, and the same
+    file on a rerun, recognisable. ``md5s`` gives digests already known by path (the ledger keeps
+    them, so a rerun does not read every file again).
     """
     positions = np.flatnonzero(checked["source_problem"].isna().to_numpy())
     valid = checked.iloc[positions]
@@ -181,7 +189,7 @@ def row_inputs(checked: pd.DataFrame, *, id_col: str, source_col: str, config: s
     for index, kind, path, known_size, source, row_id in zip(*columns, strict=True):
         value = str(path if kind == "file" else source)
         token = id_token(row_id)
-        content, md5 = _content(kind, value)
+        content, md5 = _content(kind, value, md5s or {})
         described.append(RowInput(index, row_id, kind, value, content, md5, _size(kind, value, known_size), token,
                                   _fingerprint(config, token, kind, content)))
     return described
@@ -234,7 +242,9 @@ def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[s
     return PlannedJob(key=job_key, kind=kind, inputs=tuple(inputs))
 
 
-def _content(kind: str, value: str) -> tuple[str, str | None]:
+def _content(kind: str, value: str, known: Mapping[str, str]) -> tuple[str, str | None]:
+    if kind == "file" and value in known:
+        return known[value], known[value]
     if kind == "file":
         digest = hashlib.md5()
         with open(value, "rb") as f:

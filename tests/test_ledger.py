@@ -298,3 +298,17 @@ def test_repr_shows_the_path(tmp_path: Path):
     store = Ledger(tmp_path / "x.sqlite")
     assert repr(store) == f"Ledger({str((tmp_path / 'x.sqlite').resolve())!r})"
     store.close()
+
+
+def test_known_md5s_only_while_the_file_is_unchanged(tmp_path):
+    """A remembered digest is returned while size and mtime match, and dropped once the file changes."""
+    ledger = Ledger(tmp_path / "l.sqlite")
+    path = tmp_path / "a.wav"
+    path.write_bytes(b"abc")
+    ledger.remember_md5s({str(path): "900150983cd24fb0d6963f7d28e17f72"})
+    assert ledger.known_md5s([str(path), str(tmp_path / "missing.wav")]) == {
+        str(path): "900150983cd24fb0d6963f7d28e17f72"
+    }
+    path.write_bytes(b"abcd")
+    os.utime(path, ns=(1, 1))
+    assert ledger.known_md5s([str(path)]) == {}

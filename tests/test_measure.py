@@ -362,3 +362,33 @@ def test_export_parquet_round_trips_measure_output(tmp_path, clock):
                      ledger=tmp_path / "l.sqlite", progress=False)
     back = read_parquet(to_parquet(result.predictions, tmp_path / "p.parquet"))
     pd.testing.assert_frame_equal(back, result.predictions, check_categorical=False)
+
+
+def test_rerun_does_not_hash_files_again(tmp_path, clock, monkeypatch):
+    """A rerun takes the files' md5 from the ledger instead of reading every file again."""
+    import humekit.planning as planning
+
+    emu = Emulator(api_key="k", clock=clock)
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"r{i}.wav"))
+        make_wav(paths[-1], segments=[(0.1, 0.5)], duration=0.6 + i / 10, sample_rate=8000)
+    table = pd.DataFrame({"id": range(3), "path": paths})
+    kwargs = dict(id_col="id", source_col="path", models=["prosody"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False)
+    first = measure(table, **kwargs)
+    hashed = []
+    content = planning._content
+
+    def recording(kind, value, known):
+        if kind == "file" and value not in known:
+            hashed.append(value)  # this file is read and hashed
+        return content(kind, value, known)
+
+    monkeypatch.setattr(planning, "_content", recording)
+    again = measure(table, **kwargs)
+    assert hashed == [] and posts(emu) == 1
+    pd.testing.assert_frame_equal(first.status, again.status)
+    make_wav(paths[0], segments=[(0.1, 0.4)], duration=0.9, sample_rate=8000, seed=9)  # the file changes
+    changed = measure(table, **kwargs)
+    assert hashed == [paths[0]] and posts(emu) == 2 and changed.status.loc[0, "job_id"] != first.status.loc[0, "job_id"]
