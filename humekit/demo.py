@@ -29,7 +29,7 @@ MODELS = {"prosody": {"granularity": "utterance"}, "face": {}, "language": {"sen
 def run_demo(*, quiet: bool = False) -> int:
     """Run the demo; returns a process exit code."""
     say = (lambda *a: None) if quiet else print
-    with tempfile.TemporaryDirectory() as tmp, Emulator(
+    with pd.option_context("display.width", 120), tempfile.TemporaryDirectory() as tmp, Emulator(
         schedule=Schedule(queued=0.5, running=1.5), media_dir=Path(tmp) / "media"
     ) as emu:
         folder = Path(tmp)
@@ -73,5 +73,3 @@ def _short(source: str) -> str:
 def _indent(text: str) -> str:
     return "\n".join("   " + line for line in text.splitlines())
 
-
-pd.set_option("display.width", 120)

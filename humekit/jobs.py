@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import os
 from dataclasses import dataclass, field
@@ -77,6 +78,4 @@ class Upload:
         """A fresh binary stream of the content (re-opened on every attempt)."""
         if self.path is not None:
             return self.path.open("rb")
-        import io
-
         return io.BytesIO(self.data or b"")

@@ -8,6 +8,7 @@ here touches the network.
 from __future__ import annotations
 
 import math
+import mimetypes
 import os
 import re
 from collections.abc import Hashable, Iterable
@@ -339,8 +340,6 @@ def _seconds(seconds: float) -> str:
 
 
 def _kind_from_name(name: str) -> str | None:
-    import mimetypes
-
     guessed = mimetypes.guess_type(name)[0] or ""
     if name.lower().endswith(".wav"):
         return "audio"
