@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SAMPLES
 
 from humekit.analysis import plot_timeline, summarize, top_emotions, wide
 from humekit.predictions import to_frame
 
 matplotlib.use("Agg")
 
-SAMPLES = Path(__file__).parents[2] / "shared" / "samples"
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 TEXT = SAMPLES / "real_predictions_text_language_conversational_turn.json"
 

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
+from conftest import SAMPLES
 
 from humekit.archives import iter_prediction_files, read_predictions
 from humekit.errors import PredictionsFormatError
@@ -24,7 +25,6 @@ from humekit.vocabulary import (
     TOXICITY,
 )
 
-SAMPLES = Path(__file__).parents[2] / "shared" / "samples"
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 ZIP = SAMPLES / "real_artifacts_face_prosody_language.zip"
 PREDICTION_SAMPLES = {

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SAMPLES
 
 from humekit import synthetic
 from humekit.emulator.synthesis import MODEL_ORDER, Source, artifacts_zip, predict_source
 from humekit.limits import Limits
 from humekit.vocabulary import EMOTIONS, FACE_DESCRIPTIONS, FACS, LANGUAGE_EMOTIONS, SENTIMENT, TOXICITY
-
-SAMPLES = Path("/work/shared/samples")
 
 FACE = {"fps_pred": 3, "prob_threshold": 0.99, "identify_faces": False, "min_face_size": 60, "facs": None,
         "descriptions": None, "save_faces": False}

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import SAMPLES
 
 from humekit.analysis import summarize
 from humekit.archives import read_predictions
 from humekit.export import read_csv, read_dask, read_parquet, to_csv, to_parquet, write_dataset
 from humekit.predictions import PredictionTables, to_tables
 
-SAMPLES = Path(__file__).parents[2] / "shared" / "samples"
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 PREDICTIONS = [
     "real_predictions_file_video_face_prosody_language.json",

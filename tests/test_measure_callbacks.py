@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-
-import humekit
 import pytest
 
+import humekit
 from humekit.emulator import Emulator, Faults, Schedule
 from humekit.measure import measure
 from humekit.receiver import WebhookReceiver

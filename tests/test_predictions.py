@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
+from conftest import SAMPLES
 
 from humekit.errors import PredictionsFormatError
 from humekit.predictions import (
@@ -23,7 +24,6 @@ from humekit.predictions import (
 )
 from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
 
-SAMPLES = Path(__file__).parents[2] / "shared" / "samples"
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 TEXT = SAMPLES / "real_predictions_text_language_conversational_turn.json"
 URL = SAMPLES / "real_predictions_url_video_face_TRIMMED.json"
