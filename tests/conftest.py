@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _paths import SAMPLES
 
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Schedule
-
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLES
+from _paths import SAMPLES
 
 from humekit.analysis import plot_timeline, summarize, top_emotions, wide
 from humekit.predictions import to_frame

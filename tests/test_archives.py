@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
-from conftest import SAMPLES
+from _paths import SAMPLES
 
 from humekit.archives import iter_prediction_files, read_predictions
 from humekit.errors import PredictionsFormatError

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLES
+from _paths import SAMPLES
 
 from humekit import synthetic
 from humekit.emulator.synthesis import MODEL_ORDER, Source, artifacts_zip, predict_source

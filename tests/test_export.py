@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SAMPLES
+from _paths import SAMPLES
 
 from humekit.analysis import summarize
 from humekit.archives import read_predictions

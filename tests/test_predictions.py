@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
-from conftest import SAMPLES
+from _paths import SAMPLES
 
 from humekit.errors import PredictionsFormatError
 from humekit.predictions import (
