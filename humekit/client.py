@@ -47,7 +47,8 @@ class Client:
         max_retries: retries after the first attempt for transient failures.
         retry_timeout: stop retrying after this many seconds in total.
         wait_initial, wait_max: the backoff starts at ``wait_initial`` seconds and doubles up to
-            ``wait_max``, each wait with ±20% jitter; a ``Retry-After`` header replaces it.
+            ``wait_max``, each wait with ±20% jitter (never past ``wait_max``); a ``Retry-After``
+            header replaces it.
         max_retry_after: a ``Retry-After`` longer than this is not waited for: a
             :class:`~humekit.RateLimitError` is raised with ``.retry_after``.
         transport: an ``httpx`` transport, e.g. ``Emulator().transport()`` for in-process tests.
@@ -268,7 +269,7 @@ class Client:
         if retry_after is not None:
             return float(retry_after)
         base = min(self.wait_max, self.wait_initial * 2 ** (state.attempt_number - 1))
-        return base * random.uniform(0.8, 1.2)
+        return min(self.wait_max, base * random.uniform(0.8, 1.2))
 
 
 def _should_retry(exc: BaseException, idempotent: bool, max_retry_after: float) -> bool:

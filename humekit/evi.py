@@ -209,7 +209,8 @@ def chat_audio(
 
     Polls ``GET /v0/evi/chats/{id}/audio`` while it is ``QUEUED``/``IN_PROGRESS`` with the same
     schedule as batch jobs (:class:`humekit.waiting.Backoff`): ``initial_wait`` seconds, then
-    doubling up to ``max_wait``, ±20 % jitter, never less than 1 s between polls.
+    doubling up to ``max_wait``, ±20 % jitter, never less than 1 s nor more than ``max_wait`` between
+    polls.
 
     Args:
         client: a :class:`humekit.Client`.

@@ -134,7 +134,7 @@ def measure(
         errors: ``"raise"`` stops on invalid rows; ``"mark"`` measures the rest and reports them.
         timeout: seconds to wait for jobs before :class:`~humekit.WaitTimeoutError` (resumable).
         wait_initial, wait_max: polling backoff (first poll after ``wait_initial`` >= 1 s, doubling
-            up to ``wait_max``, ±20 % jitter).
+            up to ``wait_max``, ±20 % jitter that never goes past ``wait_max``).
         progress: show a progress bar while waiting.
         callback: a started :class:`humekit.receiver.WebhookReceiver`: jobs are submitted with a
             ``callback_url`` carrying the receiver's unguessable token and this run's id; jobs

@@ -1,7 +1,8 @@
 """Wait for jobs: per-job exponential backoff with jitter, one progress bar, resumable timeouts.
 
 Each job is first polled ``wait_initial`` seconds (never less than 1 s) after waiting starts,
-then after waits that double up to ``wait_max``, each with ±``wait_jitter`` relative jitter.
+then after waits that double up to ``wait_max``, each with ±``wait_jitter`` relative jitter (never
+past ``wait_max``).
 When several jobs are due together they are polled with one list request. QUEUED and
 IN_PROGRESS are normal; transient API errors only lengthen the wait (a ``Retry-After`` too long
 for the client to wait out is still respected before the next poll). If ``timeout`` runs out,
@@ -50,9 +51,9 @@ class Backoff:
             raise ConfigurationError(f"wait_jitter={self.wait_jitter} must be in [0, 1)")
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        """The wait before poll number ``attempt`` (0-based), jittered but never under 1 s."""
+        """The wait before poll number ``attempt`` (0-based), jittered but never under 1 s nor over ``wait_max``."""
         base = min(self.wait_max, self.wait_initial * 2**attempt)
-        return max(1.0, base * rng.uniform(1 - self.wait_jitter, 1 + self.wait_jitter))
+        return max(1.0, min(self.wait_max, base * rng.uniform(1 - self.wait_jitter, 1 + self.wait_jitter)))
 
 
 def wait_for_jobs(
