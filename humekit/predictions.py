@@ -22,10 +22,16 @@ Design:
   URL is ~1 KB), numbers are nullable ``Int64``/``Float64``. ``emotion``, ``model``,
   ``source_type`` and ``kind`` have fixed categories (see :mod:`humekit.vocabulary`), so tables
   from different jobs share them.
-- **Speed.** Each segment's fields go to flat lists, its emotion scores to one flat list, after a
+- **Speed.** Raw JSON is decoded in one pass by msgspec into typed structs
+  (:mod:`humekit._schema`), skipping every key the tables do not use (and the descriptor lists
+  when :func:`to_frame` only wants scores); parsed JSON is converted to the same structs. Values
+  of the wrong type are read as null (or dropped, for list elements) with a WARNING naming their
+  JSON path. Each segment's fields go to flat lists, its emotion scores to one flat list, after a
   check that the labels are exactly the expected list (a different or unknown label set takes a
   slow path that still works). The long table is then made with ``np.repeat`` and
-  ``pd.Categorical.from_codes``, never one Python object per emotion.
+  ``pd.Categorical.from_codes``, never one Python object per emotion row.
+- **Order.** Rows follow the document's sources, files and groups, with models in the order
+  Hume echoes them (face, burst, prosody, language, ner, facemesh).
 
 Face rows have the frame time in both ``begin`` and ``end`` (a face is seen at a point in time).
 Raw-text jobs have ``source == "text"`` and the string's index (as Hume sends it) in ``file``.
@@ -38,7 +44,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -53,6 +59,7 @@ from humekit._tables import (
     PredictionTables,
     TableBuilder,
 )
+from humekit._schema import MODEL_ORDER, Box, Position, Span, decode, decode_python
 from humekit.errors import PredictionsFormatError
 from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS, MODELS
 
@@ -68,27 +75,16 @@ __all__ = [
 
 logger = logging.getLogger("humekit")
 
-_name = itemgetter("name")
-_score = itemgetter("score")
-_NO_DICT: dict[str, Any] = {}
-_TIMED = ("text", "time", "confidence", "speaker_confidence")
-#: Item fields read per model (others are picked up if the group's first item has them).
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "face": ("frame", "time", "prob", "box"),
-    "prosody": _TIMED,
-    "burst": ("time",),
-    "language": (*_TIMED, "position"),
-    "ner": (*_TIMED, "position", "entity", "entity_confidence", "support", "uri", "link_word"),
-    "facemesh": (),
-}
-_ALL_FIELDS = frozenset(f for fields in _FIELDS.values() for f in fields)
+_name = attrgetter("name")
+_score = attrgetter("score")
+_NO_POSITION, _NO_BOX = Position(), Box()
+_LABELS, _LANGUAGE_LABELS = list(EMOTIONS), list(LANGUAGE_EMOTIONS)
+#: Item fields copied as they are (``time``, ``position`` and ``box`` are split into columns).
+_PLAIN_FIELDS = (
+    "frame", "prob", "text", "confidence", "speaker_confidence",
+    "entity", "entity_confidence", "support", "uri", "link_word",
+)  # fmt: skip
 _DESCRIPTOR_KEYS = {"facs": 0, "descriptions": 1, "sentiment": 2, "toxicity": 3}
-_KIND_KEYS: dict[str, tuple[str, ...]] = {
-    "face": ("facs", "descriptions"),
-    "burst": ("descriptions",),
-    "language": ("sentiment", "toxicity"),
-    "ner": ("sentiment", "toxicity"),
-}
 assert DESCRIPTOR_KINDS == ("facs", "description", "sentiment", "toxicity")
 
 
@@ -128,7 +124,7 @@ def to_frame(predictions: Any, *, models: Iterable[str] | None = None) -> pd.Dat
         PredictionsFormatError: The document is not Hume predictions.
     """
     builder = TableBuilder()
-    add_document(builder, predictions, models=models)
+    add_document(builder, predictions, models=models, descriptors=False)
     scores, errors = builder.build_scores()
     warn_errors(errors)
     return scores
@@ -209,112 +205,108 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def add_document(builder: TableBuilder, predictions: Any, *, models: Iterable[str] | None = None) -> None:
-    """Validate ``predictions`` and add all of it to ``builder`` (see :func:`to_tables`)."""
-    with _gc_paused():
-        _add_document(builder, predictions, models=models)
+def add_document(
+    builder: TableBuilder, predictions: Any, *, models: Iterable[str] | None = None, descriptors: bool = True
+) -> None:
+    """Validate ``predictions`` and add it to ``builder`` (see :func:`to_tables`).
 
-
-def _add_document(builder: TableBuilder, predictions: Any, *, models: Iterable[str] | None) -> None:
+    With ``descriptors=False`` the descriptor lists are not even decoded (what :func:`to_frame` needs).
+    """
     wanted = None if models is None else frozenset([models] if isinstance(models, str) else models)
     if wanted is not None and not wanted <= set(MODELS):
         raise ValueError(f"unknown model(s) {sorted(wanted - set(MODELS))}; Hume's models are {list(MODELS)}")
-    elements, failures = sources(predictions)
-    for message in failures:
-        builder.errors.append((None, None, None, None, message))
+    with _gc_paused():
+        elements, failures = None, []
+        if isinstance(predictions, (bytes, bytearray, memoryview, str)):
+            elements = decode(predictions, described=descriptors)  # None: not a plain, well-typed list
+        if elements is None:
+            raw, failures = sources(predictions)
+            elements = decode_python(raw, described=descriptors)
+        for message in failures:
+            builder.errors.append((None, None, None, None, message))
+        _add_elements(builder, elements, wanted, descriptors)
+        builder.seal()
+
+
+def _add_elements(builder: TableBuilder, elements: list[Any], wanted: frozenset[str] | None, described: bool) -> None:
     for element in elements:
-        src = element["source"]
-        kind = _text(src.get("type"))
-        name = src.get("url") if kind == "url" else "text" if kind == "text" else src.get("filename")
-        key = (kind, _text(name), _text(src.get("md5sum")))
-        if element.get("error"):
-            builder.errors.append((*key, None, str(element["error"])))
-        results = element.get("results") or _NO_DICT
-        for err in results.get("errors") or ():
-            err = err if isinstance(err, dict) else {"message": err}
-            builder.errors.append((*key, _text(err.get("file")), str(err.get("message"))))
-        for pred in results.get("predictions") or ():
-            if not isinstance(pred, dict):
-                continue
+        src = element.source
+        kind = src.type
+        key = (kind, src.url if kind == "url" else "text" if kind == "text" else src.filename, src.md5sum)
+        if element.error:
+            builder.errors.append((*key, None, str(element.error)))
+        results = element.results
+        if results is None:
+            continue
+        for err in results.errors or ():
+            file, message = (None, err) if isinstance(err, str) else (err.file, err.message)
+            builder.errors.append((*key, file, str(message)))
+        for pred in results.predictions or ():
             p = len(builder.preds)
-            builder.preds.append((*key, _text(pred.get("file")), _text(pred.get("file_type"))))
-            for model, block in (pred.get("models") or _NO_DICT).items():
-                if not isinstance(block, dict) or (wanted is not None and model not in wanted):
+            builder.preds.append((*key, pred.file, pred.file_type))
+            if pred.models is None:
+                continue
+            for model in MODEL_ORDER:
+                block = getattr(pred.models, model)
+                if block is None or (wanted is not None and model not in wanted):
                     continue
-                meta = block.get("metadata")
-                if isinstance(meta, dict):
-                    builder.metadata.append((p, model, meta.get("confidence"), _text(meta.get("detected_language"))))
-                for group in block.get("grouped_predictions") or ():
-                    if isinstance(group, dict) and group.get("predictions"):
-                        _add_group(builder, p, model, _text(group.get("id")), group["predictions"])
-    builder.seal()
+                meta = block.metadata
+                if meta is not None:
+                    builder.metadata.append((p, model, meta.confidence, meta.detected_language))
+                for group in block.grouped_predictions or ():
+                    if group.predictions:
+                        _add_group(builder, p, model, _text(group.id), group.predictions, described)
 
 
-def _add_group(builder: TableBuilder, p: int, model: str, gid: str | None, items: list[Any]) -> None:
-    if type(items) is not list or not all(map(dict.__instancecheck__, items)):
-        items = [it for it in items if isinstance(it, dict)] if isinstance(items, list) else []
+def _add_group(builder: TableBuilder, p: int, model: str, gid: str | None, items: list[Any], described: bool) -> None:
     n, start = len(items), builder.n_segments
+    col = builder.column
     builder.pred_idx += [p] * n
     builder.model += [model] * n
-    builder.column("group", start).extend([gid] * n)
-    fields = _FIELDS.get(model, tuple(_ALL_FIELDS))
-    extra = _ALL_FIELDS.intersection(items[0]).difference(fields) if items else ()
-    col = builder.column
-    for field in (*fields, *extra):
-        values = [it.get(field) for it in items]
-        if field == "time" and model == "face":
-            col("begin", start).extend(values)
-            col("end", start).extend(values)
-        elif field in ("time", "position", "box"):
-            dicts = [v if isinstance(v, dict) else _NO_DICT for v in values]
-            parts = {"time": (("begin", "begin"), ("end", "end")),
-                     "position": (("begin", "position_begin"), ("end", "position_end")),
-                     "box": (("x", "box_x"), ("y", "box_y"), ("w", "box_w"), ("h", "box_h"))}[field]
-            for sub, target in parts:
-                col(target, start).extend([d.get(sub) for d in dicts])
-        elif field in ("text", "entity", "uri", "link_word"):
-            col(field, start).extend([_text(v) for v in values])
-        else:
-            col(field, start).extend(values)
+    col("group", start).extend([gid] * n)
+    times = [it.time for it in items]
+    if any(type(t) is Span for t in times):
+        col("begin", start).extend([t.begin if type(t) is Span else t for t in times])
+        col("end", start).extend([t.end if type(t) is Span else t for t in times])
+    else:  # a face is seen at a point in time: that time is both begin and end
+        col("begin", start).extend(times)
+        col("end", start).extend(times)
+    positions = [it.position or _NO_POSITION for it in items]
+    col("position_begin", start).extend([s.begin for s in positions])
+    col("position_end", start).extend([s.end for s in positions])
+    boxes = [it.box or _NO_BOX for it in items]
+    for side in ("x", "y", "w", "h"):
+        col(f"box_{side}", start).extend(map(attrgetter(side), boxes))
+    for field in _PLAIN_FIELDS:
+        col(field, start).extend(map(attrgetter(field), items))
     _add_emotions(builder, model, items)
-    for key in _KIND_KEYS.get(model, tuple(_DESCRIPTOR_KEYS)):
-        _add_descriptors(builder, start, _DESCRIPTOR_KEYS[key], [it.get(key) for it in items])
+    if described:
+        for key, kind in _DESCRIPTOR_KEYS.items():
+            _add_descriptors(builder, start, kind, list(map(attrgetter(key), items)))
     builder.n_segments += n
 
 
-def _add_emotions(builder: TableBuilder, model: str, items: list[dict[str, Any]]) -> None:
-    expected = list(LANGUAGE_EMOTIONS) if model in ("language", "ner") else list(EMOTIONS)
+def _add_emotions(builder: TableBuilder, model: str, items: list[Any]) -> None:
+    expected = _LANGUAGE_LABELS if model in ("language", "ner") else _LABELS
     tid = builder.template(expected)
     tids, scores = builder.tids, builder.scores
     for it in items:
-        emotions = it.get("emotions")
-        mark = len(scores)
-        try:  # the fast path: exactly the expected labels, in order (checked for every item)
-            if list(map(_name, emotions)) == expected:
-                scores += map(_score, emotions)
-                tids.append(tid)
-                continue
-        except (KeyError, TypeError):
-            del scores[mark:]
-        names, values = [], []
-        for e in emotions if isinstance(emotions, list) else ():
-            if isinstance(e, dict) and isinstance(e.get("name"), str):
-                names.append(e["name"])
-                values.append(e.get("score"))
-        tids.append(builder.template(names))
-        scores += values
+        emotions = it.emotions
+        # the fast path: exactly the expected labels, in order (checked for every item)
+        if emotions is not None and list(map(_name, emotions)) == expected:
+            scores += map(_score, emotions)
+            tids.append(tid)
+        elif emotions:
+            tids.append(builder.template(list(map(_name, emotions))))
+            scores += map(_score, emotions)
+        else:
+            tids.append(0)
 
 
 def _add_descriptors(builder: TableBuilder, start: int, kind: int, lists: list[Any]) -> None:
     for i, entries in enumerate(lists):
-        if not entries or not isinstance(entries, list):
-            continue
-        try:
-            names, values = list(map(_name, entries)), list(map(_score, entries))
-        except (KeyError, TypeError):
-            good = [e for e in entries if isinstance(e, dict) and "name" in e]
-            names, values = [_text(e["name"]) for e in good], [e.get("score") for e in good]
-        builder.d_seg += [start + i] * len(names)
-        builder.d_kind += [kind] * len(names)
-        builder.d_name += names
-        builder.d_score += values
+        if entries:
+            builder.d_seg += [start + i] * len(entries)
+            builder.d_kind += [kind] * len(entries)
+            builder.d_name += map(_name, entries)
+            builder.d_score += map(_score, entries)

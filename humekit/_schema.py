@@ -1,0 +1,236 @@
+"""The typed shape of a Hume predictions document, decoded straight from JSON by msgspec.
+
+Decoding into these structs instead of dicts is what makes :mod:`humekit.predictions` fast: msgspec
+validates while it parses, skips every key the tables do not use (``facs`` and ``descriptions``
+too, when only emotion scores are wanted) and makes one small object per emotion instead of a
+dict, a key and a value. What it cannot take, :func:`decode` repairs and reports:
+
+- a value of the wrong type (``"prob": "n/a"``, a ``box`` that is a string, a ``frame`` of 2.5)
+  is read as null;
+- a list element that is not an object (``null`` in ``predictions``, an emotion without a
+  ``name``) is dropped;
+- a model Hume does not have (``models: {"gait": ...}``) is dropped.
+
+Each repair is logged as a WARNING on the ``humekit`` logger with its JSON path, so nothing is
+changed silently. Numbers given as strings (``"0.5"``) are read as numbers. Models are walked in
+the order Hume echoes them: face, burst, prosody, language, ner, facemesh.
+"""
+
+
+import copy
+import logging
+import re
+from functools import cache
+from typing import Annotated, Any, Union
+
+import msgspec
+
+from humekit.errors import PredictionsFormatError
+
+__all__ = ["MODEL_ORDER", "decode", "decode_python"]
+
+logger = logging.getLogger("humekit")
+
+#: The models in the order Hume echoes them in ``models`` (and the order rows come out in).
+MODEL_ORDER = ("face", "burst", "prosody", "language", "ner", "facemesh")
+#: More repairs than this in one document means it is not predictions with a few bad values.
+MAX_REPAIRS = 1000
+
+Number = Union[float, None]
+#: Frames and text positions: whole numbers that survive the tables' float64 staging exactly.
+Count = Union[Annotated[int, msgspec.Meta(ge=-(2**53), le=2**53)], None]
+Text = Union[str, None]
+
+
+class NamedScore(msgspec.Struct, gc=False):
+    """One ``{"name", "score"}`` entry: an emotion, a FACS unit, a description, sentiment, toxicity."""
+
+    name: str
+    score: Number = None
+
+
+class Span(msgspec.Struct, gc=False):
+    """``time`` of a segment, in seconds."""
+
+    begin: Number = None
+    end: Number = None
+
+
+class Position(msgspec.Struct, gc=False):
+    """``position`` of a text span: character offsets."""
+
+    begin: Count = None
+    end: Count = None
+
+
+class Box(msgspec.Struct, gc=False):
+    """A face's bounding box in pixels."""
+
+    x: Number = None
+    y: Number = None
+    w: Number = None
+    h: Number = None
+
+
+class Item(msgspec.Struct, gc=False):
+    """One prediction (a frame, an utterance, a word...): the fields of every model, null if absent."""
+
+    emotions: Union[list[NamedScore], None] = None
+    frame: Count = None
+    time: Union[float, Span, None] = None
+    prob: Number = None
+    box: Union[Box, None] = None
+    text: Text = None
+    position: Union[Position, None] = None
+    confidence: Number = None
+    speaker_confidence: Number = None
+    entity: Text = None
+    entity_confidence: Number = None
+    support: Number = None
+    uri: Text = None
+    link_word: Text = None
+
+
+class DescribedItem(Item, gc=False):
+    """An :class:`Item` with its descriptor lists (decoded only when they are wanted)."""
+
+    facs: Union[list[NamedScore], None] = None
+    descriptions: Union[list[NamedScore], None] = None
+    sentiment: Union[list[NamedScore], None] = None
+    toxicity: Union[list[NamedScore], None] = None
+
+
+class Metadata(msgspec.Struct, gc=False):
+    """Transcription metadata of a speech or text model."""
+
+    confidence: Number = None
+    detected_language: Text = None
+
+
+class FileError(msgspec.Struct, gc=False):
+    """A per-file error in ``results.errors``."""
+
+    file: Text = None
+    message: Any = None
+
+
+class Source(msgspec.Struct, gc=False):
+    """Where a source came from: ``type`` and its ``url``, ``filename`` or neither (text)."""
+
+    type: Text = None
+    url: Text = None
+    filename: Text = None
+    md5sum: Text = None
+
+
+@cache
+def _types(described: bool) -> tuple[Any, msgspec.json.Decoder]:
+    """The document type (with or without descriptor lists) and its JSON decoder."""
+    item = DescribedItem if described else Item
+
+    class Group(msgspec.Struct, gc=False):
+        id: Union[str, int, None] = None
+        predictions: Union[list[item], None] = None  # type: ignore[valid-type]
+
+    class Block(msgspec.Struct, gc=False):
+        grouped_predictions: Union[list[Group], None] = None
+        metadata: Union[Metadata, None] = None
+
+    models_type = msgspec.defstruct(
+        "Models", [(m, Union[Block, None], None) for m in MODEL_ORDER], forbid_unknown_fields=True, gc=False
+    )
+
+    class Prediction(msgspec.Struct, gc=False):
+        file: Text = None
+        file_type: Text = None
+        models: Union[models_type, None] = None  # type: ignore[valid-type]
+
+    class Results(msgspec.Struct, gc=False):
+        predictions: Union[list[Prediction], None] = None
+        errors: Union[list[Union[FileError, str]], None] = None
+
+    class ElementType(msgspec.Struct, gc=False):
+        source: Source
+        results: Union[Results, None] = None
+        error: Any = None
+
+    document = list[ElementType]
+    return document, msgspec.json.Decoder(document, strict=False)
+
+
+def decode(data: bytes | str, *, described: bool) -> list[Any] | None:
+    """Decode a JSON predictions list in one pass; ``None`` if it needs the lenient path.
+
+    Raises:
+        PredictionsFormatError: ``data`` is not valid JSON.
+    """
+    try:
+        return _types(described)[1].decode(data)
+    except msgspec.ValidationError:
+        return None
+    except msgspec.DecodeError as exc:
+        raise PredictionsFormatError(f"predictions are not valid JSON: {exc}") from None
+
+
+_PATH = re.compile(r"\.(\w+)|\[(\d+)\]")
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(.*)`")
+
+
+def decode_python(elements: list[Any], *, described: bool) -> list[Any]:
+    """Convert parsed source elements (dicts) to the typed shape, repairing what does not fit.
+
+    ``elements`` is never modified: the first repair works on a deep copy.
+
+    Raises:
+        PredictionsFormatError: The document needs more than :data:`MAX_REPAIRS` repairs, or one
+            that does not take.
+    """
+    document = _types(described)[0]
+    copied, repairs, nulled = False, 0, set()
+    while True:
+        try:
+            return msgspec.convert(elements, document, strict=False)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+        reason, _, where = message.rpartition(" - at `")
+        steps = _steps(where.rstrip("`"))
+        if where in nulled:  # null did not take (a required field): drop the enclosing list element
+            while steps and not isinstance(steps[-1], int):
+                steps.pop()
+        if repairs >= MAX_REPAIRS or not steps:
+            raise PredictionsFormatError(
+                f"predictions do not have Hume's shape after {repairs} repair(s): {message}"
+            ) from None
+        if not copied:
+            elements, copied = copy.deepcopy(elements), True
+        if _repair(elements, steps, reason):
+            nulled.add(where)
+        repairs += 1
+
+
+def _steps(where: str) -> list[str | int]:
+    """``$[0].results.predictions[2]`` -> ``[0, "results", "predictions", 2]`` (``[]`` if not a path)."""
+    if not where.startswith("$"):
+        return []
+    return [name if name else int(index) for name, index in _PATH.findall(where)]
+
+
+def _repair(elements: list[Any], steps: list[str | int], reason: str) -> bool:
+    """Repair the value at path ``steps``; True if it was set to null (not dropped)."""
+    where = "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
+    parent: Any = elements
+    for step in steps[:-1]:
+        parent = parent[step]
+    last = steps[-1]
+    unknown = _UNKNOWN_FIELD.match(reason)
+    if unknown:  # an unknown model: the path is the models object itself
+        del parent[last][unknown.group(1)]
+        logger.warning("predictions: dropped model %r at %s: not a Hume model", unknown.group(1), where)
+        return False
+    if isinstance(last, int):
+        logger.warning("predictions: dropped %s: %s", where, reason)
+        del parent[last]
+        return False
+    logger.warning("predictions: read %s as null: %s (was %.80r)", where, reason, parent[last])
+    parent[last] = None
+    return True
