@@ -21,11 +21,12 @@ import copy
 import logging
 import re
 from functools import cache
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
 from humekit.errors import PredictionsFormatError
+from humekit.vocabulary import BURST_DESCRIPTIONS, FACE_DESCRIPTIONS, FACS, LANGUAGE_EMOTIONS, SENTIMENT, TOXICITY
 
 __all__ = ["MODEL_ORDER", "decode", "decode_python"]
 
@@ -33,6 +34,9 @@ logger = logging.getLogger("humekit")
 
 #: The models in the order Hume echoes them in ``models`` (and the order rows come out in).
 MODEL_ORDER = ("face", "burst", "prosody", "language", "ner", "facemesh")
+#: The descriptor lists an item may carry, in the order of ``DESCRIPTOR_KINDS`` in the tables.
+DESCRIPTOR_KEYS = ("facs", "descriptions", "sentiment", "toxicity")
+DESCRIPTOR_NAMES = tuple(dict.fromkeys((*FACS, *FACE_DESCRIPTIONS, *BURST_DESCRIPTIONS, *SENTIMENT, *TOXICITY)))
 #: More repairs than this in one document means it is not predictions with a few bad values.
 MAX_REPAIRS = 1000
 
@@ -72,34 +76,6 @@ class Box(msgspec.Struct, gc=False):
     h: Number = None
 
 
-class Item(msgspec.Struct, gc=False):
-    """One prediction (a frame, an utterance, a word...): the fields of every model, null if absent."""
-
-    emotions: Union[list[NamedScore], None] = None
-    frame: Count = None
-    time: Union[float, Span, None] = None
-    prob: Number = None
-    box: Union[Box, None] = None
-    text: Text = None
-    position: Union[Position, None] = None
-    confidence: Number = None
-    speaker_confidence: Number = None
-    entity: Text = None
-    entity_confidence: Number = None
-    support: Number = None
-    uri: Text = None
-    link_word: Text = None
-
-
-class DescribedItem(Item, gc=False):
-    """An :class:`Item` with its descriptor lists (decoded only when they are wanted)."""
-
-    facs: Union[list[NamedScore], None] = None
-    descriptions: Union[list[NamedScore], None] = None
-    sentiment: Union[list[NamedScore], None] = None
-    toxicity: Union[list[NamedScore], None] = None
-
-
 class Metadata(msgspec.Struct, gc=False):
     """Transcription metadata of a speech or text model."""
 
@@ -123,10 +99,46 @@ class Source(msgspec.Struct, gc=False):
     md5sum: Text = None
 
 
+class KnownEmotion(msgspec.Struct, gc=False):
+    """An emotion entry whose label is one of Hume's 53: decoded to the vocabulary's own string
+    object, so checking a list of labels compares pointers (and allocates no strings)."""
+
+    name: Literal[LANGUAGE_EMOTIONS]  # type: ignore[valid-type]
+    score: Number = None
+
+
+class KnownDescriptor(msgspec.Struct, gc=False):
+    """A descriptor entry (FACS unit, description, sentiment, toxicity) with one of Hume's names."""
+
+    name: Literal[DESCRIPTOR_NAMES]  # type: ignore[valid-type]
+    score: Number = None
+
+
 @cache
-def _types(described: bool) -> tuple[Any, msgspec.json.Decoder]:
-    """The document type (with or without descriptor lists) and its JSON decoder."""
-    item = DescribedItem if described else Item
+def _types(described: bool, known_labels: bool) -> tuple[Any, msgspec.json.Decoder]:
+    """The document type and its JSON decoder: with or without the descriptor lists, and with
+    emotion and descriptor names restricted to Hume's (the fast case) or any string."""
+    emotion, descriptor = (KnownEmotion, KnownDescriptor) if known_labels else (NamedScore, NamedScore)
+    fields: list[tuple[str, Any, None]] = [
+        ("emotions", Union[list[emotion], None], None),  # type: ignore[valid-type]
+        ("frame", Count, None),
+        ("time", Union[float, Span, None], None),
+        ("prob", Number, None),
+        ("box", Union[Box, None], None),
+        ("text", Text, None),
+        ("position", Union[Position, None], None),
+        ("confidence", Number, None),
+        ("speaker_confidence", Number, None),
+        ("entity", Text, None),
+        ("entity_confidence", Number, None),
+        ("support", Number, None),
+        ("uri", Text, None),
+        ("link_word", Text, None),
+    ]
+    if described:
+        fields += [(key, Union[list[descriptor], None], None) for key in DESCRIPTOR_KEYS]  # type: ignore[valid-type]
+    # one prediction (a frame, an utterance, a word...): the fields of every model, null if absent
+    item = msgspec.defstruct("Item", fields, gc=False)
 
     class Group(msgspec.Struct, gc=False):
         id: Union[str, int, None] = None
@@ -164,12 +176,14 @@ def decode(data: bytes | str, *, described: bool) -> list[Any] | None:
     Raises:
         PredictionsFormatError: ``data`` is not valid JSON.
     """
-    try:
-        return _types(described)[1].decode(data)
-    except msgspec.ValidationError:
-        return None
-    except msgspec.DecodeError as exc:
-        raise PredictionsFormatError(f"predictions are not valid JSON: {exc}") from None
+    for known_labels in (True, False):  # an unknown emotion label fails the first decoder
+        try:
+            return _types(described, known_labels)[1].decode(data)
+        except msgspec.ValidationError:
+            continue
+        except msgspec.DecodeError as exc:
+            raise PredictionsFormatError(f"predictions are not valid JSON: {exc}") from None
+    return None
 
 
 _PATH = re.compile(r"\.(\w+)|\[(\d+)\]")
@@ -185,7 +199,7 @@ def decode_python(elements: list[Any], *, described: bool) -> list[Any]:
         PredictionsFormatError: The document needs more than :data:`MAX_REPAIRS` repairs, or one
             that does not take.
     """
-    document = _types(described)[0]
+    document = _types(described, False)[0]
     copied, repairs, nulled = False, 0, set()
     while True:
         try:

@@ -59,7 +59,7 @@ from humekit._tables import (
     PredictionTables,
     TableBuilder,
 )
-from humekit._schema import MODEL_ORDER, Box, Position, Span, decode, decode_python
+from humekit._schema import DESCRIPTOR_KEYS, MODEL_ORDER, Box, Position, Span, decode, decode_python
 from humekit.errors import PredictionsFormatError
 from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS, MODELS
 
@@ -84,8 +84,7 @@ _PLAIN_FIELDS = (
     "frame", "prob", "text", "confidence", "speaker_confidence",
     "entity", "entity_confidence", "support", "uri", "link_word",
 )  # fmt: skip
-_DESCRIPTOR_KEYS = {"facs": 0, "descriptions": 1, "sentiment": 2, "toxicity": 3}
-assert DESCRIPTOR_KINDS == ("facs", "description", "sentiment", "toxicity")
+assert len(DESCRIPTOR_KEYS) == len(DESCRIPTOR_KINDS)  # item key i fills the descriptors of kind i
 
 
 def to_tables(predictions: Any, *, models: Iterable[str] | None = None) -> PredictionTables:
@@ -281,7 +280,7 @@ def _add_group(builder: TableBuilder, p: int, model: str, gid: str | None, items
         col(field, start).extend(map(attrgetter(field), items))
     _add_emotions(builder, model, items)
     if described:
-        for key, kind in _DESCRIPTOR_KEYS.items():
+        for kind, key in enumerate(DESCRIPTOR_KEYS):
             _add_descriptors(builder, start, kind, list(map(attrgetter(key), items)))
     builder.n_segments += n
 

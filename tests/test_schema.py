@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pandas as pd
 import pytest
@@ -14,7 +15,10 @@ from _paths import SAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from humekit._schema import MAX_REPAIRS, MODEL_ORDER, decode, decode_python
+from humekit import synthetic
+from humekit._schema import MAX_REPAIRS, MODEL_ORDER, _types, decode, decode_python
+from humekit.emulator.inputs import Source
+from humekit.emulator.synthesis import predict_source
 from humekit.errors import PredictionsFormatError
 from humekit.predictions import to_frame, to_tables
 from humekit.vocabulary import MODELS
@@ -44,11 +48,55 @@ def test_model_order_covers_every_model() -> None:
     assert sorted(MODEL_ORDER) == sorted(MODELS)
 
 
+def emulated_document() -> bytes:
+    """Emulator predictions with every model and every descriptor list, for a video and a text."""
+    video = Source(type="file", filename="v.mp4", md5sum="0" * 32, data=synthetic.make_mp4(duration=3.0))
+    text = Source(type="text", texts=("I am so happy today. What a day!",))
+    on = {"granularity": "sentence", "identify_speakers": False, "sentiment": {}, "toxicity": {}}
+    models = {"face": {"fps_pred": 3, "prob_threshold": 0.99, "identify_faces": True, "min_face_size": 0,
+                       "facs": {}, "descriptions": {}, "save_faces": False},
+              "burst": {}, "prosody": {"granularity": "utterance", "identify_speakers": False, "window": None},
+              "language": on, "ner": {"identify_speakers": False}, "facemesh": {}}  # fmt: skip
+    transcription = {"language": None, "identify_speakers": False, "confidence_threshold": 0.5}
+    return orjson.dumps([predict_source(s, models, transcription=transcription) for s in (video, text)])
+
+
+def known_labels_decode(data: bytes, *, described: bool) -> bool:
+    """Whether the fast decoder (Hume's labels only) takes ``data`` without a fallback."""
+    try:
+        _types(described, True)[1].decode(data)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("path", PREDICTION_SAMPLES, ids=lambda p: p.name)
-def test_every_sample_decodes_in_one_pass(path: Path) -> None:
-    """Real samples fit the typed shape as they are: no repair, no fallback."""
+def test_every_sample_takes_the_fast_decoder(path: Path) -> None:
+    """Real samples fit the typed shape with Hume's labels as they are: no repair, no fallback."""
     for described in (True, False):
+        assert known_labels_decode(path.read_bytes(), described=described)
         assert decode(path.read_bytes(), described=described) is not None
+
+
+def test_emulator_output_with_every_model_takes_the_fast_decoder() -> None:
+    """Every model and descriptor list the emulator writes uses only the vocabulary's names."""
+    data = emulated_document()
+    tables = to_tables(data)
+    assert set(tables.descriptors.kind) == {"facs", "description", "sentiment", "toxicity"}
+    assert {"face", "prosody", "language", "ner"} <= set(tables.scores.model)
+    assert known_labels_decode(data, described=True) and known_labels_decode(data, described=False)
+
+
+def test_an_unknown_label_falls_back_to_the_string_decoder() -> None:
+    """A label Hume does not have fails the fast decoder but still decodes in one pass, and is kept."""
+    doc = load(VIDEO)
+    face_items(doc)[0]["emotions"][0]["name"] = "Serenity"
+    face_items(doc)[0]["facs"] = [{"name": "AU99", "score": 0.5}]
+    data = orjson.dumps(doc)
+    assert not known_labels_decode(data, described=False)
+    assert decode(data, described=True) is not None
+    tables = to_tables(data)
+    assert "Serenity" in set(tables.scores.emotion) and "AU99" in set(tables.descriptors.name)
 
 
 @pytest.mark.parametrize("path", PREDICTION_SAMPLES, ids=lambda p: p.name)
