@@ -3,7 +3,10 @@
 Decoding into these structs instead of dicts is what makes :mod:`humekit.predictions` fast: msgspec
 validates while it parses, skips every key the tables do not use (``facs`` and ``descriptions``
 too, when only emotion scores are wanted) and makes one small object per emotion instead of a
-dict, a key and a value. What it cannot take, :func:`decode` repairs and reports:
+dict, a key and a value. The first decoder also takes emotion and descriptor names only from
+:mod:`humekit.vocabulary` (as ``Literal`` types), so each name is the vocabulary's own string, not
+a new one; a document with any other name is decoded again with plain strings, which keeps it.
+What neither decoder takes, :func:`decode_python` repairs and reports:
 
 - a value of the wrong type (``"prob": "n/a"``, a ``box`` that is a string, a ``frame`` of 2.5)
   is read as null;
@@ -16,7 +19,8 @@ changed silently. Numbers given as strings (``"0.5"``) are read as numbers. Mode
 the order Hume echoes them: face, burst, prosody, language, ner, facemesh.
 """
 
-
+# No ``from __future__ import annotations`` here: msgspec resolves the annotations of the structs
+# that _types() defines inside a function, which only works when they are evaluated eagerly.
 import copy
 import logging
 import re
@@ -161,12 +165,12 @@ def _types(described: bool, known_labels: bool) -> tuple[Any, msgspec.json.Decod
         predictions: Union[list[Prediction], None] = None
         errors: Union[list[Union[FileError, str]], None] = None
 
-    class ElementType(msgspec.Struct, gc=False):
+    class Element(msgspec.Struct, gc=False):
         source: Source
         results: Union[Results, None] = None
         error: Any = None
 
-    document = list[ElementType]
+    document = list[Element]
     return document, msgspec.json.Decoder(document, strict=False)
 
 
