@@ -17,6 +17,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -145,7 +146,7 @@ class Ledger:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(db)
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=30000")
             self._local.db = db
@@ -334,3 +335,17 @@ class Ledger:
     def integrity_check(self) -> str:
         """SQLite's own integrity check: ``"ok"`` when the file is sound."""
         return self._db().execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _enable_wal(db: sqlite3.Connection, *, patience: float = 30.0) -> None:
+    """Switch to WAL, retrying while another process holds the file: SQLite can answer "database is
+    locked" to a journal-mode change at once, without waiting for the busy timeout."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

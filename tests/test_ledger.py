@@ -312,3 +312,26 @@ def test_known_md5s_only_while_the_file_is_unchanged(tmp_path):
     path.write_bytes(b"abcd")
     os.utime(path, ns=(1, 1))
     assert ledger.known_md5s([str(path)]) == {}
+
+
+def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path):
+    """Three openers of one new ledger at the same instant all succeed (SQLite refuses concurrent WAL
+    switches at once with "database is locked", without waiting: the ledger retries them)."""
+    for attempt in range(40):
+        path = tmp_path / f"new-{attempt}.sqlite"
+        barrier = threading.Barrier(3)
+        errors: list[BaseException] = []
+
+        def open_ledger(path: Path, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+            barrier.wait()
+            try:
+                Ledger(path).jobs()
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_ledger, args=(path, barrier, errors)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, f"attempt {attempt}: {errors[0]!r}"
