@@ -30,6 +30,8 @@ class Backend(Protocol):
 
     name: str
     clock: Clock
+    settle: float
+    r"""Seconds a submission whose answer was lost may take to show up to :meth:`find`."""
 
     def submit(self, job: PlannedJob, *, models: Mapping[str, Any], transcription: Any,
                callback_url: str | None) -> str:
@@ -54,11 +56,15 @@ class BatchBackend:
 
     name = "hume-v0-batch"
 
-    def __init__(self, client: Client, *, list_threshold: int = 3):
+    def __init__(self, client: Client, *, list_threshold: int = 3, settle: float = 10.0):
         self.client = client
         self.clock = client.clock
         self.list_threshold = list_threshold
         r"""With at least this many jobs to poll, one list request replaces per-job requests."""
+        self.settle = settle
+        r"""Seconds to wait before looking again for a job whose POST got no answer (or whose process
+        died) and that the job list does not show yet: the server may still be creating it. Hume offers
+        no idempotency key, so this look is what stands between a lost answer and paying twice."""
 
     def __repr__(self) -> str:
         return f"BatchBackend({self.client!r})"

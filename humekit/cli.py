@@ -100,6 +100,7 @@ def _add_emulator_command(commands: argparse._SubParsersAction) -> None:
     ):
         emu.add_argument(f"--{name}", type=float, default=0.0, help=text)
     emu.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    emu.add_argument("--list-lag", type=float, default=0.0, help="seconds a new job stays out of the job list")
 
 
 def _serve_emulator(args: argparse.Namespace) -> int:
@@ -114,6 +115,7 @@ def _serve_emulator(args: argparse.Namespace) -> int:
         file_error_rate=args.file_error_rate,
         callback_loss_rate=args.callback_loss_rate,
         latency=args.latency,
+        list_lag=args.list_lag,
         seed=args.seed,
     )
     emulator = Emulator(

@@ -142,7 +142,9 @@ def measure(
             predictions).
         callback_fallback: with ``callback``, seconds before a job whose callback has not arrived
             is polled (then slowly, doubling); a lost callback only delays the result.
-        backend: the API backend (default: Hume's v0 batch API through ``client``).
+        backend: the API backend (default: Hume's v0 batch API through ``client``:
+            ``BatchBackend(client)``; pass ``BatchBackend(client, settle=30)`` to wait longer before
+            a job whose answer was lost is posted again).
 
     Returns:
         A :class:`MeasureResult` with ``.status``, ``.predictions`` and ``.wide()``.

@@ -2,7 +2,8 @@
 
 For each job: claim it in the ledger with its input→row mapping, POST it, commit the returned id.
 A claim found from an earlier run is reused; one left ``submitting`` by a crash (or a lost
-response) is reconciled against the API's job list before anything is resent. A job refused
+response) is reconciled against the API's job list before anything is resent, looking twice,
+``backend.settle`` seconds apart, in case the server was still creating the job. A job refused
 for a limit is recorded as rejected, never resent as is, and split in halves down to single
 inputs, which are then reported.
 """
@@ -97,7 +98,7 @@ def _settle(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, 
             return _rejection_message(ledger, job.key)
         if not ledger.take_over(job.key, expected_owner=claim.owner):
             return _settle(job, ledger.state(job.key) or claim, backend, ledger, report=report, **options)
-        found = backend.find(job, since_ms=claim.claimed_ms)
+        found = _find(job, claim, backend)
         if found is not None:
             logger.info("recovered job %s created before an interruption", found)
             ledger.record_submitted(job.key, found)
@@ -116,7 +117,7 @@ def _post(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, re
             return str(exc)
         except _AMBIGUOUS as exc:
             # The job may or may not exist: look before posting again.
-            found = backend.find(job, since_ms=claim.claimed_ms)
+            found = _find(job, claim, backend)
             if found is not None:
                 ledger.record_submitted(job.key, found)
                 report.reused.append(found)
@@ -124,12 +125,23 @@ def _post(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, re
             if attempt == _POST_ATTEMPTS:
                 raise
             logger.info("submitting failed (%s) and no job was created; posting again", exc)
-            backend.clock.sleep(min(30.0, 2.0**attempt))
+            backend.clock.sleep(max(0.0, min(30.0, 2.0**attempt) - backend.settle))  # _find waited settle
             continue
         ledger.record_submitted(job.key, job_id)
         report.submitted.append(job_id)
         return None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _find(job: PlannedJob, claim: Claim, backend: Backend) -> str | None:
+    """The id of this job if the API has it: looked for at once and, if absent, again after
+    ``backend.settle`` seconds, in case the server was still creating it when its answer was lost."""
+    found = backend.find(job, since_ms=claim.claimed_ms)
+    if found is None and backend.settle > 0:
+        logger.info("job not in the list yet; looking again in %g s before posting", backend.settle)
+        backend.clock.sleep(backend.settle)
+        found = backend.find(job, since_ms=claim.claimed_ms)
+    return found
 
 
 def _rejection_message(ledger: Ledger, job_key: str) -> str:

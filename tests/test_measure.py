@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import humekit
+from humekit.backend import BatchBackend
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Faults, Schedule
 from humekit.ledger import Ledger
@@ -206,6 +207,21 @@ def test_lost_response_is_reconciled_without_a_duplicate(tmp_path, clock):
                      ledger=tmp_path / "l.sqlite", progress=False, kind="text")
     assert len(emu.jobs) == 1 and (result.status["status"] == "ok").all()
     assert result.reused == (emu.jobs[0].job_id,)
+
+
+@pytest.mark.parametrize(("settle", "paid_once"), [(10.0, True), (0.0, False)])
+def test_a_lost_answer_to_a_post_still_being_processed_is_waited_for(tmp_path, clock, settle, paid_once):
+    """With a job list that lags 5 s, the default settle finds the job; without it, the job is paid twice."""
+    emu = Emulator(api_key="k", clock=clock, faults=Faults(lost_response_rate=1.0, list_lag=5.0))
+    table = pd.DataFrame({"id": [1, 2], "text": ["One.", "Two."]})
+    backend = BatchBackend(emu.client(), settle=settle)
+    result = measure(table, id_col="id", source_col="text", models=["language"], backend=backend,
+                     ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    assert (result.status["status"] == "ok").all()
+    # more than one job for the same payload is what settle exists to prevent
+    assert (len(emu.jobs) == 1) is paid_once
+    lists = [r for r in emu.requests if r.method == "GET" and r.path.rstrip("/") == "/v0/batch/jobs"]
+    assert len(lists) >= 2
 
 
 def test_interrupted_submission_resumes_without_a_duplicate(tmp_path, clock, monkeypatch):

@@ -213,7 +213,8 @@ class EmulatorApp:
                 "when created_before|created_after; sort_by created|started|ended; direction asc|desc; limit >= 0",
             )
         now = self.now_ms()
-        jobs = [j for j in self.jobs.all() if not statuses or j.status(now) in statuses]
+        visible = now - int(self.faults.faults.list_lag * 1000)
+        jobs = [j for j in self.jobs.all() if j.created_ms <= visible and (not statuses or j.status(now) in statuses)]
         if when == "created_before":
             jobs = [j for j in jobs if j.created_ms < timestamp]
         elif when == "created_after":

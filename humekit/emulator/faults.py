@@ -30,6 +30,9 @@ class Faults:
     r"""Share of job submissions that create the job, then drop the connection (the response is lost)."""
     latency: float = 0.0
     r"""Seconds of real delay added to every request."""
+    list_lag: float = 0.0
+    r"""Seconds (on the emulator's clock) a new job stays out of ``GET /v0/batch/jobs``: an eventually
+    consistent list, as when a submission is still being processed after its answer was lost."""
     job_failure_rate: float = 0.0
     r"""Share of jobs that end FAILED with ``job_failure_message``."""
     job_failure_message: str = "Job failed: the emulator injected a failure (Faults.job_failure_rate)"
@@ -52,7 +55,7 @@ class Faults:
     def any(self) -> bool:
         """Whether any fault is switched on."""
         return any(getattr(self, f.name) for f in fields(self) if f.name.endswith("_rate")) or bool(
-            self.latency
+            self.latency or self.list_lag
         )
 
 

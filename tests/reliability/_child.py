@@ -35,6 +35,7 @@ def main(spec: dict[str, Any]) -> int:
     import humekit.client as client_module
     import humekit.ledger as ledger_module
     from humekit import Client, measure
+    from humekit.backend import BatchBackend
     from humekit.limits import DEFAULT_LIMITS
 
     kill = spec.get("kill") or {}
@@ -103,7 +104,9 @@ def main(spec: dict[str, Any]) -> int:
         threading.Timer(float(kill["delay"]), _die).start()
     started = time.perf_counter()
     with Client(api_key=spec["key"], base_url=spec["url"]) as client:
-        result = measure(table, id_col="id", source_col="source", models=spec["models"], client=client,
+        # the emulator lists a job the moment it exists: half a second covers a POST still in its hands
+        backend = BatchBackend(client, settle=0.5)
+        result = measure(table, id_col="id", source_col="source", models=spec["models"], backend=backend,
                          ledger=spec["ledger"], limits=limits, progress=False, kind=spec.get("kind", "auto"))
     print(json.dumps({"counts": result.counts(), "submitted": len(result.submitted), "reused": len(result.reused),
                       "seconds": time.perf_counter() - started, "calls": dict(seen)}))

@@ -184,9 +184,12 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
                      f"{c['single_jobs']}), submitted per process {c['submitted_per_process']}, reused "
                      f"{c['reused_per_process']}, integrity {c['integrity']}.")
     lines += ["", "## Known limits", "",
-              "- Reconciling after a crash lists the account's jobs and matches their inputs; Hume offers no "
-              "idempotency key, so a rerun started while the dead process's POST is still being processed by the "
-              "server could miss that job (the tests rerun after the last request was answered).",
+              "- Reconciling after a crash or a lost answer lists the account's jobs and matches their inputs; "
+              "Hume offers no idempotency key. A job the list does not show is looked for again "
+              "`BatchBackend.settle` seconds later (10 s by default; the crash tests use 0.5 s, the emulator "
+              "lists a job as soon as it exists) before it is posted again, so a POST the server was still "
+              "processing is found (tests/test_measure.py, with a list lagging 5 s). One that takes the server "
+              "longer than that to show would still be paid twice.",
               "- Validation reads headers only: a file whose header is sound but whose body is damaged (a WAV "
               "truncated mid-stream, say) is sent, and comes back as a per-file error with Hume's message.", ""]
     if cases:
