@@ -85,10 +85,11 @@ def test_canary_key_never_appears(tmp_path: Path, debug_logs: Capture, monkeypat
 
         # 1. The demo path with the key as an argument, under injected faults (retries, reconciles, logs).
         client = humekit.Client(api_key=CANARY, base_url=emu.url, wait_initial=0.01, wait_max=0.05)
+        backend = BatchBackend(client, settle=0.2)  # the emulator lists a job as soon as it exists
         for attempt in range(5):  # a run that gives up after its retries is resumed (bounded)
             try:
                 result = humekit.measure(frame, id_col="id", source_col="source",
-                                         models={"prosody": {}, "language": {}}, client=client,
+                                         models={"prosody": {}, "language": {}}, backend=backend,
                                          ledger=tmp_path / "ledger.sqlite", progress=False, wait_initial=1,
                                          callback=receiver, callback_fallback=1.0)
                 break
@@ -99,8 +100,9 @@ def test_canary_key_never_appears(tmp_path: Path, debug_logs: Capture, monkeypat
         assert set(result.status["status"].astype(str)) <= {"ok", "failed"}
         # 2. The same with the key from the environment (HUME_API_KEY), a second ledger.
         monkeypatch.setenv("HUME_API_KEY", CANARY)
+        env_client = humekit.Client(base_url=emu.url, wait_initial=0.01, wait_max=0.05)
         env_result = humekit.measure(frame, id_col="id", source_col="source", models=["language"],
-                                     client=humekit.Client(base_url=emu.url, wait_initial=0.01, wait_max=0.05),
+                                     backend=BatchBackend(env_client, settle=0.2),
                                      ledger=tmp_path / "env-ledger.sqlite", progress=False)
         monkeypatch.delenv("HUME_API_KEY")
 
