@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from humekit import DEFAULT_LIMITS, Client, measure
+from humekit.backend import BatchBackend
 from humekit.emulator import Emulator, Schedule
 from humekit.study import make_recordings
 
@@ -98,7 +99,8 @@ def spec_for(emu: Emulator, study_table: Path, ledger: Path, kill: dict[str, Any
 
 def resume(frame: pd.DataFrame, emu: Emulator, ledger: Path) -> Any:
     with Client(api_key=KEY, base_url=emu.url) as client:
-        result = measure(frame, id_col="id", source_col="source", models=MODELS, client=client, ledger=ledger,
+        backend = BatchBackend(client, settle=0.5)  # as in _child.py: the emulator lists a job once it exists
+        result = measure(frame, id_col="id", source_col="source", models=MODELS, backend=backend, ledger=ledger,
                          limits=replace(DEFAULT_LIMITS, **LIMITS), progress=False)
     result.ledger.close()
     return result
