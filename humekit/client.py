@@ -197,10 +197,22 @@ class Client:
         return self._call("GET", path, params=params)
 
     def get_bytes(self, url_or_path: str) -> bytes:
-        """GET any API path or absolute URL and return the body bytes."""
+        """GET any API path or absolute URL and return the body bytes.
+
+        The API key is sent only to the base URL's origin, never to another host (such as the
+        signed storage URL of :func:`humekit.evi.chat_audio`).
+        """
         return self._call("GET", url_or_path, raw=True)
 
     # -- machinery ---------------------------------------------------------------------------
+    def _is_api_url(self, url_or_path: str) -> bool:
+        """Whether a request goes to the API itself: a path, or an absolute URL on the base URL's origin."""
+        url = httpx.URL(url_or_path)
+        if not url.is_absolute_url:
+            return True
+        base = self._http.base_url
+        return (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
+
     def _call(
         self,
         method: str,
@@ -244,7 +256,9 @@ class Client:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"x-hume-api-key": self._api_key.reveal(), **(kwargs.pop("headers") or {})}
+        headers = dict(kwargs.pop("headers") or {})
+        if self._is_api_url(path):  # never hand the key to another host (a signed storage URL, say)
+            headers.setdefault("x-hume-api-key", self._api_key.reveal())
         started = time.perf_counter()
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)

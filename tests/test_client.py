@@ -204,6 +204,22 @@ def test_refused_connection_on_post_is_retried():
     assert len(calls) == 3 and len(clock.sleeps) == 2
 
 
+def test_the_key_goes_only_to_the_api_origin():
+    """Paths and same-origin URLs carry the key; a signed URL on another host (or port) never gets it."""
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("x-hume-api-key")))
+        return httpx.Response(200, content=b"ok")
+
+    client = Client(api_key="sk-canary", base_url="https://api.example.com", transport=httpx.MockTransport(handler))
+    client.get_bytes("/v0/evi/chats")
+    client.get_bytes("https://api.example.com/media/x.wav")
+    client.get_bytes("https://storage.example.net/audio.wav?X-Goog-Signature=abc")
+    client.get_bytes("https://api.example.com:8443/other")
+    assert [key for _, key in seen] == ["sk-canary", "sk-canary", None, None]
+
+
 def test_debug_logging_never_shows_the_key(caplog):
     """Debug logs of requests and retries carry no API key."""
     clock = SleepLog()
