@@ -29,6 +29,8 @@ class Backend(Protocol):
     """What the pipeline needs from an API."""
 
     name: str
+    endpoint: str
+    r"""Where requests go (the base URL): part of every job's identity in the ledger."""
     clock: Clock
     settle: float
     r"""Seconds a submission whose answer was lost may take to show up to :meth:`find`."""
@@ -56,8 +58,13 @@ class BatchBackend:
 
     name = "hume-v0-batch"
 
-    def __init__(self, client: Client, *, list_threshold: int = 3, settle: float = 10.0):
+    def __init__(self, client: Client, *, list_threshold: int = 3, settle: float = 10.0,
+                 endpoint: str | None = None):
         self.client = client
+        self.endpoint = endpoint or client.base_url
+        r"""The endpoint's identity in the ledger (default: the client's base URL). Jobs made at one
+        endpoint are never reused at another; give one name to endpoints that serve the same results
+        (an emulator restarted on another port, say)."""
         self.clock = client.clock
         self.list_threshold = list_threshold
         r"""With at least this many jobs to poll, one list request replaces per-job requests."""

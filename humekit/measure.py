@@ -193,7 +193,7 @@ def _run(
     if backend is None:
         backend = BatchBackend(client if client is not None else Client())
     store = ledger if isinstance(ledger, Ledger) else Ledger(ledger, clock=backend.clock)
-    config = config_key(backend=backend.name, models=normalized, transcription=transcription)
+    config = config_key(backend=backend.name, endpoint=backend.endpoint, models=normalized, transcription=transcription)
     files = checked.loc[checked["source_kind"].eq("file") & checked["source_problem"].isna(), "source_path"]
     known = store.known_md5s(files)
     rows = row_inputs(checked, id_col=id_col, source_col=source_col, config=config, md5s=known)

@@ -145,10 +145,11 @@ def normalize_models(models: Iterable[str] | Mapping[str, Any] | None) -> dict[s
     return dict(sorted(normalized.items()))
 
 
-def config_key(*, backend: str, models: Mapping[str, Any], transcription: Any) -> str:
-    """A hash of everything that changes what a measurement means."""
-    text = json.dumps({"backend": backend, "models": models, "transcription": transcription}, sort_keys=True,
-                      default=str)
+def config_key(*, backend: str, models: Mapping[str, Any], transcription: Any, endpoint: str = "") -> str:
+    """A hash of everything that changes what a measurement means, including where it was made: the
+    same ledger never hands a live run the (synthetic) results of an emulator, or the reverse."""
+    text = json.dumps({"backend": backend, "endpoint": endpoint, "models": models, "transcription": transcription},
+                      sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

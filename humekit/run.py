@@ -125,11 +125,11 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
     ledger = options.ledger or out / "ledger.sqlite"
     root = options.root or options.table.resolve().parent
     with ExitStack() as stack:
-        client, where = _client(options, stack)
+        backend, where = _backend(options, stack)
         callback = _receiver(out, stack) if options.callback else None
         out.mkdir(parents=True, exist_ok=True)
         result = humekit.measure(table, id_col=options.id_col, source_col=options.source_col, models=models,
-                                 client=client, ledger=str(ledger), kind=options.kind, root=str(root), errors="mark",
+                                 backend=backend, ledger=str(ledger), kind=options.kind, root=str(root), errors="mark",
                                  timeout=options.timeout, progress=options.progress, callback=callback)  # fmt: skip
         stack.callback(result.ledger.close)  # checkpoints the WAL: only ledger.sqlite stays in the folder
         callbacks = 0 if callback is None else len(callback.events(event_name="job"))
@@ -139,7 +139,8 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
     return 0 if (result.status["status"] == "ok").all() else 1
 
 
-def _client(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
+def _backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
+    from humekit.backend import BatchBackend
     from humekit.client import Client
     from humekit.config import resolve_api_key
 
@@ -153,11 +154,13 @@ def _client(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
                 "embedded emulator (synthetic scores)."
             ) from None
         client = Client(base_url=options.base_url)
-        return client, client.base_url
+        return BatchBackend(client), client.base_url
     from humekit.emulator import Emulator, Schedule
 
     emu = stack.enter_context(Emulator(schedule=Schedule(queued=0.2, running=0.6)))
-    return Client(api_key=emu.api_key, base_url=emu.url), f"the embedded emulator at {emu.url}"
+    # a new port each run, the same (deterministic) results: one endpoint for the ledger
+    backend = BatchBackend(Client(api_key=emu.api_key, base_url=emu.url), endpoint="humekit-embedded-emulator")
+    return backend, f"the embedded emulator at {emu.url}"
 
 
 def _receiver(out: Path, stack: ExitStack) -> Any:

@@ -102,6 +102,23 @@ def test_added_rows_only_submit_the_new_rows(tmp_path, clock):
     assert emu.jobs[1].request["text"] == ["Sentence number 4.", "Sentence number 5."]
 
 
+def test_one_ledger_never_mixes_results_from_two_endpoints(tmp_path, clock):
+    """The same table and ledger against another base URL submits its own jobs, never reusing the first's."""
+    first, second = Emulator(api_key="k", clock=clock), Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1, 2], "text": ["One.", "Two."]})
+    kwargs = dict(id_col="id", source_col="text", models=["language"], ledger=tmp_path / "l.sqlite",
+                  progress=False, kind="text")
+    a = measure(table, client=humekit.Client(api_key="k", base_url="http://a.test", transport=first.transport(),
+                                             clock=clock), **kwargs)
+    b = measure(table, client=humekit.Client(api_key="k", base_url="http://b.test", transport=second.transport(),
+                                             clock=clock), **kwargs)
+    assert posts(first) == 1 and posts(second) == 1 and b.reused == ()
+    assert set(a.jobs["job_id"]) == {first.jobs[0].job_id} and set(b.jobs["job_id"]) == {second.jobs[0].job_id}
+    again = measure(table, client=humekit.Client(api_key="k", base_url="http://a.test", transport=first.transport(),
+                                                 clock=clock), **kwargs)
+    assert posts(first) == 1 and again.reused == (first.jobs[0].job_id,)
+
+
 def test_basename_collisions_never_mix_up_files(tmp_path, clock):
     """Two take1.wav in different folders get different upload names and their own predictions."""
     emu = Emulator(api_key="k", clock=clock)
