@@ -255,8 +255,9 @@ class Ledger:
         return None if row is None else Claim(job_key, row[0], row[1], row[2], row[3], ours=False)
 
     # -- lookups -----------------------------------------------------------------------------
-    def _select_in(self, sql: str, values: Iterable[str]) -> pd.DataFrame:
-        """Run ``sql`` with ``{marks}`` standing for an IN list over ``values``, in chunks SQLite accepts."""
+    def _select_in(self, sql: str, values: Iterable[str], *, order: Sequence[str] = ()) -> pd.DataFrame:
+        """Run ``sql`` with ``{marks}`` standing for an IN list over ``values``, in chunks SQLite accepts;
+        rows sorted by the ``order`` columns across all chunks (``seq``, a selected rowid, is then dropped)."""
         keys = list(dict.fromkeys(values))
         db = self._db()
         rows: list[Any] = []
@@ -266,7 +267,10 @@ class Ledger:
             cursor = db.execute(sql.format(marks=",".join("?" * len(chunk)) or "NULL"), chunk)
             columns = [c[0] for c in cursor.description]
             rows += cursor.fetchall()
-        return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+        frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+        if order:
+            frame = frame.sort_values(list(order), kind="stable", ignore_index=True)
+        return frame.drop(columns="seq") if "seq" in frame else frame
 
     def assigned(self, fingerprints: Sequence[str]) -> dict[str, str]:
         """For each fingerprint with a live (not superseded) assignment: its job key."""
@@ -276,19 +280,21 @@ class Ledger:
         return dict(zip(found["fingerprint"], found["job_key"], strict=True))
 
     def jobs(self, job_keys: Iterable[str] | None = None) -> pd.DataFrame:
-        """Jobs as a DataFrame (all, or those with the given keys)."""
+        """Jobs as a DataFrame (all, or those with the given keys), in the order they were claimed."""
         query = ("SELECT job_key, job_id, backend, kind, state, status, message, owner, claimed_ms, submitted_ms,"
                  " updated_ms, num_inputs, num_rows FROM jobs")
         if job_keys is None:
-            return pd.read_sql_query(query + " ORDER BY claimed_ms, job_key", self._db())
-        return self._select_in(query + " WHERE job_key IN ({marks})", job_keys)
+            return pd.read_sql_query(query + " ORDER BY claimed_ms, rowid", self._db())
+        return self._select_in(query.replace("SELECT ", "SELECT rowid AS seq, ", 1) + " WHERE job_key IN ({marks})",
+                               job_keys, order=("claimed_ms", "seq"))
 
     def inputs(self, job_keys: Iterable[str]) -> pd.DataFrame:
         """The input→row mapping of the given jobs, in the order it was recorded."""
         return self._select_in(
-            "SELECT job_key, input_key, fingerprint, id_token, content, md5, superseded FROM inputs"
-            " WHERE job_key IN ({marks}) ORDER BY rowid",
+            "SELECT rowid AS seq, job_key, input_key, fingerprint, id_token, content, md5, superseded FROM inputs"
+            " WHERE job_key IN ({marks})",
             job_keys,
+            order=("seq",),
         )
 
     def request(self, job_key: str) -> dict[str, Any]:
