@@ -10,7 +10,7 @@ not yet handled when the process stopped are handled after the next start.
 Authentication: a request is accepted when its ``X-Hume-AI-Webhook-*`` HMAC verifies against
 ``secret``, or, for batch callbacks (whose signing is UNCONFIRMED), when its ``?token=`` query
 parameter equals ``callback_token``. HMAC headers, when present and a secret is known, must verify.
-With neither a secret nor a token configured, a random token is generated: there is no open mode.
+A random token is generated when none is given (with or without a secret): there is no open mode.
 
 Usage in a notebook::
 
@@ -93,10 +93,12 @@ class WebhookReceiver:
             ``HUME_WEBHOOK_SIGNING_KEY`` environment variable when set.
         ledger: the SQLite file; defaults to ``./humekit-webhooks.sqlite`` (:data:`DEFAULT_LEDGER`) so
             events survive restarts. A relative path is resolved against the working directory now.
-        max_body_bytes: larger bodies get 413.
+        max_body_bytes: larger bodies get 413 (default 256 MiB: a batch callback carries the whole
+            job's predictions, about 1 MB per minute of video with face, prosody and language).
         tolerance: the HMAC timestamp window in seconds, both ways.
-        callback_token: accepts requests whose ``?token=`` equals it (batch callbacks); generated
-            when neither it nor ``secret`` is given.
+        callback_token: accepts unsigned requests whose ``?token=`` equals it (batch callbacks,
+            whose signing Hume does not document); generated when not given. A request that carries
+            HMAC headers must verify against ``secret`` whatever its token.
         clock: where "now" comes from for the timestamp window (share the emulator's virtual clock).
     """
 
@@ -105,7 +107,7 @@ class WebhookReceiver:
         *,
         secret: Secret | None = None,
         ledger: str | os.PathLike[str] | None = None,
-        max_body_bytes: int = 1_000_000,
+        max_body_bytes: int = 256 * 1024 * 1024,
         tolerance: float = 180,
         callback_token: str | None = None,
         clock: Clock | None = None,
@@ -117,7 +119,9 @@ class WebhookReceiver:
         if secret:
             _keys(secret)  # fail now, not on the first delivery, for [""] or a wrong type
         self._secret = secret
-        self.callback_token = callback_token or (None if secret else secrets.token_urlsafe(24))
+        # Always a token: Hume documents no signature for batch callbacks, so even with a secret (for
+        # EVI) they authenticate by the token that callback_url() puts in their query string.
+        self.callback_token = callback_token or secrets.token_urlsafe(24)
         self.max_body_bytes = max_body_bytes
         self.tolerance = tolerance
         self.clock: Clock = clock or SystemClock()

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from _paths import SAMPLES
 
 from humekit.clock import VirtualClock
 from humekit.emulator.evi import EviEmulator
@@ -130,6 +131,20 @@ def test_no_secret_means_token_only(ledger: Path) -> None:
         assert post(rx.url, body, secret=None).status_code == 401  # type: ignore[arg-type]
         assert post(rx.url, body, secret=KEY).status_code == 401  # type: ignore[arg-type]
         assert httpx.post(rx.callback_url(), content=body, timeout=TIMEOUT).status_code == 200
+
+
+def test_a_secret_still_leaves_unsigned_batch_callbacks_their_token(ledger: Path) -> None:
+    """With only a secret (for EVI), callback_url() carries a generated token, and a real-sized
+    unsigned callback (two files' predictions, 1.8 MB) arriving there is accepted."""
+    predictions = orjson.loads((SAMPLES / "real_predictions_file_video_face_prosody_language.json").read_bytes())
+    body = orjson.dumps({"job_id": "j9", "status": "COMPLETED", "predictions": predictions * 2})
+    assert len(body) > 1_500_000
+    with WebhookReceiver(secret=KEY, ledger=ledger) as rx:
+        rx.start()
+        assert "token=" in rx.callback_url()
+        assert httpx.post(rx.callback_url(), content=body, timeout=TIMEOUT).status_code == 200
+        assert post(rx.url, chat_body("c1")).status_code == 200  # type: ignore[arg-type]  (EVI: HMAC)
+        assert list(rx.events()["auth"]) == ["token", "hmac"]
 
 
 @pytest.mark.parametrize(
