@@ -224,6 +224,16 @@ class Ledger:
             )
             db.execute("UPDATE inputs SET superseded=1 WHERE job_key=?", (job_key,))
 
+    def release(self, job_key: str) -> None:
+        """Forget a claim whose POST the API refused outright (nothing was created), so that the next
+        run claims it afresh instead of reconciling it against the job list."""
+        with self._write() as db:
+            row = db.execute("SELECT 1 FROM jobs WHERE job_key=? AND state='submitting' AND job_id IS NULL",
+                             (job_key,)).fetchone()
+            if row is not None:
+                db.execute("DELETE FROM inputs WHERE job_key=?", (job_key,))
+                db.execute("DELETE FROM jobs WHERE job_key=?", (job_key,))
+
     def record_abandoned(self, job_key: str, message: str) -> None:
         """A claim that was never submitted (e.g. its rows are no longer wanted)."""
         with self._write() as db:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from humekit.backend import Backend
-from humekit.errors import APIConnectionError, LimitExceededError, ServerError
+from humekit.errors import APIConnectionError, APIStatusError, LimitExceededError, ServerError
 from humekit.ledger import Claim, Ledger, LedgerInput, owner_token
 from humekit.planning import PlannedJob
 
@@ -27,6 +27,7 @@ __all__ = ["SubmitReport", "submit_jobs"]
 logger = logging.getLogger("humekit.submitting")
 
 _AMBIGUOUS = (APIConnectionError, ServerError)
+_MAYBE_CREATED = (408, 409)  # statuses after which the job might exist; other 4xx mean it was refused
 _POST_ATTEMPTS = 4
 _PEER_WAIT = 120.0  # seconds to wait for another live process to finish submitting a job we share
 
@@ -58,9 +59,7 @@ def submit_jobs(
     queue = deque(jobs)
     while queue:
         job = queue.popleft()
-        claim = ledger.claim(job.key, backend=backend.name, kind=job.kind, request=job.describe(),
-                             inputs=_ledger_inputs(job))
-        outcome = _settle(job, claim, backend, ledger, models=models, transcription=transcription,
+        outcome = _settle(job, backend, ledger, models=models, transcription=transcription,
                           callback_url=callback_url, report=report)
         if outcome is None:
             continue
@@ -81,9 +80,11 @@ def _ledger_inputs(job: PlannedJob) -> list[LedgerInput]:
     ]
 
 
-def _settle(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, report: SubmitReport,
+def _settle(job: PlannedJob, backend: Backend, ledger: Ledger, *, report: SubmitReport,
             **options: Any) -> str | None:
-    """Make sure the job exists at the API; return the rejection message if it was refused."""
+    """Claim the job and make sure it exists at the API; return the rejection message if it was refused."""
+    claim = ledger.claim(job.key, backend=backend.name, kind=job.kind, request=job.describe(),
+                         inputs=_ledger_inputs(job))
     if claim.state == "rejected":
         return _rejection_message(ledger, job.key)
     if claim.job_id is not None:
@@ -97,7 +98,8 @@ def _settle(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, 
         if claim.state == "rejected":
             return _rejection_message(ledger, job.key)
         if not ledger.take_over(job.key, expected_owner=claim.owner):
-            return _settle(job, ledger.state(job.key) or claim, backend, ledger, report=report, **options)
+            # another process took it over, or released it after a refusal: claim again and look
+            return _settle(job, backend, ledger, report=report, **options)
         found = _find(job, claim, backend)
         if found is not None:
             logger.info("recovered job %s created before an interruption", found)
@@ -127,6 +129,10 @@ def _post(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, re
             logger.info("submitting failed (%s) and no job was created; posting again", exc)
             backend.clock.sleep(max(0.0, min(30.0, 2.0**attempt) - backend.settle))  # _find waited settle
             continue
+        except APIStatusError as exc:
+            if exc.status_code not in _MAYBE_CREATED:
+                ledger.release(job.key)  # refused outright (bad options, auth, 429...): nothing was created
+            raise
         ledger.record_submitted(job.key, job_id)
         report.submitted.append(job_id)
         return None
@@ -157,7 +163,9 @@ def _wait_for_peer(claim: Claim, ledger: Ledger, backend: Backend) -> Claim:
     while _alive(current.owner) and current.job_id is None and current.state == "submitting" and waited < _PEER_WAIT:
         backend.clock.sleep(1.0)
         waited += 1.0
-        current = ledger.state(claim.job_key) or current
+        current = ledger.state(claim.job_key)
+        if current is None:  # released: its POST was refused and nothing was created
+            return claim
     return current
 
 

@@ -126,6 +126,20 @@ def test_assigned_handles_more_than_500_fingerprints(ledger: Ledger):
     assert len(ledger.inputs(["big"])) == 1234
 
 
+def test_release_forgets_only_an_unsubmitted_claim(ledger: Ledger):
+    """release drops a refused claim and its rows (the next claim is fresh and ours); a submitted job stays."""
+    claim(ledger, "refused", inputs=inputs("a"))
+    ledger.release("refused")
+    assert ledger.state("refused") is None and ledger.assigned([i.fingerprint for i in inputs("a")]) == {}
+    assert claim(ledger, "refused", inputs=inputs("a")).ours
+
+    claim(ledger, "sent", inputs=inputs("b"))
+    ledger.record_submitted("sent", "id-b")
+    ledger.release("sent")
+    assert ledger.state("sent").job_id == "id-b"
+    assert set(ledger.assigned([i.fingerprint for i in inputs("b")]).values()) == {"sent"}
+
+
 def test_take_over_only_from_the_expected_owner(ledger: Ledger):
     """take_over succeeds once for the recorded owner and fails for anyone else."""
     first = claim(ledger)

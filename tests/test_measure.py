@@ -241,6 +241,24 @@ def test_a_lost_answer_to_a_post_still_being_processed_is_waited_for(tmp_path, c
     assert len(lists) >= 2
 
 
+def test_a_refused_post_leaves_no_claim_to_reconcile(tmp_path, clock):
+    """A POST refused outright (a misspelt model option: 400) releases its claim: the rerun posts at
+    once, without waiting to look for a job that was never created."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1, 2], "text": ["One.", "Two."]})
+    kwargs = dict(id_col="id", source_col="text", client=emu.client(), ledger=tmp_path / "l.sqlite",
+                  progress=False, kind="text")
+    for _ in range(2):
+        started = clock.time()
+        with pytest.raises(humekit.BadRequestError):
+            measure(table, models={"language": {"granularty": "word"}}, **kwargs)
+        assert clock.time() - started < 1.0  # no settle wait
+        assert Ledger(tmp_path / "l.sqlite").jobs().empty
+    assert [r.method for r in emu.requests] == ["POST", "POST"] and not emu.jobs
+    result = measure(table, models={"language": {"granularity": "word"}}, **kwargs)
+    assert (result.status["status"] == "ok").all() and len(emu.jobs) == 1
+
+
 def test_interrupted_submission_resumes_without_a_duplicate(tmp_path, clock, monkeypatch):
     """A crash between the POST and recording its id is reconciled on the next run: no second job."""
     emu = Emulator(api_key="k", clock=clock)
