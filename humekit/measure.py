@@ -8,6 +8,7 @@ module only runs them in order and keeps what a rerun needs in the ledger, so ca
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import secrets
 from collections.abc import Iterable, Mapping
@@ -106,7 +107,7 @@ def measure(
     kind: Literal["auto", "file", "url", "text"] = "auto",
     transcription: Mapping[str, Any] | Literal[False] | None = None,
     root: str | None = None,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: Limits | Mapping[str, int] = DEFAULT_LIMITS,
     errors: Literal["raise", "mark"] = "raise",
     timeout: float | None = 3600.0,
     wait_initial: float = 1.0,
@@ -130,7 +131,8 @@ def measure(
         kind: what ``source_col`` holds (``"auto"`` decides per row).
         transcription: Hume's transcription options; ``False`` disables transcription.
         root: folder that relative file paths are resolved against.
-        limits: Hume's limits (override e.g. ``max_request_bytes`` to cap job payloads).
+        limits: Hume's limits: a :class:`Limits`, or a dict of the fields to change, e.g.
+            ``{"max_request_bytes": 50_000_000}`` to cap job payloads.
         errors: ``"raise"`` stops on invalid rows; ``"mark"`` measures the rest and reports them.
         timeout: seconds to wait for jobs before :class:`~humekit.WaitTimeoutError` (resumable).
         wait_initial, wait_max: polling backoff (first poll after ``wait_initial`` >= 1 s, doubling
@@ -184,6 +186,8 @@ def _run(
                    transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
                    wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
                    callback_fallback=callback_fallback, backend=backend)
+    limits = _limits(limits)
+    _check_options(timeout=timeout, transcription=transcription, errors=errors, kind=kind)
     if callback is not None:
         wait_initial, wait_max = max(wait_initial, callback_fallback), max(wait_max, 4 * callback_fallback)
     backoff = Backoff(wait_initial=wait_initial, wait_max=wait_max)
@@ -225,6 +229,34 @@ def _run(
                          reused=reused, options=options)
 
 
+def _limits(limits: Any) -> Limits:
+    """``limits`` as :class:`Limits` (a mapping of overrides is accepted)."""
+    if isinstance(limits, Limits):
+        return limits
+    if isinstance(limits, Mapping):
+        unknown = sorted(set(limits) - set(Limits.__dataclass_fields__))
+        if unknown:
+            raise ConfigurationError(f"limits: unknown field(s) {unknown}; the fields are "
+                                     f"{sorted(Limits.__dataclass_fields__)}")
+        return dataclasses.replace(DEFAULT_LIMITS, **limits)
+    raise ConfigurationError(f"limits must be a humekit.Limits (or a dict of its fields), not {type(limits).__name__}")
+
+
+def _check_options(*, timeout: Any, transcription: Any, errors: Any, kind: Any) -> None:
+    """Refuse option values measure cannot use, before anything is read or sent."""
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ConfigurationError(f"timeout={timeout!r}: give seconds > 0, or None to wait as long as it takes")
+    if not (transcription is None or transcription is False or isinstance(transcription, Mapping)):
+        raise ConfigurationError(
+            f"transcription={transcription!r}: pass None (Hume's default), False (no transcription) or a dict "
+            "of options such as {'language': 'en'}"
+        )
+    if errors not in ("raise", "mark"):
+        raise ConfigurationError(f"errors={errors!r}: use 'raise' (stop on bad rows) or 'mark' (report them)")
+    if kind not in ("auto", "file", "url", "text"):
+        raise ConfigurationError(f"kind={kind!r}: use 'auto', 'file', 'url' or 'text'")
+
+
 def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
     """Resubmit only the rows of ``result`` whose status is ``failed``, as new jobs.
 
@@ -234,6 +266,10 @@ def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
     Returns:
         A new :class:`MeasureResult` for the whole table.
     """
+    unknown = sorted(set(overrides) - (set(result.options) - {"ledger"}))
+    if unknown:
+        raise ConfigurationError(f"retry_failed: unknown option(s) {unknown}; it takes measure's options "
+                                 f"{sorted(set(result.options) - {'ledger'})} (the ledger is the original's)")
     failed = frozenset(np.flatnonzero(result.status["status"].to_numpy() == "failed").tolist())
     if not failed:
         return result

@@ -259,6 +259,46 @@ def test_a_refused_post_leaves_no_claim_to_reconcile(tmp_path, clock):
     assert (result.status["status"] == "ok").all() and len(emu.jobs) == 1
 
 
+@pytest.mark.parametrize(
+    ("option", "needle"),
+    [
+        ({"limits": {"max_files_per_jobs": 2}}, "unknown field"),
+        ({"limits": 5}, "must be a humekit.Limits"),
+        ({"timeout": -1}, "seconds > 0"),
+        ({"transcription": True}, "pass None"),
+        ({"errors": "skip"}, "'raise'"),
+        ({"kind": "audio"}, "'auto'"),
+    ],
+)
+def test_unusable_options_are_refused_before_any_request(tmp_path, clock, option, needle):
+    """Wrong option values raise a ConfigurationError naming the fix, and nothing is sent."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1], "text": ["One."]})
+    with pytest.raises(humekit.ConfigurationError, match=needle):
+        measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                ledger=tmp_path / "l.sqlite", progress=False, **{"kind": "text", **option})
+    assert not emu.requests
+
+
+def test_limits_as_a_dict_of_overrides(tmp_path, clock):
+    """limits={"max_texts_per_job": 2} works like dataclasses.replace(DEFAULT_LIMITS, ...)."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": range(5), "text": [f"Text {i}." for i in range(5)]})
+    result = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False, kind="text", limits={"max_texts_per_job": 2})
+    assert len(result.jobs) == 3 and (result.status["status"] == "ok").all()
+
+
+def test_retry_failed_refuses_unknown_options(tmp_path, clock):
+    """A misspelt option to retry_failed names measure's options instead of a private function."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1], "text": ["One."]})
+    result = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    with pytest.raises(humekit.ConfigurationError, match="unknown option.*timout"):
+        retry_failed(result, timout=5)
+
+
 def test_interrupted_submission_resumes_without_a_duplicate(tmp_path, clock, monkeypatch):
     """A crash between the POST and recording its id is reconciled on the next run: no second job."""
     emu = Emulator(api_key="k", clock=clock)
