@@ -345,7 +345,13 @@ def _raise_for_status(response: httpx.Response, method: str, path: str) -> None:
             f"{where}: {server or 'unauthorized'}. Check HUME_API_KEY (or api_key=) for this base URL.", **context
         )
     if status == 404:
-        raise errors.NotFoundError(f"{where}: {server or 'not found'}. Check the job or chat id.", **context)
+        route = httpx.URL(path).path.rstrip("/")
+        if route in ("/v0/batch/jobs", "") or (method == "POST" and route.startswith("/v0/batch")):
+            hint = ("This base URL does not serve the v0 batch API: Hume sunset it on 2026-06-14. Point "
+                    "base_url (or HUME_BASE_URL) at a compatible endpoint, or use humekit.emulator.Emulator.")
+        else:
+            hint = "Check the job or chat id."
+        raise errors.NotFoundError(f"{where}: {server or 'not found'}. {hint}", **context)
     if status == 429:
         retry_after = _retry_after(response)
         raise errors.RateLimitError(

@@ -187,6 +187,11 @@ def sources(predictions: Any) -> tuple[list[dict[str, Any]], list[str]]:
     return predictions, failures
 
 
+def _looks_like_a_path(text: str) -> bool:
+    head = text[:1000].strip()
+    return bool(head) and head[0] not in "[{" and (head.lower().endswith((".json", ".zip")) or os.path.exists(head))
+
+
 def _text(value: Any) -> str | None:
     return value if value is None or isinstance(value, str) else str(value)
 
@@ -214,6 +219,11 @@ def add_document(
     wanted = None if models is None else frozenset([models] if isinstance(models, str) else models)
     if wanted is not None and not wanted <= set(MODELS):
         raise ValueError(f"unknown model(s) {sorted(wanted - set(MODELS))}; Hume's models are {list(MODELS)}")
+    if isinstance(predictions, str) and _looks_like_a_path(predictions):
+        raise PredictionsFormatError(
+            f"expected the predictions JSON itself, found what looks like a path ({predictions[:200]!r}); "
+            "to read files use humekit.read_predictions(path)"
+        )
     with _gc_paused():
         elements, failures = None, []
         if isinstance(predictions, (bytes, bytearray, memoryview, str)):

@@ -112,7 +112,7 @@ def validate(
     out["source_media_type"] = pd.Series([c.media_type for c in checked], index=table.index, dtype="object")
     out["source_problem"] = pd.Series([c.problem for c in checked], index=table.index, dtype="object")
     if errors == "raise":
-        _raise_problems(out, id_col)
+        _raise_problems(out, id_col, guessed=kind == "auto")
     return out
 
 
@@ -374,14 +374,17 @@ def _as_dict(checked: _Checked) -> dict[str, Any]:
     return {name: getattr(checked, name) for name in _Checked.__slots__}
 
 
-def _raise_problems(out: pd.DataFrame, id_col: str) -> None:
+def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool) -> None:
     bad = out[out["source_problem"].notna()]
     if bad.empty:
         return
     lines = [f"  - row {row[id_col]!r} (index {index!r}): {row['source_problem']}" for index, row in bad.head(_SHOWN).iterrows()]
     more = f"\n  … and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
+    missing = bad["source_problem"].str.startswith("file not found")
+    hint = ("\nkind='auto' read some of these as file paths; if the column holds texts, pass kind='text'."
+            if guessed and missing.any() else "")
     raise InvalidRowsError(
-        f"{len(bad)} of {len(out)} rows cannot be measured:\n" + "\n".join(lines) + more +
+        f"{len(bad)} of {len(out)} rows cannot be measured:\n" + "\n".join(lines) + more + hint +
         "\nFix them, or pass errors='mark' to measure the other rows and report these as 'invalid'.",
         rows=list(bad.index),
     )

@@ -260,3 +260,15 @@ def test_served_emulator_over_real_http(served_emulator):
 def test_schedule_is_reported_in_repr():
     """Reprs say the emulator's scores are synthetic."""
     assert "synthetic" in repr(Emulator(schedule=Schedule(queued=0, running=0)))
+
+
+def test_a_404_on_the_jobs_endpoint_names_the_sunset():
+    """POST /v0/batch/jobs answered 404 says the base URL does not serve v0; a job 404 asks for the id."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"message": "Not Found"})
+
+    client = Client(api_key="k", base_url="https://api.example.com", transport=httpx.MockTransport(handler))
+    with pytest.raises(humekit.NotFoundError, match="sunset it on 2026-06-14"):
+        client.start_job(urls=["https://example.com/a.mp4"], models={"face": {}})
+    with pytest.raises(humekit.NotFoundError, match="Check the job or chat id"):
+        client.get_job("abc")

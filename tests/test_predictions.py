@@ -230,6 +230,8 @@ def test_non_prediction_samples_are_rejected(name: str) -> None:
         (b'[{"source": "file.mp4"}]', "element 0 is an object"),
         (b'{"job_id": "x"}', "POST /v0/batch/jobs"),
         (VIDEO, "read_predictions"),
+        (str(VIDEO), "looks like a path.*read_predictions"),
+        ("predictions.json", "looks like a path.*read_predictions"),
     ],
 )
 def test_bad_documents_say_what_was_found(document: bytes | Path, found: str) -> None:

@@ -24,7 +24,7 @@ from humekit.errors import (
 from humekit.limits import DEFAULT_LIMITS
 from humekit.measure import measure
 from humekit.synthetic import make_image, make_mp3, make_mp4, make_wav, make_zip
-from humekit.validation import ADDED_COLUMNS
+from humekit.validation import ADDED_COLUMNS, validate
 
 GOOD_URL = "https://example.org/ok.wav"
 BAD_INDEX = 7  # the bad row's index label in two-row tables (a non-default label, so messages must name it)
@@ -416,3 +416,12 @@ def test_read_error_is_reported_even_as_root(tmp_path: Path, monkeypatch: pytest
     message = str(info.value)
     assert f"row 'bad-1' (index {BAD_INDEX})" in message
     assert "cannot read" in message and "Permission denied" in message and "check its permissions" in message
+
+
+def test_texts_guessed_as_paths_get_a_kind_hint(tmp_path):
+    """Short texts that look like paths ("TODO.txt", "either/or") fail as missing files, with a hint to pass kind='text'."""
+    table = pd.DataFrame({"id": [1, 2], "source": ["TODO.wav", "either/or"]})
+    with pytest.raises(InvalidRowsError, match="pass kind='text'"):
+        validate(table, id_col="id", source_col="source", root=tmp_path)
+    checked = validate(table, id_col="id", source_col="source", kind="text", root=tmp_path)
+    assert checked["source_problem"].isna().all()
