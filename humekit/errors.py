@@ -177,11 +177,18 @@ class JobFailedError(HumekitError):
 
 
 class WaitTimeoutError(HumekitError):
-    """Waiting ran out of time while jobs were still queued or running; they can be resumed."""
+    """Waiting ran out of time while jobs were still queued or running; they can be resumed.
 
-    def __init__(self, message: str, *, pending: Sequence[str]):
+    Attributes:
+        pending: the ids of the jobs still queued or running.
+        result: from :func:`humekit.measure`, the partial :class:`~humekit.measure.MeasureResult`:
+            rows of finished jobs with their predictions, the others ``pending``; else ``None``.
+    """
+
+    def __init__(self, message: str, *, pending: Sequence[str], result: Any = None):
         super().__init__(message)
         self.pending = list(pending)
+        self.result = result
 
 
 class LedgerError(HumekitError):

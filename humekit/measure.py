@@ -21,7 +21,7 @@ import pandas as pd
 
 from humekit.backend import Backend, BatchBackend
 from humekit.client import Client
-from humekit.errors import ConfigurationError
+from humekit.errors import ConfigurationError, WaitTimeoutError
 from humekit.jobs import JobDetails
 from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
@@ -218,15 +218,22 @@ def _run(
     report.reused += fresh.reused
     report.rejected.update(fresh.rejected)
 
-    _await_and_fetch(store, list(by_fingerprint), backend, backoff=backoff, timeout=timeout, progress=progress,
-                     settled=settled)
-    joined = join_results(checked, id_col=id_col, rows=rows, ledger=store, rejected=report.rejected,
-                          unplannable=plan.unplannable)
-    used = dict.fromkeys(joined.status["job_id"].dropna())
-    reused = tuple(job_id for job_id in used if job_id not in set(report.submitted))
-    return MeasureResult(status=joined.status, predictions=joined.predictions, descriptors=joined.descriptors,
-                         checked=checked, ledger=store, id_col=id_col, plan=plan, submitted=tuple(report.submitted),
-                         reused=reused, options=options)
+    def result() -> MeasureResult:
+        joined = join_results(checked, id_col=id_col, rows=rows, ledger=store, rejected=report.rejected,
+                              unplannable=plan.unplannable)
+        used = dict.fromkeys(joined.status["job_id"].dropna())
+        reused = tuple(job_id for job_id in used if job_id not in set(report.submitted))
+        return MeasureResult(status=joined.status, predictions=joined.predictions, descriptors=joined.descriptors,
+                             checked=checked, ledger=store, id_col=id_col, plan=plan,
+                             submitted=tuple(report.submitted), reused=reused, options=options)
+
+    try:
+        _await_and_fetch(store, list(by_fingerprint), backend, backoff=backoff, timeout=timeout, progress=progress,
+                         settled=settled)
+    except WaitTimeoutError as exc:
+        exc.result = result()  # what finished is not lost: its rows are ok, the others pending
+        raise
+    return result()
 
 
 def _limits(limits: Any) -> Limits:
@@ -315,14 +322,22 @@ def _await_and_fetch(store: Ledger, fingerprints: list[str], backend: Backend, *
         def record(details: JobDetails) -> None:
             store.record_status(details.job_id, details.status, details.message)
 
-        finished = wait_for_jobs(backend, list(pending["job_id"]), since_ms=int(pending["claimed_ms"].min()),
-                                 timeout=timeout, backoff=backoff, rows=rows, progress=progress,
-                                 settled=settled, on_update=record)
+        try:
+            finished = wait_for_jobs(backend, list(pending["job_id"]), since_ms=int(pending["claimed_ms"].min()),
+                                     timeout=timeout, backoff=backoff, rows=rows, progress=progress,
+                                     settled=settled, on_update=record)
+        except WaitTimeoutError:
+            _fetch_completed(store, set(assigned.values()), backend)  # keep what did finish
+            raise
         for details in finished.values():
             record(details)
-        jobs = store.jobs(set(assigned.values()))
-        live = jobs[jobs["job_id"].notna()]
-    completed = [j for j in live.loc[live["status"] == "COMPLETED", "job_id"]]
+    _fetch_completed(store, set(assigned.values()), backend)
+
+
+def _fetch_completed(store: Ledger, job_keys: set[str], backend: Backend) -> None:
+    """Fetch and store the predictions of every COMPLETED job among ``job_keys`` not stored yet."""
+    jobs = store.jobs(job_keys)
+    completed = list(jobs.loc[jobs["job_id"].notna() & (jobs["status"] == "COMPLETED"), "job_id"])
     have = store.has_predictions(completed)
     for job_id in completed:
         if job_id not in have:

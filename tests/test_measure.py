@@ -299,6 +299,26 @@ def test_retry_failed_refuses_unknown_options(tmp_path, clock):
         retry_failed(result, timout=5)
 
 
+def test_a_timeout_keeps_what_finished_in_the_error(tmp_path, clock):
+    """WaitTimeoutError.result has the rows whose job finished during the wait (with predictions),
+    the others pending; rerunning later finishes them without a new job."""
+    emu = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=1, running=100))
+    table = pd.DataFrame({"id": [1, 2, 3, 4], "text": ["One.", "Two.", "Three.", "Four."]})
+    kwargs = dict(id_col="id", source_col="text", models=["language"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    with pytest.raises(humekit.WaitTimeoutError):
+        measure(table.iloc[:2], timeout=30, **kwargs)  # a slow job for rows 1-2
+    emu.schedule = Schedule(queued=1, running=2)  # rows 3-4 get a fast one
+    with pytest.raises(humekit.WaitTimeoutError) as info:
+        measure(table, timeout=20, **kwargs)
+    partial = info.value.result
+    assert partial.status["status"].tolist() == ["pending", "pending", "ok", "ok"]
+    assert set(partial.predictions["id"]) == {3, 4}
+    clock.sleep(200)
+    done = measure(table, **kwargs)
+    assert (done.status["status"] == "ok").all() and len(emu.jobs) == 2
+
+
 def test_interrupted_submission_resumes_without_a_duplicate(tmp_path, clock, monkeypatch):
     """A crash between the POST and recording its id is reconciled on the next run: no second job."""
     emu = Emulator(api_key="k", clock=clock)

@@ -143,6 +143,15 @@ class Emulator:
         return self._server.url if self._server is not None else IN_PROCESS_ORIGIN
 
     @property
+    def schedule(self) -> Schedule:
+        """How long jobs stay QUEUED and IN_PROGRESS; setting it changes the jobs created from then on."""
+        return self._app.schedule
+
+    @schedule.setter
+    def schedule(self, value: Schedule) -> None:
+        self._app.schedule = value
+
+    @property
     def api_key(self) -> str:
         """The API key this emulator accepts."""
         return self._api_key
