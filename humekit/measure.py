@@ -66,10 +66,15 @@ class MeasureResult:
 
     @property
     def jobs(self) -> pd.DataFrame:
-        """The ledger's record of the jobs these rows used."""
+        """The ledger's record of the jobs these rows used, with the ``config`` each was submitted with:
+        ``endpoint``, ``models`` and ``transcription`` as sent (Hume applies its defaults to options
+        not given; the job details' ``request`` echoes them)."""
         ids = set(self.status["job_id"].dropna())
         jobs = self.ledger.jobs()
-        return jobs[jobs["job_id"].isin(ids)].reset_index(drop=True)
+        jobs = jobs[jobs["job_id"].isin(ids)].reset_index(drop=True)
+        requests = [self.ledger.request(key) for key in jobs["job_key"]]
+        jobs["config"] = [{k: r.get(k) for k in ("endpoint", "models", "transcription")} for r in requests]
+        return jobs
 
     def wide(self) -> pd.DataFrame:
         """One row per input row and segment, one column per emotion (rows without predictions kept, empty)."""

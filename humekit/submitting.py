@@ -83,8 +83,10 @@ def _ledger_inputs(job: PlannedJob) -> list[LedgerInput]:
 def _settle(job: PlannedJob, backend: Backend, ledger: Ledger, *, report: SubmitReport,
             **options: Any) -> str | None:
     """Claim the job and make sure it exists at the API; return the rejection message if it was refused."""
-    claim = ledger.claim(job.key, backend=backend.name, kind=job.kind, request=job.describe(),
-                         inputs=_ledger_inputs(job))
+    # what was asked, for the record (the callback URL is left out: its token is a credential)
+    request = {**job.describe(), "endpoint": backend.endpoint, "models": options["models"],
+               "transcription": options["transcription"]}
+    claim = ledger.claim(job.key, backend=backend.name, kind=job.kind, request=request, inputs=_ledger_inputs(job))
     if claim.state == "rejected":
         return _rejection_message(ledger, job.key)
     if claim.job_id is not None:

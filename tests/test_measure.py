@@ -299,6 +299,19 @@ def test_retry_failed_refuses_unknown_options(tmp_path, clock):
         retry_failed(result, timout=5)
 
 
+def test_jobs_record_the_configuration_they_were_submitted_with(tmp_path, clock):
+    """result.jobs has each job's endpoint, full model options and transcription, read back from the ledger."""
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1, 2], "text": ["One.", "Two."]})
+    result = measure(table, id_col="id", source_col="text", models={"language": {"granularity": "sentence"}},
+                     transcription=False, client=emu.client(), ledger=tmp_path / "l.sqlite", progress=False,
+                     kind="text")
+    (config,) = result.jobs["config"]
+    assert config["endpoint"] == emu.url and config["transcription"] is False
+    assert config["models"]["language"]["granularity"] == "sentence"
+    assert "callback" not in json.dumps(Ledger(tmp_path / "l.sqlite").request(result.jobs["job_key"][0]))
+
+
 def test_a_timeout_keeps_what_finished_in_the_error(tmp_path, clock):
     """WaitTimeoutError.result has the rows whose job finished during the wait (with predictions),
     the others pending; rerunning later finishes them without a new job."""
