@@ -314,7 +314,11 @@ def _retry_after(response: httpx.Response) -> float | None:
             parsed = email.utils.parsedate_to_datetime(value) if scale == 1.0 else None
             if parsed is not None:
                 return max(0.0, parsed.timestamp() - time.time())
-    return None
+    reset = response.headers.get("x-ratelimit-reset")  # a Unix time in seconds, as the official SDK reads it
+    try:
+        return None if reset is None else max(0.0, float(reset) - time.time())
+    except ValueError:
+        return None
 
 
 def _server_message(body: Any) -> str:

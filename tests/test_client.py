@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 
 import httpx
 import pytest
@@ -146,6 +147,27 @@ def test_retry_after_is_honoured():
     for _ in range(5):
         client.list_jobs()
     assert clock.sleeps and all(s == 7 for s in clock.sleeps)
+
+
+@pytest.mark.parametrize(
+    ("headers", "low", "high"),
+    [({"retry-after-ms": "2500"}, 2.5, 2.5), ({"retry-after": "4"}, 4, 4), ({"x-ratelimit-reset": "+12"}, 11, 12)],
+)
+def test_rate_limit_delay_headers_in_the_sdks_order(headers, low, high):
+    """retry-after-ms, then Retry-After, then X-RateLimit-Reset (a Unix time) set the wait, as in the official SDK."""
+    answers = iter([429, 200])
+    sent = {k: (str(time.time() + 12) if v == "+12" else v) for k, v in headers.items()}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        return httpx.Response(status, json=[] if status == 200 else {"message": "slow down"},
+                              headers=sent if status == 429 else {})
+
+    clock = SleepLog()
+    client = Client(api_key="k", base_url="https://api.example.com", transport=httpx.MockTransport(handler),
+                    clock=clock)
+    client.list_jobs()
+    assert len(clock.sleeps) == 1 and low <= clock.sleeps[0] <= high
 
 
 def test_retry_after_over_the_cap_raises_rate_limit_error():
