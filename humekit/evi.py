@@ -201,15 +201,15 @@ def chat_audio(
     *,
     timeout: float = 600.0,
     clock: Clock | None = None,
-    initial_wait: float = 1.0,
-    max_wait: float = 30.0,
+    wait_initial: float = 1.0,
+    wait_max: float = 30.0,
     rng: random.Random | None = None,
 ) -> ChatAudio:
     """Ask for a chat's audio reconstruction and poll until it is ready.
 
     Polls ``GET /v0/evi/chats/{id}/audio`` while it is ``QUEUED``/``IN_PROGRESS`` with the same
-    schedule as batch jobs (:class:`humekit.waiting.Backoff`): ``initial_wait`` seconds, then
-    doubling up to ``max_wait``, ±20 % jitter, never less than 1 s nor more than ``max_wait`` between
+    schedule as batch jobs (:class:`humekit.waiting.Backoff`): ``wait_initial`` seconds, then
+    doubling up to ``wait_max``, ±20 % jitter, never less than 1 s nor more than ``wait_max`` between
     polls.
 
     Args:
@@ -217,8 +217,8 @@ def chat_audio(
         chat_id: the chat.
         timeout: seconds (on ``clock``) to keep polling.
         clock: where to sleep; defaults to ``client.clock``.
-        initial_wait: the first wait in seconds (at least 1).
-        max_wait: the longest wait in seconds.
+        wait_initial: the first wait in seconds (at least 1).
+        wait_max: the longest wait in seconds.
         rng: jitter source (seed it for reproducible waits).
 
     Returns:
@@ -228,7 +228,7 @@ def chat_audio(
         ChatAudioError: the reconstruction ended ``ERROR`` or ``CANCELLED``.
         WaitTimeoutError: still pending after ``timeout`` seconds.
     """
-    backoff = Backoff(wait_initial=initial_wait, wait_max=max_wait)  # ConfigurationError if polling < 1 s
+    backoff = Backoff(wait_initial=wait_initial, wait_max=wait_max)  # ConfigurationError if polling < 1 s
     clock = clock or client.clock
     rng = rng or random.Random()
     deadline = clock.time() + timeout
@@ -252,7 +252,7 @@ def chat_audio(
         if status not in _PENDING:
             logger.warning("chat %s audio has an unknown status %r; still polling", chat_id, status)
         remaining = deadline - clock.time()
-        if remaining < initial_wait:
+        if remaining < wait_initial:
             raise WaitTimeoutError(
                 f"the audio of chat {chat_id} was still {status} after {timeout:g} s and {polls} polls; "
                 "call chat_audio again later (the reconstruction keeps going)",
