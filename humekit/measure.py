@@ -192,7 +192,7 @@ def _run(
                    wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
                    callback_fallback=callback_fallback, backend=backend)
     limits = _limits(limits)
-    _check_options(timeout=timeout, transcription=transcription, errors=errors, kind=kind)
+    _check_options(timeout=timeout, transcription=transcription)
     if callback is not None:
         wait_initial, wait_max = max(wait_initial, callback_fallback), max(wait_max, 4 * callback_fallback)
     backoff = Backoff(wait_initial=wait_initial, wait_max=wait_max)
@@ -254,8 +254,9 @@ def _limits(limits: Any) -> Limits:
     raise ConfigurationError(f"limits must be a humekit.Limits (or a dict of its fields), not {type(limits).__name__}")
 
 
-def _check_options(*, timeout: Any, transcription: Any, errors: Any, kind: Any) -> None:
-    """Refuse option values measure cannot use, before anything is read or sent."""
+def _check_options(*, timeout: Any, transcription: Any) -> None:
+    """Refuse option values measure cannot use, before anything is read or sent (``validate``
+    checks ``kind`` and ``errors``)."""
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ConfigurationError(f"timeout={timeout!r}: give seconds > 0, or None to wait as long as it takes")
     if not (transcription is None or transcription is False or isinstance(transcription, Mapping)):
@@ -263,10 +264,6 @@ def _check_options(*, timeout: Any, transcription: Any, errors: Any, kind: Any) 
             f"transcription={transcription!r}: pass None (Hume's default), False (no transcription) or a dict "
             "of options such as {'language': 'en'}"
         )
-    if errors not in ("raise", "mark"):
-        raise ConfigurationError(f"errors={errors!r}: use 'raise' (stop on bad rows) or 'mark' (report them)")
-    if kind not in ("auto", "file", "url", "text"):
-        raise ConfigurationError(f"kind={kind!r}: use 'auto', 'file', 'url' or 'text'")
 
 
 def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
