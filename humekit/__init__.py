@@ -7,6 +7,7 @@ The main entry points::
     result.status        # one row per input row: ok / failed / invalid / pending, with the reason
     result.predictions   # long table keyed by your ID column
     humekit.read_predictions("downloads/")   # archived predictions JSON and artifact ZIPs
+    humekit.join_archived(table, tables, id_col="id", source_col="path")  # ...back to your rows
 
 Offline, against the bundled emulator of Hume's (sunset) v0 batch API, whose scores are synthetic::
 
@@ -21,6 +22,7 @@ from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from humekit.archives import read_predictions
+from humekit.rejoin import ArchivedJoin, join_archived
 from humekit.client import Client
 from humekit.errors import (
     APIConnectionError,
@@ -68,6 +70,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "ArchivedJoin",
     "AuthenticationError",
     "BadRequestError",
     "ChatAudioError",
@@ -80,6 +83,7 @@ __all__ = [
     "InvalidRowsError",
     "InvalidSignatureError",
     "JobFailedError",
+    "join_archived",
     "Ledger",
     "LedgerError",
     "LimitExceededError",
