@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -243,15 +244,21 @@ def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[s
     return PlannedJob(key=job_key, kind=kind, inputs=tuple(inputs))
 
 
+def file_md5(path: str | os.PathLike[str]) -> str:
+    """The md5 hex digest of a file, read in 1 MiB blocks (what Hume echoes as ``md5sum``)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _content(kind: str, value: str, known: Mapping[str, str]) -> tuple[str, str | None]:
     if kind == "file" and value in known:
         return known[value], known[value]
     if kind == "file":
-        digest = hashlib.md5()
-        with open(value, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest(), digest.hexdigest()
+        digest = file_md5(value)
+        return digest, digest
     if kind == "text":
         return hashlib.sha256(value.encode()).hexdigest(), None
     return value, None

@@ -18,7 +18,6 @@ bytes) is copied to both.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from humekit._tables import PredictionTables
+from humekit.planning import file_md5
 from humekit.validation import validate
 
 __all__ = ["ArchivedJoin", "join_archived"]
@@ -113,7 +113,7 @@ def _match(kind: str, value: str, path: str | None, problem: str | None, by_url:
     if path is None:
         return "missing", problem or "no local file to identify", []
     try:
-        found = by_md5.get(_md5(path), [])
+        found = by_md5.get(file_md5(path), [])
     except OSError as exc:
         return "missing", f"cannot read the file to compute its md5: {exc}", []
     if found:
@@ -143,11 +143,3 @@ def _attach(scores: pd.DataFrame, links: pd.DataFrame, id_col: str) -> pd.DataFr
         right[k] = right[k].astype(object).where(right[k].notna(), _NULL)
     merged = right.merge(left, on=_KEYS, how="inner", sort=False)
     return merged[[id_col, *kept]].reset_index(drop=True)
-
-
-def _md5(path: str) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
