@@ -30,13 +30,15 @@ from humekit.validation import validate
 
 __all__ = ["ArchivedJoin", "join_archived"]
 
+Key = tuple[Any, ...]  # (source_type, source, md5sum, file) of one archived recording
+
 
 @dataclass(frozen=True, slots=True)
 class ArchivedJoin:
     """Archived predictions joined to a table.
 
     Attributes:
-        status: one row per table row (same index): ``id``, ``match`` and ``reason``.
+        status: one row per table row (same index): the ID column, ``match`` and ``reason``.
         predictions: the ``scores`` rows of matched recordings, with the table's ID column first.
     """
 
@@ -66,9 +68,9 @@ def join_archived(
     scores = tables.scores
     sources = scores[_KEYS].drop_duplicates()
     sources = sources.astype(object).where(sources.notna(), None)
-    by_url: dict[str, list[tuple[Any, ...]]] = {}
-    by_md5: dict[str, list[tuple[Any, ...]]] = {}
-    by_name: dict[str, list[tuple[Any, ...]]] = {}
+    by_url: dict[str, list[Key]] = {}
+    by_md5: dict[str, list[Key]] = {}
+    by_name: dict[str, list[Key]] = {}
     for key in sources.itertuples(index=False, name=None):
         kind, source, md5, file = key
         if md5:
@@ -98,8 +100,6 @@ def join_archived(
         pass  # an ID dtype that cannot hold the values as they came back: leave them as objects
     return ArchivedJoin(status=status, predictions=predictions)
 
-
-Key = tuple[Any, ...]
 
 
 def _match(kind: str, value: str, path: str | None, problem: str | None, by_url: dict[str, list[Key]],
