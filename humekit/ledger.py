@@ -307,6 +307,11 @@ class Ledger:
             order=("seq",),
         )
 
+    def requests(self, job_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The requests recorded for these jobs, in one query (keys not in the ledger are left out)."""
+        found = self._select_in("SELECT job_key, request FROM jobs WHERE job_key IN ({marks})", job_keys)
+        return {key: json.loads(text) for key, text in zip(found["job_key"], found["request"], strict=True)}
+
     def request(self, job_key: str) -> dict[str, Any]:
         """The request recorded for a job."""
         row = self._db().execute("SELECT request FROM jobs WHERE job_key=?", (job_key,)).fetchone()

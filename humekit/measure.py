@@ -72,8 +72,9 @@ class MeasureResult:
         ids = set(self.status["job_id"].dropna())
         jobs = self.ledger.jobs()
         jobs = jobs[jobs["job_id"].isin(ids)].reset_index(drop=True)
-        requests = [self.ledger.request(key) for key in jobs["job_key"]]
-        jobs["config"] = [{k: r.get(k) for k in ("endpoint", "models", "transcription")} for r in requests]
+        requests = self.ledger.requests(jobs["job_key"])  # one query, not one per job
+        jobs["config"] = [{k: requests[key].get(k) for k in ("endpoint", "models", "transcription")}
+                          for key in jobs["job_key"]]
         return jobs
 
     def wide(self) -> pd.DataFrame:
@@ -315,7 +316,8 @@ def _await_and_fetch(store: Ledger, fingerprints: list[str], backend: Backend, *
     assigned = store.assigned(fingerprints)
     if not assigned:
         return
-    jobs = store.jobs(set(assigned.values()))
+    keys = set(assigned.values())
+    jobs = store.jobs(keys)
     live = jobs[jobs["job_id"].notna()]
     pending = live[~live["status"].isin(["COMPLETED", "FAILED"])]
     if len(pending):
@@ -329,11 +331,11 @@ def _await_and_fetch(store: Ledger, fingerprints: list[str], backend: Backend, *
                                      timeout=timeout, backoff=backoff, rows=rows, progress=progress,
                                      settled=settled, on_update=record)
         except WaitTimeoutError:
-            _fetch_completed(store, set(assigned.values()), backend)  # keep what did finish
+            _fetch_completed(store, keys, backend)  # keep what did finish
             raise
         for details in finished.values():
             record(details)
-    _fetch_completed(store, set(assigned.values()), backend)
+    _fetch_completed(store, keys, backend)
 
 
 def _fetch_completed(store: Ledger, job_keys: set[str], backend: Backend) -> None:
