@@ -43,7 +43,8 @@ GUARANTEES = [
      "test_bad_inputs.py::test_bad_input_is_refused_before_any_request"),
     ("webhooks", "Hostile webhooks: forged/truncated signatures, stale/future timestamps, replays, duplicates, "
                  "malformed/oversized JSON, wrong content types and floods are rejected or de-duplicated; the "
-                 "receiver keeps serving and records nothing twice; no edit of a signed delivery verifies.",
+                 "receiver keeps serving and records nothing twice; no edit of a signed delivery verifies; the "
+                 "callback token authenticates only batch job callbacks, never an EVI event.",
      "test_hostile_webhooks.py"),
     ("secrets", "Secrets: a canary API key used for real runs (argument and environment), 401s both ways, the CLI, "
                 "DEBUG logs of humekit/httpx/httpcore, every public repr, ledgers, exports and notebooks never "
@@ -98,6 +99,7 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
     bad = figures.get("bad-inputs", {})
     hostile, dupes = figures.get("webhooks-hostile", {}), figures.get("webhooks-duplicates", {})
     flood, prop = figures.get("webhooks-flood", {}), figures.get("webhooks-property", {})
+    matrix = figures.get("webhooks-auth-matrix", {})
     secrets = figures.get("secrets", {})
     conc = [v for k, v in figures.items() if k.startswith("concurrency-")]
     total = len(cases)
@@ -172,6 +174,12 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
     if prop:
         lines.append(f"- Property (hypothesis): {prop['examples']} modified signed deliveries, all 401 and unrecorded "
                      "(" + ", ".join(f"{k} {v}" for k, v in sorted(prop["by_field"].items())) + ").")
+    if matrix:
+        lines.append(f"- Who may deliver what: {len(matrix['kinds'])} kinds ({', '.join(matrix['kinds'])}) x "
+                     f"{len(matrix['credentials'])} credentials ({', '.join(matrix['credentials'])}) x "
+                     f"{matrix['setups']} receiver set-ups (secret, none, none + accept_unsigned_events): "
+                     + ", ".join(f"{k} ×{v}" for k, v in sorted(matrix["by_outcome"].items()))
+                     + "; a token alone never admits an EVI event; refused deliveries reach no handler.")
     lines += ["", "### Secrets"]
     if secrets:
         lines.append(f"- Canary key searched in {secrets['surfaces']} surfaces ({secrets['log_records']} DEBUG log "
