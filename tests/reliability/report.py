@@ -48,7 +48,8 @@ GUARANTEES = [
      "test_hostile_webhooks.py"),
     ("secrets", "Secrets: a canary API key used for real runs (argument and environment), 401s both ways, the CLI, "
                 "DEBUG logs of humekit/httpx/httpcore, every public repr, ledgers, exports and notebooks never "
-                "shows up.", "test_secrets.py::test_canary_key_never_appears"),
+                "shows up, nor does a key carrying a stray newline, CRLF, spaces or a tab from any source.",
+     "test_secrets.py"),
     ("concurrency", "Concurrency: processes running `measure` on one table with one ledger at once keep the ledger "
                     "sound and create exactly the jobs of a single run.",
      "test_concurrency.py::test_processes_share_one_ledger"),
@@ -100,7 +101,7 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
     hostile, dupes = figures.get("webhooks-hostile", {}), figures.get("webhooks-duplicates", {})
     flood, prop = figures.get("webhooks-flood", {}), figures.get("webhooks-property", {})
     matrix = figures.get("webhooks-auth-matrix", {})
-    secrets = figures.get("secrets", {})
+    secrets, stray = figures.get("secrets", {}), figures.get("secrets-whitespace", {})
     conc = [v for k, v in figures.items() if k.startswith("concurrency-")]
     total = len(cases)
     failed = sum(c["state"] == "failed" for c in cases)
@@ -186,6 +187,11 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
                      f"records, {secrets['files']} files incl. ledgers/WAL, exports and notebooks, reprs of "
                      f"{secrets['public_objects']} public names, {secrets['errors_checked']} 401 errors, "
                      f"{secrets['cli_runs']} CLI runs): found {secrets['leaks']} times.")
+    if stray:
+        lines.append(f"- Keys with stray whitespace ({', '.join(stray['variants'])}) through "
+                     f"{', '.join(stray['sources'])}, under faults: {stray['runs']} runs and {stray['cli_runs']} CLI "
+                     f"runs worked with the stripped key, {stray['refused']} keys with a space inside were refused "
+                     f"naming their source; {stray['surfaces']} surfaces searched, found {stray['leaks']} times.")
     lines += ["", "### Concurrency"]
     for c in conc:
         lines.append(f"- {c['processes']} processes, {c['rows']} rows, one ledger: {c['jobs']} jobs (single run: "
