@@ -189,9 +189,10 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
                      f"{secrets['cli_runs']} CLI runs): found {secrets['leaks']} times.")
     if stray:
         lines.append(f"- Keys with stray whitespace ({', '.join(stray['variants'])}) through "
-                     f"{', '.join(stray['sources'])}, under faults: {stray['runs']} runs and {stray['cli_runs']} CLI "
-                     f"runs worked with the stripped key, {stray['refused']} keys with a space inside were refused "
-                     f"naming their source; {stray['surfaces']} surfaces searched, found {stray['leaks']} times.")
+                     f"{', '.join(stray['sources'])}, under faults: {stray['runs']} runs and {stray['cli_ok']} CLI "
+                     f"runs worked with the stripped key; a key with a space inside was refused naming its source "
+                     f"{stray['refused']} times and by the CLI {stray['cli_refused']} time(s) (exit 2); "
+                     f"{stray['surfaces']} surfaces searched, found {stray['leaks']} times.")
     lines += ["", "### Concurrency"]
     for c in conc:
         lines.append(f"- {c['processes']} processes, {c['rows']} rows, one ledger: {c['jobs']} jobs (single run: "

@@ -233,7 +233,7 @@ def test_a_key_with_stray_whitespace_never_appears(tmp_path: Path, debug_logs: C
         _dotenv.cache_clear()
         csv = tmp_path / "table.csv"
         frame.to_csv(csv, index=False)
-        cli_runs = 0
+        cli_ok = cli_refused = 0
         for name, raw in [*STRAY.items(), ("inside", INSIDE)]:
             done = subprocess.run([sys.executable, "-m", "humekit.cli", "run", str(csv), "--id-col", "id",
                                    "--source-col", "source", "--models", "language", "--out", str(tmp_path / name),
@@ -242,7 +242,7 @@ def test_a_key_with_stray_whitespace_never_appears(tmp_path: Path, debug_logs: C
                                   timeout=180, cwd=tmp_path)
             assert done.returncode == (2 if name == "inside" else 0), done.stderr[-2000:]
             surfaces[f"cli-{name}"] = done.stdout + done.stderr
-            cli_runs += 1
+            cli_ok, cli_refused = cli_ok + (done.returncode == 0), cli_refused + (done.returncode == 2)
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     for path in files:
         surfaces[f"file:{path.relative_to(tmp_path)}"] = path.read_bytes()
@@ -251,4 +251,4 @@ def test_a_key_with_stray_whitespace_never_appears(tmp_path: Path, debug_logs: C
     assert found == {}, found
     assert runs == 12 and refused == 3
     record("secrets-whitespace", variants=sorted(STRAY), sources=["argument", "environment", ".env", "CLI"],
-           runs=runs, refused=refused, cli_runs=cli_runs, surfaces=len(surfaces), leaks=0)
+           runs=runs, refused=refused, cli_ok=cli_ok, cli_refused=cli_refused, surfaces=len(surfaces), leaks=0)
