@@ -516,3 +516,23 @@ def test_rerun_does_not_hash_files_again(tmp_path, clock, monkeypatch):
     make_wav(paths[0], segments=[(0.1, 0.4)], duration=0.9, sample_rate=8000, seed=9)  # the file changes
     changed = measure(table, **kwargs)
     assert hashed == [paths[0]] and posts(emu) == 2 and changed.status.loc[0, "job_id"] != first.status.loc[0, "job_id"]
+
+
+def test_a_file_replaced_in_place_keeping_its_timestamps_is_measured_again(tmp_path, clock):
+    """Same path, same size, same mtime, new content: the rerun hashes it again and sends it (no stale scores)."""
+    emu = Emulator(api_key="k", clock=clock)
+    path = tmp_path / "take1.wav"
+    make_wav(path, segments=[(0.2, 1.0)], duration=1.5, seed=1)
+    table = pd.DataFrame({"id": ["p01"], "path": [str(path)]})
+    kwargs = dict(id_col="id", source_col="path", models=["prosody"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False)
+    first = measure(table, **kwargs)
+    stamp = os.stat(path)
+    replacement = tmp_path / "copy.wav"
+    make_wav(replacement, segments=[(0.2, 1.0)], duration=1.5, seed=2)
+    os.replace(replacement, path)
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert os.stat(path).st_size == stamp.st_size
+    second = measure(table, **kwargs)
+    assert posts(emu) == 2 and second.submitted and second.status["job_id"][0] != first.status["job_id"][0]
+    assert not second.predictions["score"].reset_index(drop=True).equals(first.predictions["score"].reset_index(drop=True))
