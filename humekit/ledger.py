@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS inputs (
     PRIMARY KEY (job_key, fingerprint)
 );
 CREATE INDEX IF NOT EXISTS inputs_by_fingerprint ON inputs(fingerprint, superseded);
+CREATE INDEX IF NOT EXISTS inputs_by_row ON inputs(id_token, superseded);
 CREATE TABLE IF NOT EXISTS file_digests (
     path     TEXT PRIMARY KEY,           -- a digest is reused only while the file's whole stamp is unchanged:
     size     INTEGER NOT NULL,
@@ -299,6 +300,16 @@ class Ledger:
             "SELECT fingerprint, job_key FROM inputs WHERE superseded=0 AND fingerprint IN ({marks})", fingerprints
         )
         return dict(zip(found["fingerprint"], found["job_key"], strict=True))
+
+    def live_inputs(self, id_tokens: Sequence[str]) -> pd.DataFrame:
+        """Every live (not superseded) input recorded for the rows with these ID tokens, in the order
+        recorded: ``job_key``, ``fingerprint``, ``id_token``, ``content``."""
+        return self._select_in(
+            "SELECT rowid AS seq, job_key, fingerprint, id_token, content FROM inputs"
+            " WHERE superseded=0 AND id_token IN ({marks})",
+            id_tokens,
+            order=("seq",),
+        )
 
     def jobs(self, job_keys: Iterable[str] | None = None) -> pd.DataFrame:
         """Jobs as a DataFrame (all, or those with the given keys), in the order they were claimed."""

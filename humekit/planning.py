@@ -34,6 +34,7 @@ __all__ = [
     "PlannedRow",
     "RowInput",
     "config_key",
+    "for_config",
     "normalize_models",
     "plan_jobs",
     "rebuild_job",
@@ -195,6 +196,12 @@ def row_inputs(
         described.append(RowInput(index, row_id, kind, value, content, md5, _size(kind, value, known_size), token,
                                   _fingerprint(config, token, kind, content)))
     return described
+
+
+def for_config(row: RowInput, config: str) -> RowInput:
+    """The row as an input of a job made with another configuration (e.g. only some of the models):
+    the same row, with the fingerprint that configuration gives it."""
+    return replace(row, fingerprint=_fingerprint(config, row.token, row.kind, row.content))
 
 
 def plan_jobs(rows: Sequence[RowInput], *, config: str, limits: Limits = DEFAULT_LIMITS, salt: str = "") -> Plan:

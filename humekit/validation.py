@@ -350,8 +350,8 @@ def _kind_from_name(name: str) -> str | None:
 
 
 def _check_models(checked: _Checked, models: frozenset[str]) -> _Checked:
-    kind = "text" if checked.kind == "text" else _kind_of(checked)
-    if kind is None or kind not in MODELS_FOR_KIND:
+    kind = media_category(checked.kind, checked.media_type)
+    if kind is None:
         return checked
     if not models & MODELS_FOR_KIND[kind]:
         useful = sorted(MODELS_FOR_KIND[kind])
@@ -360,9 +360,13 @@ def _check_models(checked: _Checked, models: frozenset[str]) -> _Checked:
     return checked
 
 
-def _kind_of(checked: _Checked) -> str | None:
-    media = checked.media_type or ""
-    if checked.kind == "url":
+def media_category(source_kind: Any, media_type: Any) -> str | None:
+    """The key of :data:`MODELS_FOR_KIND` for a checked source (``source_kind``, ``source_media_type``),
+    or ``None`` when unknown (a URL, whose content is only seen by Hume)."""
+    if source_kind == "text":
+        return "text"
+    media = media_type if isinstance(media_type, str) else ""
+    if source_kind != "file":
         return None
     for prefix in ("audio", "video", "image"):
         if media.startswith(prefix + "/"):

@@ -536,3 +536,116 @@ def test_a_file_replaced_in_place_keeping_its_timestamps_is_measured_again(tmp_p
     second = measure(table, **kwargs)
     assert posts(emu) == 2 and second.submitted and second.status["job_id"][0] != first.status["job_id"][0]
     assert not second.predictions["score"].reset_index(drop=True).equals(first.predictions["score"].reset_index(drop=True))
+
+
+# -- per (row, model): adding or dropping a model pays only for what is new ---------------------
+
+def uploads(emu: Emulator, since: int = 0) -> tuple[int, int]:
+    """(job submissions, bytes uploaded in them) among the emulator's requests from ``since`` on."""
+    sent = [r for r in emu.requests[since:] if r.method == "POST" and r.path == "/v0/batch/jobs"]
+    return len(sent), sum(r.size for r in sent)
+
+
+@pytest.fixture
+def mixed_media(tmp_path):
+    """Three WAVs, two face images and one video: what prosody, face, or both, can measure."""
+    from humekit.synthetic import make_image, make_mp4
+
+    paths = []
+    for n in range(3):
+        make_wav(tmp_path / f"a{n}.wav", segments=[(0.2, 1.5), (2.0, 3.5)], duration=4.0, seed=n)
+        paths.append(tmp_path / f"a{n}.wav")
+    for n in range(2):
+        make_image(tmp_path / f"i{n}.png", seed=n)
+        paths.append(tmp_path / f"i{n}.png")
+    make_mp4(tmp_path / "v0.mp4", duration=3.0)
+    paths.append(tmp_path / "v0.mp4")
+    return pd.DataFrame({"id": [p.stem for p in paths], "path": [str(p) for p in paths]})
+
+
+def test_adding_a_model_sends_only_what_the_new_model_can_measure(mixed_media, tmp_path, clock):
+    """prosody, then prosody+face: the audio is not resent; only the images (never measured) and the video (for face alone) go."""
+    emu = Emulator(api_key="k", clock=clock)
+    kwargs = dict(id_col="id", source_col="path", client=emu.client(), ledger=tmp_path / "l.sqlite",
+                  progress=False, errors="mark")
+    first = measure(mixed_media, models=["prosody"], **kwargs)
+    assert {k: v for k, v in first.counts().items() if v} == {"ok": 4, "invalid": 2}  # images: prosody cannot measure them
+    start = len(emu.requests)
+    second = measure(mixed_media, models=["prosody", "face"], **kwargs)
+    posted, sent = uploads(emu, start)
+    sizes = {p.stem: os.path.getsize(p) for p in map(__import__("pathlib").Path, mixed_media["path"])}
+    audio = sum(v for k, v in sizes.items() if k.startswith("a"))
+    new = sizes["i0"] + sizes["i1"] + sizes["v0"]
+    assert posted == 2 and new <= sent < new + min(v for k, v in sizes.items() if k.startswith("a")), (sent, audio)
+    video_job = next(job for job in emu.jobs[1:] if "v0" in json.dumps(job.request))
+    assert {m for m, options in video_job.request["models"].items() if options is not None} == {"face"}
+    assert (second.status["status"] == "ok").all()
+    preds = second.predictions
+    assert set(preds.loc[preds["id"] == "v0", "model"].astype(str)) == {"prosody", "face"}
+    assert set(preds.loc[preds["id"].isin(["a0", "a1", "a2"]), "model"].astype(str)) == {"prosody"}
+    old = first.predictions.reset_index(drop=True)
+    pd.testing.assert_frame_equal(preds[preds["model"] == "prosody"].reset_index(drop=True).astype(str),
+                                  old.astype(str))  # the same answers (categories differ once tables are combined)
+    assert "," in second.status.set_index("id").loc["v0", "job_id"] and len(second.jobs) == 3
+
+
+def test_dropping_a_model_sends_nothing_and_keeps_only_the_asked_models(mixed_media, tmp_path, clock):
+    """prosody+face, then prosody alone, then both again: no request at all, and each result has only the models asked for."""
+    emu = Emulator(api_key="k", clock=clock)
+    kwargs = dict(id_col="id", source_col="path", client=emu.client(), ledger=tmp_path / "l.sqlite", progress=False)
+    both = measure(mixed_media, models=["prosody", "face"], **kwargs)
+    start = len(emu.requests)
+    prosody = measure(mixed_media, models=["prosody"], errors="mark", **kwargs)
+    again = measure(mixed_media, models=["prosody", "face"], **kwargs)
+    assert len(emu.requests) == start  # not even a poll or a fetch: the ledger holds every answer
+    assert set(prosody.predictions["model"].astype(str)) == {"prosody"}
+    assert {k: v for k, v in prosody.counts().items() if v} == {"ok": 4, "invalid": 2}
+    pd.testing.assert_frame_equal(again.predictions, both.predictions)
+    pd.testing.assert_frame_equal(again.status, both.status)
+
+
+def test_a_ledger_written_before_planning_was_per_model_is_reused(tmp_path, clock):
+    """A ledger made by humekit 0a36422 (tests/data) is read with nothing resent; adding burst sends only burst, only for audio."""
+    import shutil
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    try:
+        import make_ledger_before_per_model as fixture
+    finally:
+        sys.path.pop(0)
+    ledger = tmp_path / "old.sqlite"
+    shutil.copy(Path(__file__).parent / "data" / "ledger-before-per-model.sqlite", ledger)
+    emu = Emulator(api_key="k", clock=clock)
+    emu.add_media("take3.wav", fixture.url_media())
+    table = fixture.recordings(tmp_path, f"{emu.url}/media")
+    kwargs = dict(id_col="id", source_col="source", client=emu.client(), ledger=ledger, progress=False)
+    same = measure(table, models=fixture.MODELS, **kwargs)
+    fewer = measure(table, models=["language"], **kwargs)
+    assert emu.requests == [] and same.submitted == () and len(same.reused) == 3
+    assert (same.status["status"] == "ok").all() and set(same.predictions["id"]) == set(table["id"])
+    assert set(same.predictions["model"].astype(str)) == {"prosody", "language"}
+    assert set(fewer.predictions["model"].astype(str)) == {"language"}
+    more = measure(table, models=[*fixture.MODELS, "burst"], **kwargs)
+    asked = [{m for m, options in job.request["models"].items() if options is not None} for job in emu.jobs]
+    assert asked == [{"burst"}, {"burst"}]  # the files' job, the URL's: not the texts
+    assert (more.status["status"] == "ok").all()
+    assert not more.predictions[more.predictions["id"].str.startswith("text")]["model"].astype(str).eq("burst").any()
+
+
+def test_retry_after_adding_a_model_resends_only_the_failed_model(tmp_path, clock):
+    """language ok, then ner added and its job FAILS: the row says which model failed and retry_failed sends ner alone."""
+    table = pd.DataFrame({"id": ["t1", "t2"], "text": ["Alice met Bob in Paris.", "Nothing happened today."]})
+    kwargs = dict(id_col="id", source_col="text", ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    clean, failing, healed = (Emulator(api_key="k", clock=clock, faults=Faults(job_failure_rate=rate))
+                              for rate in (0.0, 1.0, 0.0))  # in-process emulators share one endpoint name
+    first = measure(table, models=["language"], client=clean.client(), **kwargs)
+    second = measure(table, models=["language", "ner"], client=failing.client(), **kwargs)
+    assert (second.status["status"] == "failed").all()
+    assert second.status["error"].str.startswith("ner: job ").all()
+    assert set(second.predictions["model"].astype(str)) == {"language"}  # what language said is kept
+    retried = retry_failed(second, client=healed.client())
+    assert [{m for m, o in job.request["models"].items() if o is not None} for job in healed.jobs] == [{"ner"}]
+    assert (retried.status["status"] == "ok").all() and posts(clean) == 1
+    assert set(retried.predictions["model"].astype(str)) == {"language", "ner"}
+    assert first.status["job_id"].isin(retried.status["job_id"].str.split(", ").explode()).all()
