@@ -190,7 +190,7 @@ def row_inputs(
     columns = (positions.tolist(), valid["source_kind"], valid["source_path"], valid["source_bytes"], valid[source_col], valid[id_col])
     described = []
     for index, kind, path, known_size, source, row_id in zip(*columns, strict=True):
-        value = str(path if kind == "file" else source)
+        value = str(path) if kind == "file" else str(source).strip() if kind == "url" else str(source)
         token = id_token(row_id)
         content, md5 = _content(kind, value, md5s or {})
         described.append(RowInput(index, row_id, kind, value, content, md5, _size(kind, value, known_size), token,

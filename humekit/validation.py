@@ -30,6 +30,7 @@ __all__ = ["ADDED_COLUMNS", "MODELS_FOR_KIND", "validate"]
 #: Columns :func:`validate` adds to the table.
 ADDED_COLUMNS = (
     "source_kind", "source_path", "source_bytes", "source_duration", "source_media_type", "source_problem",
+    "source_note",
 )
 
 #: Which models can say something about each kind of input (Hume's "recommended input types").
@@ -41,6 +42,7 @@ MODELS_FOR_KIND: dict[str, frozenset[str]] = {
     "archive": frozenset(MODELS),
 }
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_PATH_START = re.compile(r"^(/|\./|\.\./|~[/\\]|\.\\|\.\.\\|\\\\|[A-Za-z]:[/\\])")
 _MEDIA_SUFFIXES = frozenset(
     ".wav .mp3 .mp4 .m4a .aac .flac .ogg .opus .wma .webm .mov .avi .mkv .png .jpg .jpeg .gif .bmp .tif .tiff "
     ".webp .heic .zip .tar .gz .tgz .bz2 .xz .txt".split()
@@ -60,6 +62,7 @@ class _Checked:
     duration: float | None = None
     media_type: str | None = None
     problem: str | None = None
+    note: str | None = None
 
 
 def validate(
@@ -79,9 +82,12 @@ def validate(
         table: one row per recording.
         id_col: the column of stable, unique, non-null IDs (any hashable values).
         source_col: the column of local paths, http(s) URLs or raw texts.
-        kind: what ``source_col`` holds; ``"auto"`` decides per row: a URL if it has a scheme; a
-            file if it exists, has a media extension, or is a path without spaces; text otherwise.
-            Pass ``kind="text"`` (or ``"file"``) when a column holds only one kind.
+        kind: what ``source_col`` holds; ``"auto"`` decides per row by what the value looks like,
+            surrounding whitespace aside: a URL if it has a scheme; a file if it exists, has a media
+            extension, starts like a path (``/``, ``./``, ``~/``, ``C:\\``) or has separators and
+            no spaces; text otherwise. Surrounding whitespace is removed from a path when only the
+            stripped path exists (``source_note`` says so); a missing path is a problem with a hint,
+            never measured as text. Pass ``kind="text"`` (or ``"file"``) when a column holds only one kind.
         models: the models you will request; rows none of them can measure become problems.
         root: folder that relative paths are resolved against (default: the working directory).
         limits: the limits to check against (Hume's documented ones by default).
@@ -91,7 +97,8 @@ def validate(
     Returns:
         A copy of ``table`` with the columns ``source_kind`` (file/url/text), ``source_path``
         (resolved file path), ``source_bytes``, ``source_duration`` (seconds, where readable),
-        ``source_media_type`` and ``source_problem`` (``None`` for rows that can be sent).
+        ``source_media_type``, ``source_problem`` (``None`` for rows that can be sent) and
+        ``source_note`` (what validation did to a value, e.g. whitespace removed around a path).
 
     Raises:
         MissingColumnError, DuplicateIdError, TableError, InvalidRowsError.
@@ -111,8 +118,9 @@ def validate(
     out["source_duration"] = pd.array([c.duration for c in checked], dtype="Float64")
     out["source_media_type"] = pd.Series([c.media_type for c in checked], index=table.index, dtype="object")
     out["source_problem"] = pd.Series([c.problem for c in checked], index=table.index, dtype="object")
+    out["source_note"] = pd.Series([c.note for c in checked], index=table.index, dtype="object")
     if errors == "raise":
-        _raise_problems(out, id_col, guessed=kind == "auto")
+        _raise_problems(out, id_col, guessed=kind == "auto", base=base)
     return out
 
 
@@ -239,30 +247,43 @@ def _check_source(value: Any, *, kind: str, base: Path, limits: Limits, models: 
 
 
 def _guess_kind(value: str, base: Path) -> str:
-    if _SCHEME.match(value):
-        return "url"
-    if "\n" in value or len(value) > 1024:
+    """``url``, ``file`` or ``text`` from what the value looks like (surrounding whitespace aside, as
+    spreadsheets and copy-paste leave it): an existing file, or a path by its shape, is a file; a
+    text is recognised as text, never because it failed to be a file."""
+    stripped = value.strip()
+    if _SCHEME.match(stripped):
+        return "text" if any(c.isspace() for c in stripped) else "url"
+    if "\n" in stripped or len(stripped) > 1024:
         return "text"
-    try:
-        if (base / Path(value).expanduser()).exists():
-            return "file"
-    except (OSError, ValueError):  # not a possible path at all (too long, NUL bytes...)
-        return "text"
+    for candidate in dict.fromkeys((value, stripped)):
+        try:
+            if (base / Path(candidate).expanduser()).exists():
+                return "file"
+        except (OSError, ValueError):  # not a possible path at all (too long, NUL bytes...)
+            return "text"
+    return "file" if _looks_like_path(stripped) else "text"
+
+
+def _looks_like_path(value: str) -> bool:
+    """A media file name (``take 1.wav``), an explicit path (``/data/x``, ``./x``, ``~/x``, ``C:\\x``), or
+    separators without spaces (``data/rec1``); not a sentence such as ``yes/no questions are hard``."""
     if Path(value).suffix.lower() in _MEDIA_SUFFIXES:
-        return "file"
-    # A missing path without a media extension: a path if it has separators and no spaces
-    # ("data/rec1"), a text otherwise ("yes/no questions are hard").
-    return "file" if ("/" in value or os.sep in value) and " " not in value else "text"
+        return True
+    if _PATH_START.match(value):
+        return True
+    return ("/" in value or "\\" in value) and not any(c.isspace() for c in value)
 
 
 def _check_url(value: str) -> _Checked:
-    parts = urlsplit(value)
+    stripped = value.strip()
+    note = "surrounding whitespace removed from the URL" if stripped != value else None
+    parts = urlsplit(stripped)
     if parts.scheme.lower() not in ("http", "https"):
         return _Checked(kind="url", problem=f"URL scheme {parts.scheme!r} is not supported: Hume fetches only "
                                             "http(s) URLs; upload the file or host it over https")
     if not parts.hostname:
-        return _Checked(kind="url", problem=f"URL {value!r} has no host; check the column for truncated URLs")
-    return _Checked(kind="url")
+        return _Checked(kind="url", problem=f"URL {stripped!r} has no host; check the column for truncated URLs")
+    return _Checked(kind="url", note=note)
 
 
 def _check_text(value: str, limits: Limits) -> _Checked:
@@ -274,17 +295,39 @@ def _check_text(value: str, limits: Limits) -> _Checked:
 
 
 def _check_file(value: str, base: Path, limits: Limits) -> _Checked:
-    path = Path(value).expanduser()
-    path = path if path.is_absolute() else base / path
+    path = _resolve(value, base)
     shown = str(path)
     try:
         path.exists()
     except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte...
         return _Checked(kind="file", path=shown[:300], problem=f"{shown[:120]!r} cannot be a file path "
                         f"({getattr(exc, 'strerror', None) or exc}); check the column for corrupted paths")
+    note = None
+    if not path.exists() and value.strip() != value and value.strip():
+        stripped = _resolve(value.strip(), base)
+        if stripped.exists():
+            path, shown, note = stripped, str(stripped), f"surrounding whitespace removed from the path {value!r}"
     if not path.exists():
-        return _Checked(kind="file", path=shown, problem=f"file not found: {shown}; check the path (relative "
-                                                         "paths are resolved against root=, default the working folder)")
+        return _Checked(kind="file", path=shown, problem=_not_found(value, shown, base))
+    checked = _check_existing(path, shown, limits)
+    return _Checked(**{**_as_dict(checked), "note": note}) if note else checked
+
+
+def _resolve(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _not_found(value: str, shown: str, base: Path) -> str:
+    """Say where the path was looked for, and what may be wrong with the value."""
+    relative = not Path(value.strip()).expanduser().is_absolute()
+    where = f" (the relative path {value.strip()!r} resolved against the root folder {base})" if relative else ""
+    spaces = (f"; the value {value!r} has whitespace around it, and the path without it does not exist either"
+              if value.strip() != value else "")
+    return f"file not found: {shown}{where}{spaces}; check the path" + (" or the root folder" if relative else "")
+
+
+def _check_existing(path: Path, shown: str, limits: Limits) -> _Checked:
     if path.is_dir():
         return _Checked(kind="file", path=shown, problem=f"{shown} is a directory, not a file; point at a file in it")
     if not path.is_file():
@@ -378,7 +421,7 @@ def _as_dict(checked: _Checked) -> dict[str, Any]:
     return {name: getattr(checked, name) for name in _Checked.__slots__}
 
 
-def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool) -> None:
+def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool, base: Path) -> None:
     bad = out[out["source_problem"].notna()]
     if bad.empty:
         return
@@ -387,8 +430,11 @@ def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool) -> None:
     missing = bad["source_problem"].str.startswith("file not found")
     hint = ("\nkind='auto' read some of these as file paths; if the column holds texts, pass kind='text'."
             if guessed and missing.any() else "")
+    if bad["source_problem"].str.contains("resolved against the root folder", regex=False).any():
+        hint += f"\nRelative paths are resolved against root= (here {base}); pass root= the folder they are relative to."
     raise InvalidRowsError(
         f"{len(bad)} of {len(out)} rows cannot be measured:\n" + "\n".join(lines) + more + hint +
         "\nFix them, or pass errors='mark' to measure the other rows and report these as 'invalid'.",
         rows=list(bad.index),
     )
+

@@ -649,3 +649,23 @@ def test_retry_after_adding_a_model_resends_only_the_failed_model(tmp_path, cloc
     assert (retried.status["status"] == "ok").all() and posts(clean) == 1
     assert set(retried.predictions["model"].astype(str)) == {"language", "ner"}
     assert first.status["job_id"].isin(retried.status["job_id"].str.split(", ").explode()).all()
+
+
+def test_paths_with_whitespace_are_measured_as_files_not_texts(tmp_path, clock):
+    """'take1.wav ' (spreadsheet residue) goes as an upload scored by prosody, a URL with a newline as that URL; only the real text gets language."""
+    emu = Emulator(api_key="k", clock=clock)
+    (tmp_path / "media").mkdir()
+    make_wav(tmp_path / "media" / "take1.wav", segments=[(0.2, 1.0)], duration=1.5, seed=1)
+    url = emu.add_media("clip.wav", make_wav(None, segments=[(0.1, 0.8)], duration=1.0, seed=2))
+    table = pd.DataFrame({"id": ["trail", "lead", "url", "text"],
+                          "path": ["media/take1.wav ", " media/take1.wav", f"{url}\n", "So glad you came."]})
+    result = measure(table, id_col="id", source_col="path", models=["prosody", "language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", root=str(tmp_path), progress=False)
+    assert (result.status["status"] == "ok").all()
+    assert result.checked["source_kind"].tolist() == ["file", "file", "url", "text"]
+    assert result.checked["source_note"].notna().tolist() == [True, True, True, False]
+    kinds = sorted(next(k for k in ("files", "urls", "text") if job.request.get(k)) for job in emu.jobs)
+    assert kinds == ["files", "text", "urls"]
+    texts = next(job for job in emu.jobs if job.request.get("text")).request["text"]
+    assert texts == ["So glad you came."]
+    assert set(result.predictions.loc[result.predictions["id"] == "trail", "model"].astype(str)) >= {"prosody"}

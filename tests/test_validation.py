@@ -425,3 +425,43 @@ def test_texts_guessed_as_paths_get_a_kind_hint(tmp_path):
         validate(table, id_col="id", source_col="source", root=tmp_path)
     checked = validate(table, id_col="id", source_col="source", kind="text", root=tmp_path)
     assert checked["source_problem"].isna().all()
+
+
+# -- a path is never measured as text -------------------------------------------------------------
+
+@pytest.mark.parametrize("spelled", ["media/p02/take1.wav ", " media/p02/take1.wav", "media/p02/take1.wav\n",
+                                     "\tmedia/p02/take1.wav\r\n"], ids=["trailing", "leading", "newline", "both"])
+def test_a_path_with_whitespace_around_it_is_the_file(tmp_path: Path, spelled: str):
+    """A path copied with spaces or a newline around it is the file it names, and source_note says what was removed."""
+    audio = wav(tmp_path / "media" / "p02" / "take1.wav")
+    table = pd.DataFrame({"id": ["p02"], "src": [spelled]})
+    for kind in ("auto", "file"):
+        out = validate(table, id_col="id", source_col="src", root=tmp_path, kind=kind)
+        assert out.loc[0, "source_kind"] == "file" and out.loc[0, "source_problem"] is None
+        assert out.loc[0, "source_path"] == str(audio) and out.loc[0, "source_media_type"] == "audio/wav"
+        assert out.loc[0, "source_note"] == f"surrounding whitespace removed from the path {spelled!r}"
+
+
+@pytest.mark.parametrize("spelled", ["media/p09/take1.wav ", " media/p09/take1.wav", "/data/missing take.wav\n",
+                                     "C:\\Users\\me\\take1", "./recordings/take1", "~/rec/x"])
+def test_a_missing_path_is_an_invalid_file_with_a_hint_never_a_text(tmp_path: Path, spelled: str):
+    """A value shaped like a path that does not exist is marked invalid with where it was looked for, never scored as text."""
+    out = validate(pd.DataFrame({"id": ["p09"], "src": [spelled]}), id_col="id", source_col="src", root=tmp_path,
+                   errors="mark")
+    problem = out.loc[0, "source_problem"]
+    assert out.loc[0, "source_kind"] == "file" and problem.startswith("file not found")
+    if spelled != spelled.strip():
+        assert f"the value {spelled!r} has whitespace around it" in problem
+    if not spelled.strip().startswith(("/", "~", "C:")):
+        assert f"resolved against the root folder {tmp_path}" in problem
+
+
+def test_texts_are_texts_because_they_read_as_text(tmp_path: Path):
+    """Sentences (with slashes, dots or whitespace around them) are texts; a URL with spaces around it is the URL."""
+    texts = ["yes/no questions are hard", "  I can't believe it. ", "He said: and/or, fine.\n", "hello",
+             "Ratio 3/4 of the time"]
+    out = validate(pd.DataFrame({"id": range(6), "src": [*texts, " https://example.org/a.wav\n"]}), id_col="id",
+                   source_col="src", root=tmp_path)
+    assert out["source_kind"].tolist() == ["text"] * 5 + ["url"]
+    assert out["source_problem"].isna().all() and out["source_note"].tolist()[:5] == [None] * 5
+    assert out.loc[5, "source_note"] == "surrounding whitespace removed from the URL"
