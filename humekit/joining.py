@@ -16,19 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from humekit.columns import DESCRIPTOR_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS
 from humekit.coverage import Coverage
 from humekit.ledger import Ledger
 from humekit.predictions import to_tables
 
 __all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results"]
 
-STATUS_COLUMNS = ("status", "job_id", "error")
 #: Prediction columns kept after the ID (the source columns are replaced by the ID).
-JOINED_COLUMNS = (
-    "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",
-    "file", "file_type", "prob", "box_x", "box_y", "box_w", "box_h", "confidence", "speaker_confidence",
-)  # fmt: skip
-_DESCRIPTOR_KEEP = ("model", "group", "frame", "begin", "end", "text", "kind", "name", "score", "file")
+JOINED_COLUMNS = PREDICTION_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +89,7 @@ def join_results(
         index=checked.index,
     )
     return Joined(status=status, predictions=_finish(scores, id_col, JOINED_COLUMNS),
-                  descriptors=_finish(descriptors, id_col, _DESCRIPTOR_KEEP), job_ids=tuple(used),
+                  descriptors=_finish(descriptors, id_col, DESCRIPTOR_COLUMNS), job_ids=tuple(used),
                   failed=tuple(failed))
 
 

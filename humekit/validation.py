@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
+from humekit.columns import DESCRIPTOR_COLUMNS, OUTPUT_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS, SUMMARY_COLUMNS
 from humekit.errors import DuplicateIdError, InvalidRowsError, MissingColumnError, TableError
 from humekit.limits import DEFAULT_LIMITS, Limits
 from humekit.media import probe
@@ -145,12 +146,26 @@ def _check_columns(table: Any, id_col: str, source_col: str, errors: str) -> Non
                          "(e.g. table.rename(columns={...}))", column=clashes[0])
     if id_col == source_col:
         raise TableError(f"id_col and source_col are both {id_col!r}; IDs must be a separate, stable column")
+    _check_id_name(id_col, table)
     repeated = [name for name in (id_col, source_col) if (table.columns == name).sum() > 1]
     if repeated:
         raise TableError(f"The table has {int((table.columns == repeated[0]).sum())} columns named {repeated[0]!r}; "
                          "rename or drop the extra ones so each column name is unique", column=repeated[0])
     if table.empty:
         raise TableError("The table is empty: there is nothing to measure. Check the filter that built it.")
+
+
+def _check_id_name(id_col: Any, table: pd.DataFrame) -> None:
+    """Refuse an ID column named like a column of humekit's outputs: the ID could not stay intact beside it."""
+    if not isinstance(id_col, str) or id_col not in OUTPUT_COLUMNS:
+        return
+    outputs = [name for name, columns in (("status", STATUS_COLUMNS), ("predictions", PREDICTION_COLUMNS),
+                                          ("descriptors", DESCRIPTOR_COLUMNS), ("humekit run's wide.csv", SUMMARY_COLUMNS))
+               if id_col in columns] or ["wide(), one column per emotion"]
+    new = next(name for name in (f"{id_col}_id", f"{id_col}_id2", f"{id_col}_key") if name not in table.columns)
+    raise TableError(f"id_col={id_col!r}: {id_col!r} is also a column of humekit's outputs ({', '.join(outputs)}), "
+                     f"where the ID column could not stay intact beside it. Rename that column (e.g. to {new!r}) "
+                     f"and pass id_col={new!r}; nothing was sent.", column=id_col)
 
 
 def _check_ids(ids: pd.Series, id_col: str, table: pd.DataFrame) -> None:

@@ -669,3 +669,48 @@ def test_paths_with_whitespace_are_measured_as_files_not_texts(tmp_path, clock):
     texts = next(job for job in emu.jobs if job.request.get("text")).request["text"]
     assert texts == ["So glad you came."]
     assert set(result.predictions.loc[result.predictions["id"] == "trail", "model"].astype(str)) >= {"prosody"}
+
+
+# -- any ID column name: kept intact in every output, or refused before anything is sent ----------
+
+def test_every_output_column_name_as_id_col_is_kept_intact_or_refused_before_sending(tmp_path, clock):
+    """Each column name of status, predictions, descriptors, wide(), checked, jobs and humekit run's wide as id_col:
+    refused (nothing sent, the fix named) or kept intact in every output, and the rerun sends nothing."""
+    from humekit.columns import OUTPUT_COLUMNS
+    from humekit.run import summarize_rows
+    from humekit.synthetic import make_image
+    from humekit.validation import ADDED_COLUMNS
+
+    make_wav(tmp_path / "a.wav", segments=[(0.2, 1.2)], duration=1.5, seed=1)
+    make_image(tmp_path / "f.png", seed=1)
+    base = pd.DataFrame({"id": ["a", "f", "t"], "src": [str(tmp_path / "a.wav"), str(tmp_path / "f.png"),
+                                                        "Alice was thrilled in Paris."]})
+    emu = Emulator(api_key="k", clock=clock)
+    kwargs = dict(source_col="src", models=["prosody", "face", "burst", "language"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False)
+    first = measure(base, id_col="id", **kwargs)
+    outputs = [first.status, first.predictions, first.descriptors, first.wide(), first.checked, first.jobs,
+               summarize_rows(first, base)]
+    names = sorted({str(c) for frame in outputs for c in frame.columns} - {"id", "src"})
+    assert {"model", "text", "emotion", "score", "begin", "file", "status", "kind", "segments", "Joy",
+            "source_kind", "job_key"} <= set(names)
+    requests, sent = len(emu.requests), posts(emu)
+    refused, intact = [], []
+    for name in names:
+        table = base.rename(columns={"id": name})
+        if name in OUTPUT_COLUMNS or name in ADDED_COLUMNS:
+            with pytest.raises(humekit.TableError, match=r"rename|pass id_col=") as info:
+                measure(table, id_col=name, **kwargs)
+            assert len(emu.requests) == requests, name
+            assert f"{name!r}" in str(info.value)
+            refused.append(name)
+            continue
+        for _ in range(2):  # the first call rejoins the ledger's jobs under the new name, the rerun too
+            result = measure(table, id_col=name, **kwargs)
+            assert posts(emu) == sent and (result.status["status"] == "ok").all(), name
+            assert result.status[name].tolist() == ["a", "f", "t"]
+            for frame in (result.predictions, result.descriptors, result.wide(), summarize_rows(result, table)):
+                assert list(frame.columns).count(name) == 1 and set(frame[name]) <= {"a", "f", "t"}, name
+            assert set(result.predictions[name]) == {"a", "f", "t"}
+        intact.append(name)
+    assert len(refused) > 60 and {"backend", "claimed_ms", "owner", "config"} <= set(intact)

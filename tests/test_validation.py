@@ -465,3 +465,14 @@ def test_texts_are_texts_because_they_read_as_text(tmp_path: Path):
     assert out["source_kind"].tolist() == ["text"] * 5 + ["url"]
     assert out["source_problem"].isna().all() and out["source_note"].tolist()[:5] == [None] * 5
     assert out.loc[5, "source_note"] == "surrounding whitespace removed from the URL"
+
+
+@pytest.mark.parametrize("name", ["model", "text", "emotion", "status", "score", "begin", "file", "name", "Joy"])
+def test_an_id_column_named_like_an_output_column_is_refused_with_the_rename(name: str):
+    """id_col='model' (any output column's name) raises TableError naming the output and the rename, before any file is read."""
+    table = pd.DataFrame({name: ["a", "b"], "src": ["One text.", "Two texts."]})
+    with pytest.raises(TableError, match=rf"id_col={name!r}: .*outputs .*Rename that column \(e.g. to '{re.escape(name)}_id'\)"
+                                         rf" and pass id_col='{re.escape(name)}_id'"):
+        validate(table, id_col=name, source_col="src")
+    assert validate(table.rename(columns={name: f"{name}_id"}), id_col=f"{name}_id", source_col="src")[
+        "source_problem"].isna().all()
