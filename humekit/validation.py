@@ -49,6 +49,7 @@ _MEDIA_SUFFIXES = frozenset(
     ".webp .heic .zip .tar .gz .tgz .bz2 .xz .txt".split()
 )
 _SHOWN = 10  # problems listed in one error message
+_SHOWN_IDS = 5  # duplicated IDs listed in one error message
 # Extensions whose content humekit.media recognises from its bytes (so a miss means a bad file).
 _SNIFFABLE = frozenset(".wav .mp3 .mp4 .m4a .mov .webm .mkv .ogg .flac .png .jpg .jpeg .gif .bmp .webp".split())
 # Containers that often carry no duration in their header (browser recordings): not a sign of damage.
@@ -171,32 +172,47 @@ def _check_id_name(id_col: Any, table: pd.DataFrame) -> None:
 def _check_ids(ids: pd.Series, id_col: str, table: pd.DataFrame) -> None:
     # Positions, not labels: an index may repeat labels, and ids[label] would then pick several rows.
     values = ids.tolist()
-    labels = list(ids.index)
-    nulls = [labels[i] for i, value in enumerate(values) if _is_null(value)]
+    nulls = [i for i, value in enumerate(values) if _is_null(value)]
     if nulls:
         raise DuplicateIdError(
-            f"Column {id_col!r} has {len(nulls)} null ID(s) (at index {_preview(nulls)}). Every row needs a stable "
-            "ID to join its predictions back: fill them in or drop those rows.",
+            f"Column {id_col!r} has {len(nulls)} null ID(s), at {_rows(nulls)}. Every row needs a stable ID to "
+            "join its predictions back: fill them in or drop those rows.",
             rows=nulls, column=id_col,
         )
     unhashable = [i for i, value in enumerate(values) if not isinstance(value, Hashable)]
     if unhashable:
         raise DuplicateIdError(
-            f"Column {id_col!r} has unhashable IDs (e.g. {values[unhashable[0]]!r} at index "
-            f"{labels[unhashable[0]]!r}); use strings or numbers as IDs.",
-            rows=[labels[i] for i in unhashable], column=id_col,
+            f"Column {id_col!r} has unhashable IDs (e.g. {values[unhashable[0]]!r} at {_rows(unhashable[:1])}); "
+            "use strings or numbers as IDs.",
+            rows=unhashable, column=id_col,
         )
     tokens = pd.Series([id_token(value) for value in values], dtype="object")
     positions = [int(i) for i in np.flatnonzero(tokens.duplicated(keep=False).to_numpy())]
     if positions:
-        repeated = list(dict.fromkeys(tokens.iloc[positions]))
-        first = {token: values[i] for i, token in reversed(list(zip(positions, tokens.iloc[positions], strict=True)))}
-        shown = [first[token] for token in repeated]
+        where: dict[str, list[int]] = {}
+        for position in positions:
+            where.setdefault(tokens.iloc[position], []).append(position)
+        shown = "; ".join(f"{values[at[0]]!r} at {_rows(at)}" for at in list(where.values())[:_SHOWN_IDS])
+        more = f"; … {len(where) - _SHOWN_IDS} more" if len(where) > _SHOWN_IDS else ""
         raise DuplicateIdError(
-            f"Column {id_col!r} has {len(shown)} duplicated ID(s) (e.g. {_preview(shown)}) on {len(positions)} "
-            "rows. IDs must be unique to join predictions back: de-duplicate the table or choose another id_col.",
-            rows=[labels[i] for i in positions], column=id_col,
+            f"Column {id_col!r} has {len(where)} duplicated ID(s) on {len(positions)} rows: {shown}{more}. "
+            "IDs must be unique to join predictions back: de-duplicate the table or choose another id_col.",
+            rows=positions, column=id_col,
         )
+
+
+def describe_row(position: int, row_id: Any) -> str:
+    """How every message names a row: ``row 3 (ID 'p02')``, its position in the table (0-based, as in
+    ``table.iloc[3]``, whatever the index) with its ID beside it."""
+    return f"row {position} (ID {row_id!r})"
+
+
+def _rows(positions: list[int]) -> str:
+    """``row 3`` or ``rows 3, 8, 12 … (7 in all)``: positions, 0-based as in ``table.iloc``."""
+    if len(positions) == 1:
+        return f"row {positions[0]}"
+    shown = ", ".join(map(str, positions[:5]))
+    return f"rows {shown}" + (f" … ({len(positions)} in all)" if len(positions) > 5 else "")
 
 
 def id_token(value: Any) -> str:
@@ -223,11 +239,6 @@ def _is_null(value: Any) -> bool:
         return math.isnan(value)
     # numpy scalars (float32 NaN, datetime64 NaT...) are not Python floats
     return isinstance(value, np.generic) and bool(pd.isna(value))
-
-
-def _preview(values: list[Any]) -> str:
-    shown = ", ".join(repr(v) for v in values[:5])
-    return shown + (f", … {len(values) - 5} more" if len(values) > 5 else "")
 
 
 def _model_names(models: Iterable[str] | dict[str, Any] | None) -> frozenset[str] | None:
@@ -437,10 +448,12 @@ def _as_dict(checked: _Checked) -> dict[str, Any]:
 
 
 def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool, base: Path) -> None:
-    bad = out[out["source_problem"].notna()]
-    if bad.empty:
+    positions = np.flatnonzero(out["source_problem"].notna().to_numpy())
+    if not len(positions):
         return
-    lines = [f"  - row {row[id_col]!r} (index {index!r}): {row['source_problem']}" for index, row in bad.head(_SHOWN).iterrows()]
+    bad = out.iloc[positions]
+    lines = [f"  - {describe_row(int(position), row_id)}: {problem}"
+             for position, row_id, problem in zip(positions[:_SHOWN], bad[id_col], bad["source_problem"])]
     more = f"\n  … and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
     missing = bad["source_problem"].str.startswith("file not found")
     hint = ("\nkind='auto' read some of these as file paths; if the column holds texts, pass kind='text'."
@@ -450,6 +463,6 @@ def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool, base: Path
     raise InvalidRowsError(
         f"{len(bad)} of {len(out)} rows cannot be measured:\n" + "\n".join(lines) + more + hint +
         "\nFix them, or pass errors='mark' to measure the other rows and report these as 'invalid'.",
-        rows=list(bad.index),
+        rows=[int(p) for p in positions],
     )
 

@@ -68,7 +68,7 @@ class Case:
     id_col: str = "id"
     source_col: str = "src"
     bad_row: bool = False
-    r"""An InvalidRowsError case: the message must name row 'bad-1' at index BAD_INDEX."""
+    r"""An InvalidRowsError case: the message must name row 1 (ID 'bad-1'), not its index label BAD_INDEX."""
 
 
 def _bad_file(name: str, data: bytes) -> Callable[[Path], pd.DataFrame]:
@@ -120,17 +120,17 @@ CASES = [
          ("1 duplicated ID", "3", "de-duplicate")),
     Case("int-equals-float", lambda tmp: ids_table([5, 5.0, 6]), DuplicateIdError, ("1 duplicated ID", "de-duplicate")),
     Case("duplicates-with-repeated-index-labels", lambda tmp: ids_table(["a", "b", "b"], index=[0, 0, 1]),
-         DuplicateIdError, ("1 duplicated ID(s) (e.g. 'b')", "de-duplicate")),
+         DuplicateIdError, ("1 duplicated ID(s) on 2 rows: 'b' at rows 1, 2", "de-duplicate")),
     Case("null-id-none", lambda tmp: ids_table(["a", None], index=[0, BAD_INDEX]), DuplicateIdError,
-         ("null ID", f"index {BAD_INDEX}", "fill them in or drop")),
+         ("null ID", "at row 1.", "fill them in or drop")),
     Case("null-id-nan", lambda tmp: ids_table([1.0, float("nan")], index=[0, BAD_INDEX]), DuplicateIdError,
-         ("null ID", f"index {BAD_INDEX}", "fill them in")),
+         ("null ID", "at row 1.", "fill them in")),
     Case("null-id-pd-na", lambda tmp: ids_table(["a", pd.NA], index=[0, BAD_INDEX]), DuplicateIdError,
-         ("null ID", f"index {BAD_INDEX}", "fill them in")),
+         ("null ID", "at row 1.", "fill them in")),
     Case("null-id-numpy-float32-nan", lambda tmp: ids_table([np.float32("nan"), 1], index=[BAD_INDEX, 0]),
-         DuplicateIdError, ("null ID", f"index {BAD_INDEX}", "fill them in")),
+         DuplicateIdError, ("null ID", "at row 0.", "fill them in")),
     Case("unhashable-ids", lambda tmp: ids_table(["a", ["b", "c"]], index=[0, BAD_INDEX]), DuplicateIdError,
-         ("unhashable", "['b', 'c']", f"index {BAD_INDEX}", "use strings or numbers")),
+         ("unhashable", "['b', 'c'] at row 1", "use strings or numbers")),
     # -- sources ---------------------------------------------------------------------------
     Case("empty-source", lambda tmp: one_bad(""), InvalidRowsError, ("the source is empty", "give a file path"),
          bad_row=True),
@@ -198,9 +198,9 @@ def test_bad_table_raises_a_precise_error(case: Case, tmp_path: Path):
     for needle in case.says:
         assert needle in message, f"{needle!r} not in {message!r}"
     if case.bad_row:
-        assert f"row 'bad-1' (index {BAD_INDEX})" in message
+        assert "row 1 (ID 'bad-1')" in message  # the position (the index label is 7), with the ID
         assert "errors='mark'" in message
-        assert info.value.rows == [BAD_INDEX]
+        assert info.value.rows == [1]
         assert "'ok'" not in message  # the good row is not blamed
 
 
@@ -240,13 +240,23 @@ def test_missing_column_error_carries_the_column():
     assert clash.value.column == "source_kind"
 
 
-def test_duplicate_error_lists_every_duplicated_row_label():
-    """DuplicateIdError.rows holds the index labels of every row sharing a duplicated ID."""
+def test_duplicate_error_lists_every_duplicated_row_position():
+    """DuplicateIdError names each duplicated ID with its rows' positions (not index labels); .rows holds them all."""
     table = ids_table(["a", "b", "a", "c", "b"], index=list("vwxyz"))
     with pytest.raises(DuplicateIdError) as info:
         humekit.validate(table, id_col="id", source_col="src")
-    assert info.value.rows == ["v", "w", "x", "z"]
-    assert "2 duplicated ID(s) (e.g. 'a', 'b') on 4 rows" in str(info.value)
+    assert info.value.rows == [0, 1, 2, 4]
+    assert "2 duplicated ID(s) on 4 rows: 'a' at rows 0, 2; 'b' at rows 1, 4." in str(info.value)
+
+
+def test_many_duplicated_ids_show_the_first_few_and_count_the_rest():
+    """Eight duplicated IDs: the first five with their rows, then how many more."""
+    table = ids_table([f"p{i // 3}" for i in range(24)])
+    with pytest.raises(DuplicateIdError) as info:
+        humekit.validate(table, id_col="id", source_col="src")
+    message = str(info.value)
+    assert "8 duplicated ID(s) on 24 rows: 'p0' at rows 0, 1, 2; 'p1' at rows 3, 4, 5;" in message
+    assert "'p4' at rows 12, 13, 14; … 3 more." in message and "'p5'" not in message
 
 
 def test_many_bad_rows_are_summarised():
@@ -256,7 +266,7 @@ def test_many_bad_rows_are_summarised():
         humekit.validate(table, id_col="id", source_col="src")
     message = str(info.value)
     assert message.startswith("25 of 25 rows cannot be measured")
-    assert "row 'r9' (index 9)" in message and "row 'r10'" not in message
+    assert "row 9 (ID 'r9')" in message and "row 10 " not in message
     assert "… and 15 more" in message
     assert len(info.value.rows) == 25
 
@@ -414,7 +424,7 @@ def test_read_error_is_reported_even_as_root(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(InvalidRowsError) as info:
         humekit.validate(one_bad(str(path)), id_col="id", source_col="src")
     message = str(info.value)
-    assert f"row 'bad-1' (index {BAD_INDEX})" in message
+    assert "row 1 (ID 'bad-1')" in message
     assert "cannot read" in message and "Permission denied" in message and "check its permissions" in message
 
 
