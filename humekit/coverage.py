@@ -9,7 +9,7 @@ include that model with the same options. Measuring with ``prosody`` and later w
 and ``face`` therefore sends only ``face``; dropping a model sends nothing; and jobs recorded
 before planning was per model (one job for all the models of a call) are read the same way.
 
-When several live jobs cover a pair, the one claimed first answers for it, so reruns agree.
+When several live jobs cover a pair, the one recorded first answers for it, so reruns agree.
 """
 
 from __future__ import annotations
@@ -79,20 +79,14 @@ def cover(
             made = request.get("models") or {}
             provides[job_key] = tuple(m for m in models if m in made and _canonical(made[m]) == wanted[m])
             kinds[job_key] = kind
-    order = {key: n for n, key in enumerate(provides)}  # jobs come in the order they were claimed
     taken: dict[int, dict[str, tuple[str, str]]] = {}  # row position -> model -> (fingerprint, job key)
     matched: dict[str, RowInput] = {}
-    candidates = sorted(
-        (order[key], seq, key, fingerprint, token, content)
-        for seq, (key, fingerprint, token, content) in enumerate(
-            zip(found["job_key"], found["fingerprint"], found["id_token"], found["content"], strict=True))
-        if key in order
-    )
-    for _, _, job_key, fingerprint, token, content in candidates:
+    columns = (found[c].tolist() for c in ("job_key", "fingerprint", "id_token", "content"))
+    for job_key, fingerprint, token, content in zip(*columns, strict=True):  # in the order recorded
         row = by_token.get(token)
-        if row is None or row.content != content or row.kind != kinds[job_key]:
+        if job_key not in provides or row is None or row.content != content or row.kind != kinds[job_key]:
             continue
-        matched[fingerprint] = replace(row, fingerprint=fingerprint)
+        matched[fingerprint] = row if row.fingerprint == fingerprint else replace(row, fingerprint=fingerprint)
         chosen = taken.setdefault(row.index, {})
         for model in provides[job_key]:
             chosen.setdefault(model, (fingerprint, job_key))

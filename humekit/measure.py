@@ -233,7 +233,8 @@ def _run(
         report.submitted += fresh.submitted
         report.reused += fresh.reused
         report.rejected.update(fresh.rejected)
-    coverage = cover(rows, store, models=normalized, **identity)
+    if plan.jobs:  # new claims (or refusals) change what answers each row
+        coverage = cover(rows, store, models=normalized, **identity)
 
     def result() -> MeasureResult:
         joined = join_results(checked, id_col=id_col, coverage=coverage, ledger=store, rejected=report.rejected,

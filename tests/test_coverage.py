@@ -66,8 +66,8 @@ def test_other_options_transcription_endpoint_or_content_are_not_reused(tmp_path
     assert found.assignments == () and dict(found.missing) == {0: ("language",), 1: ("language",)}
 
 
-def test_the_first_claimed_of_two_covering_jobs_answers(tmp_path):
-    """Two live jobs covering one pair: the one claimed first answers, so reruns agree."""
+def test_the_first_recorded_of_two_covering_jobs_answers(tmp_path):
+    """Two live jobs covering one pair: the one recorded first answers, so reruns agree."""
     ledger = Ledger(tmp_path / "l.sqlite")
     described = rows()
     first = claim(ledger, described, {"language": {}})
