@@ -714,3 +714,53 @@ def test_every_output_column_name_as_id_col_is_kept_intact_or_refused_before_sen
             assert set(result.predictions[name]) == {"a", "f", "t"}
         intact.append(name)
     assert len(refused) > 60 and {"backend", "claimed_ms", "owner", "config"} <= set(intact)
+
+
+def test_a_messy_study_pays_once_per_row_and_model(tmp_path, clock):
+    """Regression over a messy table (issue 13, items 1-3): paths with whitespace are files, an awkward ID column name
+    stays intact, and adding face sends only the image and the video (face alone), never the audio again."""
+    from pathlib import Path
+
+    from humekit.synthetic import make_image, make_mp4
+
+    for n in (1, 2, 3):
+        (tmp_path / "media" / f"p0{n}").mkdir(parents=True)
+        make_wav(tmp_path / "media" / f"p0{n}" / "take1.wav", segments=[(0.2, 1.4)], duration=2.0, seed=n)
+    make_image(tmp_path / "media" / "p01" / "face.png", seed=1)
+    make_mp4(tmp_path / "media" / "p03" / "clip.mp4", duration=2.0)
+    sources = ["media/p01/take1.wav ", " media/p02/take1.wav", "media/p03/take1.wav\n", "media/p01/face.png\t",
+               " media/p03/clip.mp4 ", "yes/no questions are hard", "So glad you came.", "media/p09/take1.wav "]
+    table = pd.DataFrame({"row_id": [f"s{n:02d}" for n in range(len(sources))], "where": sources,
+                          "group": list("aabbccdd")})
+    emu = Emulator(api_key="k", clock=clock)
+    kwargs = dict(id_col="row_id", source_col="where", client=emu.client(), ledger=tmp_path / "l.sqlite",
+                  root=str(tmp_path), errors="mark", progress=False)
+    first = measure(table, models=["prosody", "language"], **kwargs)
+    states = first.status.set_index("row_id")["status"].astype(str).to_dict()
+    assert states == {**{f"s{n:02d}": "ok" for n in (0, 1, 2, 4, 5, 6)}, "s03": "invalid", "s07": "invalid"}
+    assert "whitespace around it" in first.status.set_index("row_id").loc["s07", "error"]
+    assert first.checked["source_kind"].tolist() == ["file"] * 5 + ["text"] * 2 + ["file"]
+    texts = [job.request["text"] for job in emu.jobs if job.request.get("text")]
+    assert texts == [["yes/no questions are hard", "So glad you came."]]  # no path was measured as text
+
+    start = len(emu.requests)
+    second = measure(table, models=["prosody", "language", "face"], **kwargs)
+    posted, sent = uploads(emu, start)
+    media = tmp_path / "media"
+    new = os.path.getsize(media / "p01" / "face.png") + os.path.getsize(media / "p03" / "clip.mp4")
+    audio = min(os.path.getsize(p) for p in media.glob("p0*/take1.wav"))
+    assert posted == 2 and new <= sent < new + audio
+    assert {m for job in emu.jobs[-2:] for m, o in job.request["models"].items() if o is not None} == \
+        {"prosody", "language", "face"}  # the image's job (never measured) asks all three, the video's only face
+    assert any({m for m, o in job.request["models"].items() if o is not None} == {"face"} for job in emu.jobs[-2:])
+    assert (second.status["status"] == "ok").sum() == 7
+    for frame in (second.status, second.predictions, second.descriptors, second.wide()):
+        assert list(frame.columns).count("row_id") == 1 and set(frame["row_id"]) <= set(table["row_id"])
+    video = second.predictions[second.predictions["row_id"] == "s04"]
+    assert set(video["model"].astype(str)) >= {"prosody", "face"}
+
+    before = len(emu.requests)
+    third = measure(table, models=["prosody", "language", "face"], **kwargs)
+    assert len(emu.requests) == before and third.submitted == ()
+    pd.testing.assert_frame_equal(third.predictions, second.predictions)
+    assert Path(third.checked.loc[0, "source_path"]) == media / "p01" / "take1.wav"
