@@ -223,7 +223,7 @@ def test_unreadable_file_is_reported(tmp_path: Path):
     try:
         if os.access(path, os.R_OK):
             pytest.skip("running as root (or with CAP_DAC_OVERRIDE): chmod 000 does not stop reading")
-        with pytest.raises(InvalidRowsError, match=r"row 'bad-1' \(index 7\).*cannot read .*permissions"):
+        with pytest.raises(InvalidRowsError, match=r"row 1 \(ID 'bad-1'\).*cannot read .*permissions"):
             humekit.validate(one_bad(str(path)), id_col="id", source_col="src")
     finally:
         path.chmod(0o644)
