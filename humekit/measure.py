@@ -324,7 +324,7 @@ def _plan_missing(rows: list[RowInput], coverage: Coverage, checked: pd.DataFram
         group_models = {name: models[name] for name in names}
         group_config = config_key(models=group_models, **identity)
         plan = plan_jobs([for_config(row, group_config) for row in members], config=group_config, limits=limits,
-                         salt=salt)
+                         salt=salt, models=names)
         jobs += plan.jobs
         unplannable.update(plan.unplannable)
         planned.append((group_models, plan.jobs))
@@ -358,11 +358,11 @@ def _resume_interrupted(coverage: Coverage, backend: Backend, store: Ledger, *, 
     recorded = recorded[recorded["superseded"] == 0]
     requests = store.requests(stale["job_key"])
     for job_key, kind in zip(stale["job_key"], stale["kind"], strict=True):
-        job = rebuild_job(job_key, kind, recorded[recorded["job_key"] == job_key], coverage.rows)
+        models = requests[job_key]["models"]
+        job = rebuild_job(job_key, kind, recorded[recorded["job_key"] == job_key], coverage.rows, models=list(models))
         if job is None:
             store.record_abandoned(job_key, "its rows are no longer in the table")
             continue
-        models = requests[job_key]["models"]
         config = config_key(backend=backend.name, endpoint=backend.endpoint, models=models,
                             transcription=transcription)
         done = submit_jobs([job], backend, store, config=f"{config}{salt}", models=models,
