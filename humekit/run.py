@@ -74,7 +74,7 @@ def parse_models(values: Sequence[str]) -> Any:
 
 
 #: Table formats ``humekit run`` reads, by file suffix (CSV and TSV also compressed, e.g. ``.csv.gz``).
-TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+TABLE_FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 _COMPRESSIONS = (".gz", ".bz2", ".zip", ".xz", ".zst")
 _SEPARATORS = (",", ";", "\t", "|")
 _CONVERT = {".json": "pandas.read_json(path)", ".jsonl": "pandas.read_json(path, lines=True)",
@@ -84,7 +84,7 @@ _CONVERT = {".json": "pandas.read_json(path)", ".jsonl": "pandas.read_json(path,
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a recordings table: CSV (``.csv``, the separator detected from the header: ``,``, ``;``,
+    """Read a recordings table: CSV (``.csv`` or ``.txt``, the separator detected from the header: ``,``, ``;``,
     tab or ``|``), TSV (``.tsv``, ``.tab``), either compressed (``.csv.gz``...), or Parquet
     (``.parquet``, ``.pq``). The separator used is in ``table.attrs["separator"]``."""
     if not path.exists():

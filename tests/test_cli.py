@@ -151,12 +151,14 @@ def test_a_table_format_humekit_cannot_read_is_named_with_the_formats_it_can(tmp
     assert "pandas.read_json(path).to_csv('recordings.csv', index=False)" in text
 
 
-@pytest.mark.parametrize(("name", "separator"), [("t.csv", ";"), ("t.csv", "\t"), ("t.tsv", "\t"), ("t.csv", "|")])
+@pytest.mark.parametrize(("name", "separator"), [("t.csv", ";"), ("t.csv", "\t"), ("t.tsv", "\t"), ("t.csv", "|"),
+                                               ("t.txt", ",")])
 def test_the_separator_of_a_csv_or_tsv_is_detected(tmp_path, capsys, name, separator):
     """A table saved with ';' (European Excel), tabs or '|' is read with that separator, and the run says which."""
     path = tmp_path / name
+    other = ";" if separator == "," else ","  # in the texts: the separator is not guessed from the data
     path.write_text(separator.join(["id", "text", "group"]) + "\n" + separator.join(["a", "So glad you came", "x"]) + "\n"
-                    + separator.join(["b", "Too long, far too long", "y"]) + "\n")
+                    + separator.join(["b", f"Too long{other} far too long", "y"]) + "\n")
     code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "text", "--models", "language",
                      "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
     assert code == 0, text
