@@ -41,7 +41,8 @@ class Backend(Protocol):
         ...
 
     def find(self, job: PlannedJob, *, since_ms: int) -> str | None:
-        """The id of an already-created job with exactly this job's inputs, if any (lost responses)."""
+        """The id of an already-created job with exactly this job's inputs (asking for its models, when it
+        records them), if any (lost responses)."""
         ...
 
     def poll(self, job_ids: Sequence[str], *, since_ms: int) -> dict[str, JobDetails]:
@@ -91,7 +92,7 @@ class BatchBackend:
     def find(self, job: PlannedJob, *, since_ms: int) -> str | None:
         wanted = _signature(job)
         for details in self._list_since(since_ms - _SKEW_MS):
-            if _echo_signature(job.kind, details.request) == wanted:
+            if _echo_signature(job.kind, details.request) == wanted and _asks_for(details.request, job.models):
                 return details.job_id
         return None
 
@@ -133,6 +134,16 @@ def _signature(job: PlannedJob) -> tuple[Any, ...]:
     if job.kind == "file":
         return tuple((i.filename, i.md5) for i in job.inputs)
     return tuple(i.value for i in job.inputs)
+
+
+def _asks_for(request: Mapping[str, Any], models: Sequence[str]) -> bool:
+    """Whether an echoed request asks for every one of ``models`` (a job with the same inputs for other
+    models, made when a model was added later, is not this job). Hume echoes ``null`` for models not
+    requested, or every model with its defaults; an echo without ``models`` is not held against it."""
+    echoed = request.get("models")
+    if not models or not isinstance(echoed, Mapping):
+        return True
+    return all(echoed.get(name) is not None for name in models)
 
 
 def _echo_signature(kind: str, request: Mapping[str, Any]) -> tuple[Any, ...] | None:

@@ -40,7 +40,8 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         "plot to --out. Resumable: run it again with the same --out/--ledger and no job is submitted twice. "
         "Exit code 0 when every row is ok, 1 when some are not, 2 when nothing could be run.",
     )
-    run.add_argument("table", type=Path, help="the recordings table: .csv or .parquet, one row per recording")
+    run.add_argument("table", type=Path,
+                     help="the recordings table, one row per recording: .csv (separator detected), .tsv or .parquet")
     run.add_argument("--id-col", required=True, help="column of stable, unique row IDs (the join key)")
     run.add_argument("--source-col", required=True, help="column of file paths (relative to --root), URLs or texts")
     run.add_argument("--models", required=True, nargs="+", metavar="MODEL",

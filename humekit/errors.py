@@ -84,7 +84,11 @@ class MissingAPIKeyError(ConfigurationError):
 
 
 class TableError(HumekitError, ValueError):
-    """The recordings table cannot be sent as it is."""
+    """The recordings table cannot be sent as it is.
+
+    In every message "row 3" is the row's position in the table (0-based, as in ``table.iloc[3]``,
+    whatever its index), with its ID beside it when it has one; ``rows`` holds those positions.
+    """
 
     def __init__(self, message: str, *, rows: Sequence[Any] = (), column: str | None = None):
         super().__init__(message)

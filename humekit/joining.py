@@ -16,19 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from humekit.columns import DESCRIPTOR_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS
+from humekit.coverage import Coverage
 from humekit.ledger import Ledger
-from humekit.planning import RowInput
 from humekit.predictions import to_tables
 
 __all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results"]
 
-STATUS_COLUMNS = ("status", "job_id", "error")
 #: Prediction columns kept after the ID (the source columns are replaced by the ID).
-JOINED_COLUMNS = (
-    "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",
-    "file", "file_type", "prob", "box_x", "box_y", "box_w", "box_h", "confidence", "speaker_confidence",
-)  # fmt: skip
-_DESCRIPTOR_KEEP = ("model", "group", "frame", "begin", "end", "text", "kind", "name", "score", "file")
+JOINED_COLUMNS = PREDICTION_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +34,31 @@ class Joined:
     status: pd.DataFrame
     predictions: pd.DataFrame
     descriptors: pd.DataFrame
+    job_ids: tuple[str, ...] = ()
+    r"""The jobs whose answers were used, in the order of the rows."""
+    failed: tuple[str, ...] = ()
+    r"""The fingerprints of the (row, job) answers that failed (what a retry resends)."""
 
 
 def join_results(
     checked: pd.DataFrame,
     *,
     id_col: str,
-    rows: Sequence[RowInput],
+    coverage: Coverage,
     ledger: Ledger,
     rejected: Mapping[Any, str] | None = None,
     unplannable: Mapping[Any, str] | None = None,
 ) -> Joined:
-    """Build the status of every row and the predictions of every row that has them."""
+    """Build the status of every row and the predictions of every row that has them.
+
+    A row answered by several jobs (its models measured by different calls) gets the predictions of
+    each for the models it answers for; it is ``ok`` when all are, else ``failed`` or ``pending``.
+    """
     rejected = rejected or {}
     unplannable = unplannable or {}
-    by_fingerprint = {r.fingerprint: r for r in rows}
-    assigned = ledger.assigned(list(by_fingerprint))
-    jobs = ledger.jobs(set(assigned.values())).set_index("job_key") if assigned else None
-    mapping = _mapping(ledger, assigned, by_fingerprint, checked, id_col)
+    keys = coverage.job_keys
+    jobs = ledger.jobs(keys).set_index("job_key") if keys else None
+    mapping = _mapping(ledger, coverage, checked)
     scores, descriptors, errors = _job_outputs(ledger, jobs, mapping)
 
     n = len(checked)
@@ -67,8 +70,10 @@ def join_results(
             states[position], reasons[position] = "invalid", problem
     for position, reason in unplannable.items():
         states[position], reasons[position] = "invalid", reason
+    failed: list[str] = []
+    used: list[str] = []
     if jobs is not None:
-        _apply_job_states(states, job_ids, reasons, mapping, jobs, errors)
+        failed, used = _apply_job_states(states, job_ids, reasons, mapping, jobs, errors)
     for position, reason in rejected.items():
         states[position], reasons[position] = "failed", reason
     for position in range(n):
@@ -84,21 +89,26 @@ def join_results(
         index=checked.index,
     )
     return Joined(status=status, predictions=_finish(scores, id_col, JOINED_COLUMNS),
-                  descriptors=_finish(descriptors, id_col, _DESCRIPTOR_KEEP))
+                  descriptors=_finish(descriptors, id_col, DESCRIPTOR_COLUMNS), job_ids=tuple(used),
+                  failed=tuple(failed))
 
 
-def _mapping(ledger: Ledger, assigned: Mapping[str, str], rows: Mapping[str, RowInput], checked: pd.DataFrame,
-             id_col: str) -> pd.DataFrame:
-    columns = ["job_key", "input_key", "fingerprint", "row_index", "row_id"]
-    if not assigned:
+def _mapping(ledger: Ledger, coverage: Coverage, checked: pd.DataFrame) -> pd.DataFrame:
+    """One row per (job, input, table row) that answers: the models it answers for beside it."""
+    columns = ["job_key", "input_key", "fingerprint", "row_index", "row_id", "models"]
+    if not coverage.assignments:
         return pd.DataFrame(columns=columns)
-    recorded = ledger.inputs(set(assigned.values()))
-    recorded = recorded[(recorded["superseded"] == 0) & recorded["fingerprint"].isin(assigned.keys())]
-    recorded = recorded[[assigned[f] == k for f, k in zip(recorded["fingerprint"], recorded["job_key"], strict=True)]]
+    wanted = {(a.job_key, a.fingerprint): a for a in coverage.assignments}
+    recorded = ledger.inputs(coverage.job_keys)
+    recorded = recorded[recorded["superseded"] == 0]
+    pairs = list(zip(recorded["job_key"], recorded["fingerprint"], strict=True))
+    recorded = recorded[[pair in wanted for pair in pairs]]
     mapping = recorded[["job_key", "input_key", "fingerprint"]].copy()
-    mapping["row_index"] = [rows[f].index for f in mapping["fingerprint"]]
-    mapping["row_id"] = [rows[f].row_id for f in mapping["fingerprint"]]
-    return mapping.reset_index(drop=True)
+    found = [wanted[pair] for pair in zip(mapping["job_key"], mapping["fingerprint"], strict=True)]
+    mapping["row_index"] = [a.index for a in found]
+    mapping["row_id"] = [coverage.rows[a.fingerprint].row_id for a in found]
+    mapping["models"] = [a.models for a in found]
+    return mapping.sort_values("row_index", kind="stable").reset_index(drop=True)
 
 
 def _job_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFrame
@@ -118,7 +128,7 @@ def _job_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFram
         kind = job["kind"]
         for _, error in tables.errors.iterrows():
             errors[(str(job_key), _key(kind, error["source"], error["file"]))] = str(error["message"])
-        keys = mapping[mapping["job_key"] == job_key][["input_key", "row_index", "row_id"]]
+        keys = mapping[mapping["job_key"] == job_key][["input_key", "row_index", "row_id", "models"]]
         scores.append(_attach(tables.scores, kind, keys))
         descriptors.append(_attach(tables.descriptors, kind, keys))
     return scores, descriptors, errors
@@ -132,10 +142,15 @@ def _attach(frame: pd.DataFrame, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``frame`` for each table row whose input they answer (copied for shared inputs)."""
     by = (frame["file"] if kind == "text" else frame["source"]).astype("string")
     targets_of = keys.groupby("input_key").indices
+    model_of = frame["model"].astype("string").to_numpy() if "model" in frame.columns else None
+    present = set(model_of) if model_of is not None else set()
+    models = keys["models"].tolist()
     blocks: list[np.ndarray] = []  # positions in frame, one block per (input, table row)
     targets: list[int] = []  # the keys row each block belongs to
     for input_key, where in by.groupby(by, sort=False, observed=True).indices.items():
         for target in targets_of.get(str(input_key), ()):
+            if model_of is not None and not present <= set(models[target]):
+                where = where[np.isin(model_of[where], list(models[target]))]  # the models this row takes from the job
             blocks.append(where)
             targets.append(target)
     if not blocks:
@@ -148,22 +163,47 @@ def _attach(frame: pd.DataFrame, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
 
 
 def _apply_job_states(states: list[str], job_ids: list[str | None], reasons: list[str | None],
-                      mapping: pd.DataFrame, jobs: pd.DataFrame, errors: Mapping[tuple[str, str], str]) -> None:
-    for job_key, input_key, position in zip(mapping["job_key"], mapping["input_key"], mapping["row_index"],
-                                            strict=True):
+                      mapping: pd.DataFrame, jobs: pd.DataFrame, errors: Mapping[tuple[str, str], str]
+                      ) -> tuple[list[str], list[str]]:
+    """Each row's state from the jobs that answer for it (failed over pending over ok); returns the
+    fingerprints that failed and the job ids used."""
+    outcomes: dict[int, list[tuple[str, str | None, str | None, tuple[str, ...]]]] = {}
+    failed: list[str] = []
+    for job_key, input_key, fingerprint, position, models in zip(
+            mapping["job_key"], mapping["input_key"], mapping["fingerprint"], mapping["row_index"],
+            mapping["models"], strict=True):
         job = jobs.loc[job_key]
         job_id = job["job_id"] if isinstance(job["job_id"], str) else None
-        job_ids[position] = job_id
         if job["state"] == "rejected":
-            states[position], reasons[position] = "failed", job["message"]
+            state, reason = "failed", job["message"]
         elif job_id is None:
-            states[position] = "pending"
-            reasons[position] = "submission was interrupted: run measure again with the same ledger to finish it"
+            state, reason = "pending", "submission was interrupted: run measure again with the same ledger to finish it"
         elif job["status"] == "FAILED":
-            states[position], reasons[position] = "failed", f"job {job_id} FAILED: {job['message']}"
+            state, reason = "failed", f"job {job_id} FAILED: {job['message']}"
         elif job["status"] == "COMPLETED":
             message = errors.get((str(job_key), str(input_key)))
-            states[position], reasons[position] = ("failed", message) if message else ("ok", None)
+            state, reason = ("failed", message) if message else ("ok", None)
+        else:
+            state, reason = "pending", None
+        if state == "failed":
+            failed.append(fingerprint)
+        outcomes.setdefault(position, []).append((state, reason, job_id, models))
+    used: list[str] = []
+    for position, answers in outcomes.items():
+        ids = [job_id for _, _, job_id, _ in answers if job_id is not None]
+        used += ids
+        job_ids[position] = ", ".join(dict.fromkeys(ids)) or None
+        for state in ("failed", "pending", "ok"):
+            chosen = [(reason, models) for s, reason, _, models in answers if s == state]
+            if chosen:
+                break
+        states[position] = state
+        said = [(reason, models) for reason, models in chosen if reason]
+        if len(answers) > 1:  # say which models each reason is about
+            reasons[position] = "; ".join(f"{', '.join(models)}: {reason}" for reason, models in said) or None
+        else:
+            reasons[position] = said[0][0] if said else None
+    return failed, list(dict.fromkeys(used))
 
 
 def _finish(frames: list[pd.DataFrame], id_col: str, keep: Sequence[str]) -> pd.DataFrame:

@@ -4,7 +4,10 @@ A job is written *before* its POST (state ``submitting``) together with its inpu
 and its ``job_id`` is committed the moment the API returns it, so a rerun or a crash never loses
 a job and never pays twice: a rerun finds the job, and a claim left ``submitting`` by a dead
 process is reconciled against ``GET /v0/batch/jobs`` before anything is resent. Predictions are
-kept here too (compressed), so re-joining never refetches. Webhook events share the same file.
+kept here too (compressed), so re-joining never refetches. Files' md5 digests are cached by path
+and reused only while the file's size, modification time, change time and inode are all
+unchanged, so a file replaced in place (even by a copy that keeps its timestamps) is hashed and
+measured again. Webhook events share the same file.
 
 Concurrency: every write is one short ``BEGIN IMMEDIATE`` transaction in WAL mode, so two
 processes (or threads) can use one ledger; a job key can be claimed by only one of them.
@@ -66,10 +69,13 @@ CREATE TABLE IF NOT EXISTS inputs (
     PRIMARY KEY (job_key, fingerprint)
 );
 CREATE INDEX IF NOT EXISTS inputs_by_fingerprint ON inputs(fingerprint, superseded);
-CREATE TABLE IF NOT EXISTS file_hashes (
-    path     TEXT PRIMARY KEY,
+CREATE INDEX IF NOT EXISTS inputs_by_row ON inputs(id_token, superseded);
+CREATE TABLE IF NOT EXISTS file_digests (
+    path     TEXT PRIMARY KEY,           -- a digest is reused only while the file's whole stamp is unchanged:
     size     INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,           -- a digest is reused only while size and mtime are unchanged
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,           -- changes on any write or replacement, even one that restores mtime
+    inode    INTEGER NOT NULL,           -- a file replaced by another (copy, move, re-export) has a new inode
     md5      TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS refused_payloads (
@@ -122,12 +128,18 @@ def payload_key(request: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
+def _stamp(path: str) -> tuple[int, int, int, int] | None:
+    """What must be unchanged for a remembered digest to be reused: size, mtime, ctime and inode.
+
+    mtime alone is not enough: a copy that keeps its timestamps (``cp -p``, ``os.utime``, a sync
+    tool) restores it, but the change time (set by the kernel on every write, rename or chmod,
+    and not settable by users) and the inode of a replaced file do change.
+    """
     try:
         info = os.stat(path)
     except OSError:
         return None
-    return info.st_size, info.st_mtime_ns
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
 
 
 def owner_token() -> str:
@@ -328,6 +340,16 @@ class Ledger:
         )
         return dict(zip(found["fingerprint"], found["job_key"], strict=True))
 
+    def live_inputs(self, id_tokens: Sequence[str]) -> pd.DataFrame:
+        """Every live (not superseded) input recorded for the rows with these ID tokens, in the order
+        recorded: ``job_key``, ``fingerprint``, ``id_token``, ``content``."""
+        return self._select_in(
+            "SELECT rowid AS seq, job_key, fingerprint, id_token, content FROM inputs"
+            " WHERE superseded=0 AND id_token IN ({marks})",
+            id_tokens,
+            order=("seq",),
+        )
+
     def jobs(self, job_keys: Iterable[str] | None = None) -> pd.DataFrame:
         """Jobs as a DataFrame (all, or those with the given keys), in the order they were claimed."""
         query = ("SELECT job_key, job_id, backend, kind, state, status, message, owner, claimed_ms, submitted_ms,"
@@ -360,19 +382,23 @@ class Ledger:
 
     # -- file digests ------------------------------------------------------------------------
     def known_md5s(self, paths: Iterable[str]) -> dict[str, str]:
-        """The md5 of each file hashed before whose size and modification time are unchanged."""
+        """The md5 of each file hashed before whose size, mtime, ctime and inode are all unchanged
+        (any difference, such as a file replaced in place by a copy that kept its timestamps,
+        means it is read and hashed again)."""
         stamps = {path: stamp for path in dict.fromkeys(paths) if (stamp := _stamp(path)) is not None}
-        found = self._select_in("SELECT path, size, mtime_ns, md5 FROM file_hashes WHERE path IN ({marks})", stamps)
-        return {path: md5 for path, size, mtime, md5 in found.itertuples(index=False, name=None)
-                if stamps.get(path) == (int(size), int(mtime))}
+        found = self._select_in("SELECT path, size, mtime_ns, ctime_ns, inode, md5 FROM file_digests"
+                                " WHERE path IN ({marks})", stamps)
+        return {path: md5 for path, *stamp, md5 in found.itertuples(index=False, name=None)
+                if stamps.get(path) == tuple(int(v) for v in stamp)}
 
     def remember_md5s(self, digests: Mapping[str, str]) -> None:
-        """Keep files' md5 digests with their size and modification time."""
+        """Keep files' md5 digests with their stamp (size, mtime, ctime, inode)."""
         rows = [(path, *stamp, md5) for path, md5 in digests.items() if (stamp := _stamp(path)) is not None]
         if not rows:
             return
         with self._write() as db:
-            db.executemany("INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, md5) VALUES (?, ?, ?, ?)", rows)
+            db.executemany("INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, ctime_ns, inode, md5)"
+                           " VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     # -- predictions -------------------------------------------------------------------------
     def store_predictions(self, job_id: str, body: bytes) -> None:

@@ -26,9 +26,11 @@ from humekit.jobs import JobDetails
 from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
 from humekit.joining import join_results
-from humekit.planning import Plan, config_key, normalize_models, plan_jobs, rebuild_job, row_inputs
+from humekit.coverage import Coverage, cover
+from humekit.planning import (Plan, PlannedJob, RowInput, config_key, for_config, normalize_models, plan_jobs,
+                              rebuild_job, row_inputs)
 from humekit.submitting import SubmitReport, submit_jobs
-from humekit.validation import ADDED_COLUMNS, validate
+from humekit.validation import ADDED_COLUMNS, MODELS_FOR_KIND, media_category, validate
 from humekit.waiting import Backoff, wait_for_jobs
 
 __all__ = ["MeasureResult", "measure", "retry_failed"]
@@ -40,7 +42,9 @@ class MeasureResult:
 
     Attributes:
         status: one row per input row, indexed like the input: ``status`` (``ok``, ``failed``,
-            ``invalid``, ``pending``), ``job_id`` and ``error`` (why, for anything but ``ok``).
+            ``invalid``, ``pending``), ``job_id`` (the job that measured the row; several, separated
+            by ``", "``, when its models were measured by different calls) and ``error`` (why, for
+            anything but ``ok``).
         predictions: long table: the ID column, ``model``, ``group``, ``frame``, ``begin``,
             ``end`` (seconds; a face's frame time in both), ``text``, ``emotion``, ``score``…
         descriptors: face FACS and descriptions, burst descriptions, sentiment and toxicity.
@@ -59,6 +63,8 @@ class MeasureResult:
     reused: tuple[str, ...] = ()
     r"""Jobs this call found already submitted (nothing paid again)."""
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    retryable: tuple[str, ...] = field(default=(), repr=False)
+    r"""The fingerprints of the (row, job) answers that failed: what :func:`retry_failed` resends."""
 
     def counts(self) -> dict[str, int]:
         """How many rows are ok, failed, invalid and pending."""
@@ -69,7 +75,7 @@ class MeasureResult:
         """The ledger's record of the jobs these rows used, with the ``config`` each was submitted with:
         ``endpoint``, ``models`` and ``transcription`` as sent (Hume applies its defaults to options
         not given; the job details' ``request`` echoes them)."""
-        ids = set(self.status["job_id"].dropna())
+        ids = {job_id for joined in self.status["job_id"].dropna() for job_id in str(joined).split(", ")}
         jobs = self.ledger.jobs()
         jobs = jobs[jobs["job_id"].isin(ids)].reset_index(drop=True)
         requests = self.ledger.requests(jobs["job_key"])  # one query, not one per job
@@ -168,7 +174,7 @@ def _run(
     table: pd.DataFrame,
     *,
     salt: str,
-    retry: frozenset[int],
+    retry: frozenset[str],
     id_col: str,
     source_col: str,
     models: Iterable[str] | Mapping[str, Any],
@@ -187,7 +193,8 @@ def _run(
     callback_fallback: float,
     backend: Backend | None,
 ) -> MeasureResult:
-    """The stages of :func:`measure`; ``salt`` makes new job keys and ``retry`` lists row positions to resend."""
+    """The stages of :func:`measure`; ``salt`` makes new job keys and ``retry`` lists the fingerprints whose
+    failed answers are resent."""
     options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
                    transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
                    wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
@@ -203,38 +210,43 @@ def _run(
     if backend is None:
         backend = BatchBackend(client if client is not None else Client())
     store = ledger if isinstance(ledger, Ledger) else Ledger(ledger, clock=backend.clock)
-    config = config_key(backend=backend.name, endpoint=backend.endpoint, models=normalized, transcription=transcription)
+    identity = dict(backend=backend.name, endpoint=backend.endpoint, transcription=transcription)
+    config = config_key(models=normalized, **identity)
     files = checked.loc[checked["source_kind"].eq("file") & checked["source_problem"].isna(), "source_path"]
     known = store.known_md5s(files)
     rows = row_inputs(checked, id_col=id_col, source_col=source_col, config=config, md5s=known)
     store.remember_md5s({r.value: r.md5 for r in rows if r.md5 is not None and r.value not in known})
-    by_fingerprint = {r.fingerprint: r for r in rows}
     if retry:
-        store.supersede(r.fingerprint for r in rows if r.index in retry)
+        store.supersede(retry)
     callback_url, settled = _callback_hooks(callback, store)
     # Job keys (and the halves of a refused job) include the salt that makes retried rows new jobs.
-    submit = dict(config=f"{config}{salt}", models=normalized, transcription=transcription,
-                  callback_url=callback_url)
+    submit = dict(salt=salt, transcription=transcription, callback_url=callback_url)
 
-    report = _resume_interrupted(rows, by_fingerprint, backend, store, submit)
-    assigned = store.assigned(list(by_fingerprint))
-    plan = plan_jobs([r for r in rows if r.fingerprint not in assigned], config=config, limits=limits, salt=salt)
-    fresh = submit_jobs(plan.jobs, backend, store, **submit)
-    report.submitted += fresh.submitted
-    report.reused += fresh.reused
-    report.rejected.update(fresh.rejected)
+    coverage = cover(rows, store, models=normalized, **identity)
+    report = _resume_interrupted(coverage, backend, store, **submit)
+    if report.submitted or report.reused or report.rejected:
+        coverage = cover(rows, store, models=normalized, **identity)
+    plan, groups = _plan_missing(rows, coverage, checked, normalized, identity=identity, limits=limits, salt=salt)
+    for group_models, jobs in groups:
+        fresh = submit_jobs(jobs, backend, store, config=config_key(models=group_models, **identity) + salt,
+                            models=group_models, transcription=transcription, callback_url=callback_url)
+        report.submitted += fresh.submitted
+        report.reused += fresh.reused
+        report.rejected.update(fresh.rejected)
+    if plan.jobs:  # new claims (or refusals) change what answers each row
+        coverage = cover(rows, store, models=normalized, **identity)
 
     def result() -> MeasureResult:
-        joined = join_results(checked, id_col=id_col, rows=rows, ledger=store, rejected=report.rejected,
+        joined = join_results(checked, id_col=id_col, coverage=coverage, ledger=store, rejected=report.rejected,
                               unplannable=plan.unplannable)
-        used = dict.fromkeys(joined.status["job_id"].dropna())
-        reused = tuple(job_id for job_id in used if job_id not in set(report.submitted))
+        reused = tuple(job_id for job_id in joined.job_ids if job_id not in set(report.submitted))
         return MeasureResult(status=joined.status, predictions=joined.predictions, descriptors=joined.descriptors,
                              checked=checked, ledger=store, id_col=id_col, plan=plan,
-                             submitted=tuple(report.submitted), reused=reused, options=options)
+                             submitted=tuple(report.submitted), reused=reused, options=options,
+                             retryable=joined.failed)
 
     try:
-        _await_and_fetch(store, list(by_fingerprint), backend, backoff=backoff, timeout=timeout, progress=progress,
+        _await_and_fetch(store, coverage.job_keys, backend, backoff=backoff, timeout=timeout, progress=progress,
                          settled=settled)
     except WaitTimeoutError as exc:
         exc.result = result()  # what finished is not lost: its rows are ok, the others pending
@@ -285,38 +297,87 @@ def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
         return result
     options = {**result.options, **overrides, "ledger": result.ledger}
     table = result.checked.drop(columns=list(ADDED_COLUMNS))
-    return _run(table, salt=f"|retry-{secrets.token_hex(4)}", retry=failed, **options)
+    return _run(table, salt=f"|retry-{secrets.token_hex(4)}", retry=frozenset(result.retryable), **options)
 
 
-def _resume_interrupted(rows: list[Any], by_fingerprint: Mapping[str, Any], backend: Backend, store: Ledger,
-                        submit: Mapping[str, Any]) -> SubmitReport:
-    """Finish submissions an earlier run claimed but never confirmed (a crash or a lost response)."""
-    assigned = store.assigned(list(by_fingerprint))
+def _plan_missing(rows: list[RowInput], coverage: Coverage, checked: pd.DataFrame, models: dict[str, Any], *,
+                  identity: Mapping[str, Any], limits: Limits, salt: str
+                  ) -> tuple[Plan, list[tuple[dict[str, Any], list[PlannedJob]]]]:
+    """Plan jobs for the (row, model) pairs the ledger does not hold: rows missing the same models go
+    together, with only those models (a row missing every model is planned exactly as before
+    planning was per model, so ledgers written then are still recognised)."""
+    useful = _useful_models(checked)
+    groups: dict[tuple[str, ...], list[RowInput]] = {}
+    for row in rows:
+        absent = coverage.missing.get(row.index, ())
+        if not absent:
+            continue
+        if len(absent) < len(models):  # measured before with other models: send only what can add something
+            absent = tuple(m for m in absent if m in useful.get(row.index, models))
+            if not absent:
+                continue  # e.g. face for a text row already measured with language
+        groups.setdefault(absent, []).append(row)
+    jobs: list[PlannedJob] = []
+    unplannable: dict[Any, str] = {}
+    planned: list[tuple[dict[str, Any], list[PlannedJob]]] = []
+    for names, members in groups.items():
+        group_models = {name: models[name] for name in names}
+        group_config = config_key(models=group_models, **identity)
+        plan = plan_jobs([for_config(row, group_config) for row in members], config=group_config, limits=limits,
+                         salt=salt, models=names)
+        jobs += plan.jobs
+        unplannable.update(plan.unplannable)
+        planned.append((group_models, plan.jobs))
+    full = config_key(models=models, **identity)
+    return Plan(jobs=jobs, unplannable=unplannable, config_key=f"{full}{salt}"), planned
+
+
+def _useful_models(checked: pd.DataFrame) -> dict[int, set[str]]:
+    """Row position -> the models that can say something about its source (where the media type is known)."""
+    useful = {}
+    for position, (kind, media_type) in enumerate(zip(checked["source_kind"], checked["source_media_type"],
+                                                          strict=True)):
+        category = media_category(kind, media_type)
+        if category is not None:
+            useful[position] = set(MODELS_FOR_KIND[category])
+    return useful
+
+
+def _resume_interrupted(coverage: Coverage, backend: Backend, store: Ledger, *, salt: str, transcription: Any,
+                        callback_url: str | None) -> SubmitReport:
+    """Finish submissions an earlier run claimed but never confirmed (a crash or a lost response),
+    each with the models it was claimed with."""
     report = SubmitReport()
-    if not assigned:
+    if not coverage.assignments:
         return report
-    jobs = store.jobs(set(assigned.values()))
+    jobs = store.jobs(coverage.job_keys)
     stale = jobs[(jobs["state"] == "submitting") & jobs["job_id"].isna()]
     if stale.empty:
         return report
     recorded = store.inputs(stale["job_key"])
     recorded = recorded[recorded["superseded"] == 0]
-    resumable = []
+    requests = store.requests(stale["job_key"])
     for job_key, kind in zip(stale["job_key"], stale["kind"], strict=True):
-        job = rebuild_job(job_key, kind, recorded[recorded["job_key"] == job_key], by_fingerprint)
+        models = requests[job_key]["models"]
+        job = rebuild_job(job_key, kind, recorded[recorded["job_key"] == job_key], coverage.rows, models=list(models))
         if job is None:
             store.record_abandoned(job_key, "its rows are no longer in the table")
-        else:
-            resumable.append(job)
-    return submit_jobs(resumable, backend, store, **submit)
+            continue
+        config = config_key(backend=backend.name, endpoint=backend.endpoint, models=models,
+                            transcription=transcription)
+        done = submit_jobs([job], backend, store, config=f"{config}{salt}", models=models,
+                           transcription=transcription, callback_url=callback_url)
+        report.submitted += done.submitted
+        report.reused += done.reused
+        report.rejected.update(done.rejected)
+    return report
 
 
-def _await_and_fetch(store: Ledger, fingerprints: list[str], backend: Backend, *, backoff: Backoff,
+def _await_and_fetch(store: Ledger, job_keys: list[str], backend: Backend, *, backoff: Backoff,
                      timeout: float | None, progress: bool, settled: Any) -> None:
-    assigned = store.assigned(fingerprints)
-    if not assigned:
+    if not job_keys:
         return
-    keys = set(assigned.values())
+    keys = set(job_keys)
     jobs = store.jobs(keys)
     live = jobs[jobs["job_id"].notna()]
     pending = live[~live["status"].isin(["COMPLETED", "FAILED"])]

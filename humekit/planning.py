@@ -34,6 +34,7 @@ __all__ = [
     "PlannedRow",
     "RowInput",
     "config_key",
+    "for_config",
     "normalize_models",
     "plan_jobs",
     "rebuild_job",
@@ -77,6 +78,8 @@ class PlannedJob:
     key: str
     kind: str
     inputs: tuple[PlannedInput, ...]
+    models: tuple[str, ...] = ()
+    r"""The models it asks for, when known: a job found in the API's list must ask for them too."""
 
     def input_key(self, position: int) -> str:
         """How the API's predictions name input ``position``: URL, upload filename or 1-based text index."""
@@ -106,7 +109,9 @@ class PlannedJob:
     def halves(self, config_key: str) -> tuple[PlannedJob, PlannedJob]:
         """Split into two smaller jobs (after the API rejected this one for a limit)."""
         middle = len(self.inputs) // 2
-        return (_job(self.kind, self.inputs[:middle], config_key), _job(self.kind, self.inputs[middle:], config_key))
+        first, second = (replace(_job(self.kind, part, config_key), models=self.models)
+                         for part in (self.inputs[:middle], self.inputs[middle:]))
+        return first, second
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +194,7 @@ def row_inputs(
     columns = (positions.tolist(), valid["source_kind"], valid["source_path"], valid["source_bytes"], valid[source_col], valid[id_col])
     described = []
     for index, kind, path, known_size, source, row_id in zip(*columns, strict=True):
-        value = str(path if kind == "file" else source)
+        value = str(path) if kind == "file" else str(source).strip() if kind == "url" else str(source)
         token = id_token(row_id)
         content, md5 = _content(kind, value, md5s or {})
         described.append(RowInput(index, row_id, kind, value, content, md5, _size(kind, value, known_size), token,
@@ -197,7 +202,14 @@ def row_inputs(
     return described
 
 
-def plan_jobs(rows: Sequence[RowInput], *, config: str, limits: Limits = DEFAULT_LIMITS, salt: str = "") -> Plan:
+def for_config(row: RowInput, config: str) -> RowInput:
+    """The row as an input of a job made with another configuration (e.g. only some of the models):
+    the same row, with the fingerprint that configuration gives it."""
+    return replace(row, fingerprint=_fingerprint(config, row.token, row.kind, row.content))
+
+
+def plan_jobs(rows: Sequence[RowInput], *, config: str, limits: Limits = DEFAULT_LIMITS, salt: str = "",
+              models: Sequence[str] = ()) -> Plan:
     """Cut rows into jobs under every per-job limit, in table order, identical inputs sent once.
 
     Args:
@@ -205,6 +217,7 @@ def plan_jobs(rows: Sequence[RowInput], *, config: str, limits: Limits = DEFAULT
         config: the configuration hash (see :func:`config_key`).
         limits: per-job limits, plus ``max_request_bytes`` as a cap on one job's payload.
         salt: makes job keys new (used when retrying failed rows, so their old jobs are not reused).
+        models: the models the jobs ask for (recorded in each :class:`PlannedJob`).
     """
     config = f"{config}{salt}"
     groups: dict[str, dict[str, PlannedInput]] = {kind: {} for kind in _KINDS}
@@ -223,11 +236,13 @@ def plan_jobs(rows: Sequence[RowInput], *, config: str, limits: Limits = DEFAULT
         filename = upload_name(row.row_id, row.value) if row.kind == "file" else None
         groups[row.kind][row.content] = PlannedInput(row.kind, row.value, row.content, row.size, (planned_row,),
                                                      filename, row.md5)
-    jobs = [job for kind in _KINDS for job in _chunk(kind, list(groups[kind].values()), limits, config)]
+    jobs = [replace(job, models=tuple(models)) for kind in _KINDS
+            for job in _chunk(kind, list(groups[kind].values()), limits, config)]
     return Plan(jobs=jobs, unplannable=unplannable, config_key=config)
 
 
-def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[str, RowInput]) -> PlannedJob | None:
+def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[str, RowInput], *,
+                models: Sequence[str] = ()) -> PlannedJob | None:
     """The job a ledger claim describes, rebuilt from today's table (to resume an interrupted submit).
 
     Returns ``None`` when an input's rows are no longer in the table, so it cannot be re-sent.
@@ -241,7 +256,7 @@ def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[s
         planned = tuple(PlannedRow(r.index, r.token, r.fingerprint) for r in present)
         inputs.append(PlannedInput(kind, first.value, first.content, first.size, planned,
                                    str(input_key) if kind == "file" else None, first.md5))
-    return PlannedJob(key=job_key, kind=kind, inputs=tuple(inputs))
+    return PlannedJob(key=job_key, kind=kind, inputs=tuple(inputs), models=tuple(models))
 
 
 def file_md5(path: str | os.PathLike[str]) -> str:

@@ -15,7 +15,9 @@ It returns 0 when every row is ``ok``, 1 when some are not, 2 when nothing could
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -27,7 +29,8 @@ import pandas as pd
 
 from humekit.errors import ConfigurationError, HumekitError, TableError
 
-__all__ = ["OUTPUTS", "RunOptions", "parse_models", "read_table", "run_table", "summarize_rows"]
+__all__ = ["OUTPUTS", "TABLE_FORMATS", "RunOptions", "in_cli_terms", "parse_models", "read_table", "run_table",
+           "summarize_rows"]
 
 #: The files ``run_table`` writes into the output folder.
 OUTPUTS = ("predictions.parquet", "predictions.csv", "wide.parquet", "wide.csv", "status.parquet", "status.csv",
@@ -70,23 +73,70 @@ def parse_models(values: Sequence[str]) -> Any:
     return names
 
 
+#: Table formats ``humekit run`` reads, by file suffix (CSV and TSV also compressed, e.g. ``.csv.gz``).
+TABLE_FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+_COMPRESSIONS = (".gz", ".bz2", ".zip", ".xz", ".zst")
+_SEPARATORS = (",", ";", "\t", "|")
+_CONVERT = {".json": "pandas.read_json(path)", ".jsonl": "pandas.read_json(path, lines=True)",
+            ".xlsx": "pandas.read_excel(path)", ".xls": "pandas.read_excel(path)",
+            ".feather": "pandas.read_feather(path)", ".dta": "pandas.read_stata(path)",
+            ".sav": "pandas.read_spss(path)"}
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a recordings table from CSV (any other suffix) or Parquet (``.parquet``/``.pq``)."""
+    """Read a recordings table: CSV (``.csv`` or ``.txt``, the separator detected from the header: ``,``, ``;``,
+    tab or ``|``), TSV (``.tsv``, ``.tab``), either compressed (``.csv.gz``...), or Parquet
+    (``.parquet``, ``.pq``). The separator used is in ``table.attrs["separator"]``."""
     if not path.exists():
-        raise TableError(f"table not found: {path}; pass the path of a CSV or Parquet file")
+        raise TableError(f"table not found: {path}; pass the path of a CSV, TSV or Parquet file")
     if path.is_dir():
-        raise TableError(f"{path} is a folder; pass the path of a CSV or Parquet file")
+        raise TableError(f"{path} is a folder; pass the path of a CSV, TSV or Parquet file")
+    kind = _table_format(path)
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if kind == "parquet":
             table = pd.read_parquet(path)
         else:
-            table = pd.read_csv(path, sep=None, engine="python") if path.suffix.lower() == ".tsv" else pd.read_csv(path)
+            separator = _separator(path, default="," if kind == "csv" else "\t")
+            table = pd.read_csv(path, sep=separator)
+            table.attrs["separator"] = separator
     except Exception as exc:  # noqa: BLE001 - any parser failure becomes one clear message
-        raise TableError(f"cannot read {path} as a {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'}"
-                         f" table: {exc}") from None
+        raise TableError(f"cannot read {path} as a {kind.upper() if kind != 'parquet' else 'Parquet'} table: {exc}") from None
+    if kind != "parquet" and table.shape[1] == 1:
+        header = str(table.columns[0])
+        other = next((s for s in _SEPARATORS if s in header and s != table.attrs["separator"]), None)
+        if other is not None:
+            raise TableError(f"{path} was read as one column named {header!r}, which contains {other!r}: is "
+                             f"that its separator? Save it with commas (or as .tsv for tabs)")
     if table.empty:
         raise TableError(f"{path} has no rows; nothing to measure")
     return table
+
+
+def _table_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSIONS:
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in TABLE_FORMATS and not (TABLE_FORMATS[suffix] == "parquet" and len(suffixes) < len(path.suffixes)):
+        return TABLE_FORMATS[suffix]
+    convert = _CONVERT.get(suffix)
+    hint = (f"; convert it first, e.g. {convert}.to_csv('recordings.csv', index=False)" if convert else
+            "; save it as CSV or Parquet")
+    raise TableError(f"unsupported table format {suffix or 'without a suffix'!r} for {path}: humekit run reads "
+                     f"csv, tsv and parquet ({', '.join(TABLE_FORMATS)}, csv/tsv also compressed: "
+                     f"{', '.join(_COMPRESSIONS)}){hint}")
+
+
+def _separator(path: Path, *, default: str) -> str:
+    """The separator that splits the header line into the most fields (``default`` on a tie, or when
+    the file is compressed and its header is not at hand)."""
+    if path.suffix.lower() in _COMPRESSIONS:
+        return default
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        header = f.readline()
+    counts = {s: len(next(csv.reader([header], delimiter=s), [])) for s in (default, *_SEPARATORS)}
+    best = max(counts.values())
+    return default if counts[default] == best else next(s for s, n in counts.items() if n == best)
 
 
 def summarize_rows(result: Any, table: pd.DataFrame) -> pd.DataFrame:
@@ -112,8 +162,33 @@ def run_table(options: RunOptions, *, say: Callable[[str], None] = print) -> int
     try:
         return _run(options, say)
     except HumekitError as exc:
-        say(f"humekit run: error: {exc}")
+        say(f"humekit run: error: {in_cli_terms(str(exc))}")
         return 2
+
+
+#: The options of measure/validate a message may name, and the flags ``humekit run`` spells them with.
+_FLAGS = {"id_col": "--id-col", "source_col": "--source-col", "models": "--models", "root": "--root",
+          "kind": "--kind", "ledger": "--ledger", "timeout": "--timeout"}
+# an option as a word of its own (never part of a path such as /tmp/pytest-of-root/...)
+_OPTION = re.compile(r"(?<![\w/.-])(" + "|".join(_FLAGS) + r")(?![\w/-]|\.\w)(=(?:'([^']*)')?)?")
+_BARE = frozenset({"id_col", "source_col"})  # names unlikely as plain words; the others only as option=...
+
+
+def in_cli_terms(message: str) -> str:
+    """A message written for Python callers in the words of ``humekit run``: ``id_col='x'`` becomes
+    ``--id-col 'x'``, ``pass root=`` ``pass --root``, ``kind='text'`` ``--kind text``."""
+
+    def flag(match: re.Match[str]) -> str:
+        name, assigned, word = match.group(1), match.group(2), match.group(3)
+        if assigned is None:
+            return _FLAGS[name] if name in _BARE else name
+        if word is not None and name == "kind":
+            return f"{_FLAGS[name]} {word}"
+        return f"{_FLAGS[name]} '{word}'" if word is not None else f"{_FLAGS[name]} "
+
+    spelled = re.sub(r"(--[a-z-]+) (?=[\s;,.)])", r"\1", _OPTION.sub(flag, message))
+    return (spelled.replace("pass errors='mark' to measure", "humekit run measures")
+            .replace("the root folder", "the --root folder"))
 
 
 def _run(options: RunOptions, say: Callable[[str], None]) -> int:
@@ -124,6 +199,8 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
     out = options.out
     ledger = options.ledger or out / "ledger.sqlite"
     root = options.root or options.table.resolve().parent
+    if not root.is_dir():
+        raise TableError(f"--root {root} is not a folder; pass the folder the paths in --source-col are relative to")
     with ExitStack() as stack:
         backend, where = _backend(options, stack)
         callback = _receiver(out, stack) if options.callback else None
@@ -135,7 +212,8 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
         callbacks = 0 if callback is None else len(callback.events(event_name="job"))
     wide = summarize_rows(result, table)
     written = _write(result, wide, out, synthetic=options.emulator, top=options.top)
-    _report(result, options, written, where=where, ledger=ledger, callbacks=callbacks, say=say)
+    _report(result, options, written, where=where, ledger=ledger, callbacks=callbacks, say=say, root=root,
+            separator=table.attrs.get("separator"))
     return 0 if (result.status["status"] == "ok").all() else 1
 
 
@@ -240,17 +318,26 @@ def _agg() -> Iterator[Any]:
 
 
 def _report(result: Any, options: RunOptions, written: list[Path], *, where: str, ledger: Path, callbacks: int,
-            say: Callable[[str], None]) -> None:
+            say: Callable[[str], None], root: Path, separator: str | None) -> None:
+    from humekit.validation import describe_row
+
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
-    say(f"humekit run: {len(result.status)} rows from {options.table} against {where}")
+    read = f" (separator {separator!r})" if separator not in (None, ",", "\t") else ""
+    say(f"humekit run: {len(result.status)} rows from {options.table}{read} against {where}")
     say(f"  status: {counts}")
     say(f"  jobs: {len(result.submitted)} submitted now, {len(result.reused)} reused from the ledger {ledger}"
         + (f"; {callbacks} completed by callback" if options.callback else ""))
-    problems = result.status[result.status["status"] != "ok"]
-    for _, row in problems.head(5).iterrows():
-        say(f"  - {row[result.id_col]!r}: {row['status']}: {row['error']}")
+    bad = (result.status["status"] != "ok").to_numpy()
+    problems = result.status[bad]
+    shown = problems.head(5)
+    for position, row_id, state, error in zip(bad.nonzero()[0][:5], shown[result.id_col], shown["status"],
+                                              shown["error"], strict=True):
+        say(f"  - {describe_row(int(position), row_id)}: {state}: {in_cli_terms(str(error))}")
     if len(problems) > 5:
         say(f"  … and {len(problems) - 5} more (see status.csv)")
+    if problems["error"].astype("string").str.contains("resolved against the root folder", regex=False).any():
+        default = " (by default the table's folder)" if options.root is None else ""
+        say(f"  relative paths in --source-col are resolved against --root{default}: {root}")
     preds = result.predictions
     by_model = preds.drop_duplicates([result.id_col, "model"])["model"].astype("str").value_counts(sort=False) \
         if len(preds) else pd.Series(dtype="int64")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
+from humekit.columns import DESCRIPTOR_COLUMNS, OUTPUT_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS, SUMMARY_COLUMNS
 from humekit.errors import DuplicateIdError, InvalidRowsError, MissingColumnError, TableError
 from humekit.limits import DEFAULT_LIMITS, Limits
 from humekit.media import probe
@@ -30,6 +31,7 @@ __all__ = ["ADDED_COLUMNS", "MODELS_FOR_KIND", "validate"]
 #: Columns :func:`validate` adds to the table.
 ADDED_COLUMNS = (
     "source_kind", "source_path", "source_bytes", "source_duration", "source_media_type", "source_problem",
+    "source_note",
 )
 
 #: Which models can say something about each kind of input (Hume's "recommended input types").
@@ -41,11 +43,13 @@ MODELS_FOR_KIND: dict[str, frozenset[str]] = {
     "archive": frozenset(MODELS),
 }
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_PATH_START = re.compile(r"^(/|\./|\.\./|~[/\\]|\.\\|\.\.\\|\\\\|[A-Za-z]:[/\\])")
 _MEDIA_SUFFIXES = frozenset(
     ".wav .mp3 .mp4 .m4a .aac .flac .ogg .opus .wma .webm .mov .avi .mkv .png .jpg .jpeg .gif .bmp .tif .tiff "
     ".webp .heic .zip .tar .gz .tgz .bz2 .xz .txt".split()
 )
 _SHOWN = 10  # problems listed in one error message
+_SHOWN_IDS = 5  # duplicated IDs listed in one error message
 # Extensions whose content humekit.media recognises from its bytes (so a miss means a bad file).
 _SNIFFABLE = frozenset(".wav .mp3 .mp4 .m4a .mov .webm .mkv .ogg .flac .png .jpg .jpeg .gif .bmp .webp".split())
 # Containers that often carry no duration in their header (browser recordings): not a sign of damage.
@@ -60,6 +64,7 @@ class _Checked:
     duration: float | None = None
     media_type: str | None = None
     problem: str | None = None
+    note: str | None = None
 
 
 def validate(
@@ -79,9 +84,12 @@ def validate(
         table: one row per recording.
         id_col: the column of stable, unique, non-null IDs (any hashable values).
         source_col: the column of local paths, http(s) URLs or raw texts.
-        kind: what ``source_col`` holds; ``"auto"`` decides per row: a URL if it has a scheme; a
-            file if it exists, has a media extension, or is a path without spaces; text otherwise.
-            Pass ``kind="text"`` (or ``"file"``) when a column holds only one kind.
+        kind: what ``source_col`` holds; ``"auto"`` decides per row by what the value looks like,
+            surrounding whitespace aside: a URL if it has a scheme; a file if it exists, has a media
+            extension, starts like a path (``/``, ``./``, ``~/``, ``C:\\``) or has separators and
+            no spaces; text otherwise. Surrounding whitespace is removed from a path when only the
+            stripped path exists (``source_note`` says so); a missing path is a problem with a hint,
+            never measured as text. Pass ``kind="text"`` (or ``"file"``) when a column holds only one kind.
         models: the models you will request; rows none of them can measure become problems.
         root: folder that relative paths are resolved against (default: the working directory).
         limits: the limits to check against (Hume's documented ones by default).
@@ -91,7 +99,8 @@ def validate(
     Returns:
         A copy of ``table`` with the columns ``source_kind`` (file/url/text), ``source_path``
         (resolved file path), ``source_bytes``, ``source_duration`` (seconds, where readable),
-        ``source_media_type`` and ``source_problem`` (``None`` for rows that can be sent).
+        ``source_media_type``, ``source_problem`` (``None`` for rows that can be sent) and
+        ``source_note`` (what validation did to a value, e.g. whitespace removed around a path).
 
     Raises:
         MissingColumnError, DuplicateIdError, TableError, InvalidRowsError.
@@ -111,8 +120,9 @@ def validate(
     out["source_duration"] = pd.array([c.duration for c in checked], dtype="Float64")
     out["source_media_type"] = pd.Series([c.media_type for c in checked], index=table.index, dtype="object")
     out["source_problem"] = pd.Series([c.problem for c in checked], index=table.index, dtype="object")
+    out["source_note"] = pd.Series([c.note for c in checked], index=table.index, dtype="object")
     if errors == "raise":
-        _raise_problems(out, id_col, guessed=kind == "auto")
+        _raise_problems(out, id_col, guessed=kind == "auto", base=base)
     return out
 
 
@@ -137,6 +147,7 @@ def _check_columns(table: Any, id_col: str, source_col: str, errors: str) -> Non
                          "(e.g. table.rename(columns={...}))", column=clashes[0])
     if id_col == source_col:
         raise TableError(f"id_col and source_col are both {id_col!r}; IDs must be a separate, stable column")
+    _check_id_name(id_col, table)
     repeated = [name for name in (id_col, source_col) if (table.columns == name).sum() > 1]
     if repeated:
         raise TableError(f"The table has {int((table.columns == repeated[0]).sum())} columns named {repeated[0]!r}; "
@@ -145,35 +156,63 @@ def _check_columns(table: Any, id_col: str, source_col: str, errors: str) -> Non
         raise TableError("The table is empty: there is nothing to measure. Check the filter that built it.")
 
 
+def _check_id_name(id_col: Any, table: pd.DataFrame) -> None:
+    """Refuse an ID column named like a column of humekit's outputs: the ID could not stay intact beside it."""
+    if not isinstance(id_col, str) or id_col not in OUTPUT_COLUMNS:
+        return
+    outputs = [name for name, columns in (("status", STATUS_COLUMNS), ("predictions", PREDICTION_COLUMNS),
+                                          ("descriptors", DESCRIPTOR_COLUMNS), ("humekit run's wide.csv", SUMMARY_COLUMNS))
+               if id_col in columns] or ["wide(), one column per emotion"]
+    new = next(name for name in (f"{id_col}_id", f"{id_col}_id2", f"{id_col}_key") if name not in table.columns)
+    raise TableError(f"id_col={id_col!r}: {id_col!r} is also a column of humekit's outputs ({', '.join(outputs)}), "
+                     f"where the ID column could not stay intact beside it. Rename that column (e.g. to {new!r}) "
+                     f"and pass id_col={new!r}; nothing was sent.", column=id_col)
+
+
 def _check_ids(ids: pd.Series, id_col: str, table: pd.DataFrame) -> None:
     # Positions, not labels: an index may repeat labels, and ids[label] would then pick several rows.
     values = ids.tolist()
-    labels = list(ids.index)
-    nulls = [labels[i] for i, value in enumerate(values) if _is_null(value)]
+    nulls = [i for i, value in enumerate(values) if _is_null(value)]
     if nulls:
         raise DuplicateIdError(
-            f"Column {id_col!r} has {len(nulls)} null ID(s) (at index {_preview(nulls)}). Every row needs a stable "
-            "ID to join its predictions back: fill them in or drop those rows.",
+            f"Column {id_col!r} has {len(nulls)} null ID(s), at {_rows(nulls)}. Every row needs a stable ID to "
+            "join its predictions back: fill them in or drop those rows.",
             rows=nulls, column=id_col,
         )
     unhashable = [i for i, value in enumerate(values) if not isinstance(value, Hashable)]
     if unhashable:
         raise DuplicateIdError(
-            f"Column {id_col!r} has unhashable IDs (e.g. {values[unhashable[0]]!r} at index "
-            f"{labels[unhashable[0]]!r}); use strings or numbers as IDs.",
-            rows=[labels[i] for i in unhashable], column=id_col,
+            f"Column {id_col!r} has unhashable IDs (e.g. {values[unhashable[0]]!r} at {_rows(unhashable[:1])}); "
+            "use strings or numbers as IDs.",
+            rows=unhashable, column=id_col,
         )
     tokens = pd.Series([id_token(value) for value in values], dtype="object")
     positions = [int(i) for i in np.flatnonzero(tokens.duplicated(keep=False).to_numpy())]
     if positions:
-        repeated = list(dict.fromkeys(tokens.iloc[positions]))
-        first = {token: values[i] for i, token in reversed(list(zip(positions, tokens.iloc[positions], strict=True)))}
-        shown = [first[token] for token in repeated]
+        where: dict[str, list[int]] = {}
+        for position in positions:
+            where.setdefault(tokens.iloc[position], []).append(position)
+        shown = "; ".join(f"{values[at[0]]!r} at {_rows(at)}" for at in list(where.values())[:_SHOWN_IDS])
+        more = f"; … {len(where) - _SHOWN_IDS} more" if len(where) > _SHOWN_IDS else ""
         raise DuplicateIdError(
-            f"Column {id_col!r} has {len(shown)} duplicated ID(s) (e.g. {_preview(shown)}) on {len(positions)} "
-            "rows. IDs must be unique to join predictions back: de-duplicate the table or choose another id_col.",
-            rows=[labels[i] for i in positions], column=id_col,
+            f"Column {id_col!r} has {len(where)} duplicated ID(s) on {len(positions)} rows: {shown}{more}. "
+            "IDs must be unique to join predictions back: de-duplicate the table or choose another id_col.",
+            rows=positions, column=id_col,
         )
+
+
+def describe_row(position: int, row_id: Any) -> str:
+    """How every message names a row: ``row 3 (ID 'p02')``, its position in the table (0-based, as in
+    ``table.iloc[3]``, whatever the index) with its ID beside it."""
+    return f"row {position} (ID {row_id!r})"
+
+
+def _rows(positions: list[int]) -> str:
+    """``row 3`` or ``rows 3, 8, 12 … (7 in all)``: positions, 0-based as in ``table.iloc``."""
+    if len(positions) == 1:
+        return f"row {positions[0]}"
+    shown = ", ".join(map(str, positions[:5]))
+    return f"rows {shown}" + (f" … ({len(positions)} in all)" if len(positions) > 5 else "")
 
 
 def id_token(value: Any) -> str:
@@ -200,11 +239,6 @@ def _is_null(value: Any) -> bool:
         return math.isnan(value)
     # numpy scalars (float32 NaN, datetime64 NaT...) are not Python floats
     return isinstance(value, np.generic) and bool(pd.isna(value))
-
-
-def _preview(values: list[Any]) -> str:
-    shown = ", ".join(repr(v) for v in values[:5])
-    return shown + (f", … {len(values) - 5} more" if len(values) > 5 else "")
 
 
 def _model_names(models: Iterable[str] | dict[str, Any] | None) -> frozenset[str] | None:
@@ -239,30 +273,43 @@ def _check_source(value: Any, *, kind: str, base: Path, limits: Limits, models: 
 
 
 def _guess_kind(value: str, base: Path) -> str:
-    if _SCHEME.match(value):
-        return "url"
-    if "\n" in value or len(value) > 1024:
+    """``url``, ``file`` or ``text`` from what the value looks like (surrounding whitespace aside, as
+    spreadsheets and copy-paste leave it): an existing file, or a path by its shape, is a file; a
+    text is recognised as text, never because it failed to be a file."""
+    stripped = value.strip()
+    if _SCHEME.match(stripped):
+        return "text" if any(c.isspace() for c in stripped) else "url"
+    if "\n" in stripped or len(stripped) > 1024:
         return "text"
-    try:
-        if (base / Path(value).expanduser()).exists():
-            return "file"
-    except (OSError, ValueError):  # not a possible path at all (too long, NUL bytes...)
-        return "text"
+    for candidate in dict.fromkeys((value, stripped)):
+        try:
+            if (base / Path(candidate).expanduser()).exists():
+                return "file"
+        except (OSError, ValueError):  # not a possible path at all (too long, NUL bytes...)
+            return "text"
+    return "file" if _looks_like_path(stripped) else "text"
+
+
+def _looks_like_path(value: str) -> bool:
+    """A media file name (``take 1.wav``), an explicit path (``/data/x``, ``./x``, ``~/x``, ``C:\\x``), or
+    separators without spaces (``data/rec1``); not a sentence such as ``yes/no questions are hard``."""
     if Path(value).suffix.lower() in _MEDIA_SUFFIXES:
-        return "file"
-    # A missing path without a media extension: a path if it has separators and no spaces
-    # ("data/rec1"), a text otherwise ("yes/no questions are hard").
-    return "file" if ("/" in value or os.sep in value) and " " not in value else "text"
+        return True
+    if _PATH_START.match(value):
+        return True
+    return ("/" in value or "\\" in value) and not any(c.isspace() for c in value)
 
 
 def _check_url(value: str) -> _Checked:
-    parts = urlsplit(value)
+    stripped = value.strip()
+    note = "surrounding whitespace removed from the URL" if stripped != value else None
+    parts = urlsplit(stripped)
     if parts.scheme.lower() not in ("http", "https"):
         return _Checked(kind="url", problem=f"URL scheme {parts.scheme!r} is not supported: Hume fetches only "
                                             "http(s) URLs; upload the file or host it over https")
     if not parts.hostname:
-        return _Checked(kind="url", problem=f"URL {value!r} has no host; check the column for truncated URLs")
-    return _Checked(kind="url")
+        return _Checked(kind="url", problem=f"URL {stripped!r} has no host; check the column for truncated URLs")
+    return _Checked(kind="url", note=note)
 
 
 def _check_text(value: str, limits: Limits) -> _Checked:
@@ -274,17 +321,39 @@ def _check_text(value: str, limits: Limits) -> _Checked:
 
 
 def _check_file(value: str, base: Path, limits: Limits) -> _Checked:
-    path = Path(value).expanduser()
-    path = path if path.is_absolute() else base / path
+    path = _resolve(value, base)
     shown = str(path)
     try:
         path.exists()
     except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte...
         return _Checked(kind="file", path=shown[:300], problem=f"{shown[:120]!r} cannot be a file path "
                         f"({getattr(exc, 'strerror', None) or exc}); check the column for corrupted paths")
+    note = None
+    if not path.exists() and value.strip() != value and value.strip():
+        stripped = _resolve(value.strip(), base)
+        if stripped.exists():
+            path, shown, note = stripped, str(stripped), f"surrounding whitespace removed from the path {value!r}"
     if not path.exists():
-        return _Checked(kind="file", path=shown, problem=f"file not found: {shown}; check the path (relative "
-                                                         "paths are resolved against root=, default the working folder)")
+        return _Checked(kind="file", path=shown, problem=_not_found(value, shown, base))
+    checked = _check_existing(path, shown, limits)
+    return _Checked(**{**_as_dict(checked), "note": note}) if note else checked
+
+
+def _resolve(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _not_found(value: str, shown: str, base: Path) -> str:
+    """Say where the path was looked for, and what may be wrong with the value."""
+    relative = not Path(value.strip()).expanduser().is_absolute()
+    where = f" (the relative path {value.strip()!r} resolved against the root folder {base})" if relative else ""
+    spaces = (f"; the value {value!r} has whitespace around it, and the path without it does not exist either"
+              if value.strip() != value else "")
+    return f"file not found: {shown}{where}{spaces}; check the path" + (" or the root folder" if relative else "")
+
+
+def _check_existing(path: Path, shown: str, limits: Limits) -> _Checked:
     if path.is_dir():
         return _Checked(kind="file", path=shown, problem=f"{shown} is a directory, not a file; point at a file in it")
     if not path.is_file():
@@ -350,8 +419,8 @@ def _kind_from_name(name: str) -> str | None:
 
 
 def _check_models(checked: _Checked, models: frozenset[str]) -> _Checked:
-    kind = "text" if checked.kind == "text" else _kind_of(checked)
-    if kind is None or kind not in MODELS_FOR_KIND:
+    kind = media_category(checked.kind, checked.media_type)
+    if kind is None:
         return checked
     if not models & MODELS_FOR_KIND[kind]:
         useful = sorted(MODELS_FOR_KIND[kind])
@@ -360,9 +429,13 @@ def _check_models(checked: _Checked, models: frozenset[str]) -> _Checked:
     return checked
 
 
-def _kind_of(checked: _Checked) -> str | None:
-    media = checked.media_type or ""
-    if checked.kind == "url":
+def media_category(source_kind: Any, media_type: Any) -> str | None:
+    """The key of :data:`MODELS_FOR_KIND` for a checked source (``source_kind``, ``source_media_type``),
+    or ``None`` when unknown (a URL, whose content is only seen by Hume)."""
+    if source_kind == "text":
+        return "text"
+    media = media_type if isinstance(media_type, str) else ""
+    if source_kind != "file":
         return None
     for prefix in ("audio", "video", "image"):
         if media.startswith(prefix + "/"):
@@ -374,17 +447,22 @@ def _as_dict(checked: _Checked) -> dict[str, Any]:
     return {name: getattr(checked, name) for name in _Checked.__slots__}
 
 
-def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool) -> None:
-    bad = out[out["source_problem"].notna()]
-    if bad.empty:
+def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool, base: Path) -> None:
+    positions = np.flatnonzero(out["source_problem"].notna().to_numpy())
+    if not len(positions):
         return
-    lines = [f"  - row {row[id_col]!r} (index {index!r}): {row['source_problem']}" for index, row in bad.head(_SHOWN).iterrows()]
+    bad = out.iloc[positions]
+    lines = [f"  - {describe_row(int(position), row_id)}: {problem}"
+             for position, row_id, problem in zip(positions[:_SHOWN], bad[id_col], bad["source_problem"])]
     more = f"\n  … and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
     missing = bad["source_problem"].str.startswith("file not found")
     hint = ("\nkind='auto' read some of these as file paths; if the column holds texts, pass kind='text'."
             if guessed and missing.any() else "")
+    if bad["source_problem"].str.contains("resolved against the root folder", regex=False).any():
+        hint += f"\nRelative paths are resolved against root= (here {base}); pass root= the folder they are relative to."
     raise InvalidRowsError(
         f"{len(bad)} of {len(out)} rows cannot be measured:\n" + "\n".join(lines) + more + hint +
         "\nFix them, or pass errors='mark' to measure the other rows and report these as 'invalid'.",
-        rows=list(bad.index),
+        rows=[int(p) for p in positions],
     )
+

@@ -95,10 +95,17 @@ def test_rows_that_cannot_be_measured_give_exit_code_1(tmp_path, capsys):
         (lambda p: None, ["--id-col", "id"], "table not found"),
         (lambda p: p.write_text("id,path\n"), ["--id-col", "id"], "has no rows"),
         (lambda p: p.write_bytes(b"PAR1 not really"), ["--id-col", "id"], "cannot read"),
-        (lambda p: p.write_text("name,path\na,x.wav\n"), ["--id-col", "id"], "id_col='id' is not a column"),
-        (lambda p: p.write_text("id,path\na,hello there\na,good bye\n"), ["--id-col", "id"], "duplicated"),
+        (lambda p: p.write_text("name,path\na,x.wav\n"), ["--id-col", "id"],
+         "--id-col 'id' is not a column of the table; its columns are ['name', 'path']. Pass --id-col with one"),
+        (lambda p: p.write_text("id,path\na,hello there\nb,hi\na,good bye\n"), ["--id-col", "id"],
+         "1 duplicated ID(s) on 2 rows: 'a' at rows 0, 2. IDs must be unique to join predictions back: "
+         "de-duplicate the table or choose another --id-col."),
+        (lambda p: p.write_text("segments,path\na,hello there\n"), ["--id-col", "segments"],
+         "--id-col 'segments': 'segments' is also a column of humekit's outputs (humekit run's wide.csv), where the "
+         "ID column could not stay intact beside it. Rename that column (e.g. to 'segments_id') and pass "
+         "--id-col 'segments_id'; nothing was sent."),
     ],
-    ids=["missing-file", "empty", "unreadable", "missing-column", "duplicate-ids"],
+    ids=["missing-file", "empty", "unreadable", "missing-column", "duplicate-ids", "id-named-like-an-output"],
 )
 def test_a_bad_table_is_a_clear_error_with_exit_code_2(tmp_path, capsys, make, argv, message):
     """A table that is missing, empty, unreadable, lacks the ID column or repeats IDs stops with a clear message."""
@@ -131,3 +138,70 @@ def test_demo_still_runs(capsys):
     code, text = run(capsys, "demo", "--quiet")
     assert code == 0, text
     assert "scores are synthetic" in text
+
+
+def test_a_table_format_humekit_cannot_read_is_named_with_the_formats_it_can(tmp_path, capsys):
+    """A .json table stops with 'unsupported table format', the formats humekit run reads and how to convert it."""
+    path = tmp_path / "recordings.json"
+    pd.DataFrame({"id": ["a"], "path": ["hello there"]}).to_json(path)
+    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "path", "--models", "language",
+                     "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
+    assert code == 2
+    assert "unsupported table format '.json'" in text and "humekit run reads csv, tsv and parquet" in text
+    assert "pandas.read_json(path).to_csv('recordings.csv', index=False)" in text
+
+
+@pytest.mark.parametrize(("name", "separator"), [("t.csv", ";"), ("t.csv", "\t"), ("t.tsv", "\t"), ("t.csv", "|"),
+                                               ("t.txt", ",")])
+def test_the_separator_of_a_csv_or_tsv_is_detected(tmp_path, capsys, name, separator):
+    """A table saved with ';' (European Excel), tabs or '|' is read with that separator, and the run says which."""
+    path = tmp_path / name
+    other = ";" if separator == "," else ","  # in the texts: the separator is not guessed from the data
+    path.write_text(separator.join(["id", "text", "group"]) + "\n" + separator.join(["a", "So glad you came", "x"]) + "\n"
+                    + separator.join(["b", f"Too long{other} far too long", "y"]) + "\n")
+    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "text", "--models", "language",
+                     "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
+    assert code == 0, text
+    assert pd.read_csv(tmp_path / "out" / "status.csv")["id"].tolist() == ["a", "b"]
+    assert (f"(separator {separator!r})" in text) == (separator in ";|")
+
+
+def test_a_one_column_table_whose_header_holds_another_separator_gets_a_hint(tmp_path, capsys):
+    """A compressed CSV saved with ';' (its header is not sniffed) reads as one column: the error names the separator."""
+    import gzip
+
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(b"id;text\na;hello there\n"))
+    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "text", "--models", "language",
+                     "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
+    assert code == 2
+    assert "was read as one column named 'id;text', which contains ';': is that its separator?" in text
+
+
+def test_missing_files_say_where_relative_paths_were_resolved_in_cli_words(tmp_path, capsys):
+    """A relative path that is missing names its row by position and ID, and the run says --root (the table's folder) resolved it."""
+    (tmp_path / "tables").mkdir()
+    path = tmp_path / "tables" / "t.csv"
+    pd.DataFrame({"id": ["a", "b"], "path": ["Nice to meet you.", "audio/missing.wav"]}).to_csv(path, index=False)
+    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "path", "--models", "language",
+                     "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
+    assert code == 1
+    folder = tmp_path / "tables"
+    assert (f"  - row 1 (ID 'b'): invalid: file not found: {folder / 'audio' / 'missing.wav'} (the relative path "
+            f"'audio/missing.wav' resolved against the --root folder {folder}); check the path or the --root folder")\
+        in text
+    assert f"relative paths in --source-col are resolved against --root (by default the table's folder): {folder}" in text
+    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "path", "--models", "language",
+                     "--out", str(tmp_path / "out"), "--emulator", "--root", str(tmp_path / "nowhere"))  # fmt: skip
+    assert code == 2 and f"--root {tmp_path / 'nowhere'} is not a folder" in text
+
+
+def test_messages_are_put_in_cli_words_without_touching_paths():
+    """in_cli_terms turns id_col=/root=/kind='text' into flags and leaves paths such as /tmp/pytest-of-root alone."""
+    from humekit.run import in_cli_terms
+
+    assert in_cli_terms("id_col='a b' is not a column. Pass id_col= with one of them; choose another id_col.") == (
+        "--id-col 'a b' is not a column. Pass --id-col with one of them; choose another --id-col.")
+    assert in_cli_terms("pass kind='text'; pass root= the folder") == "pass --kind text; pass --root the folder"
+    path = "/tmp/pytest-of-root/kind/models/id_col.csv"
+    assert in_cli_terms(f"file not found: {path}") == f"file not found: {path}"

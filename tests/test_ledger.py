@@ -328,6 +328,20 @@ def test_known_md5s_only_while_the_file_is_unchanged(tmp_path):
     assert ledger.known_md5s([str(path)]) == {}
 
 
+def test_known_md5s_forget_a_file_replaced_by_a_copy_that_kept_its_timestamps(tmp_path):
+    """A file replaced in place by a same-size copy with the old atime/mtime (os.utime) is not reused."""
+    ledger = Ledger(tmp_path / "l.sqlite")
+    path, other = tmp_path / "a.wav", tmp_path / "b.wav"
+    path.write_bytes(b"abc")
+    other.write_bytes(b"xyz")
+    ledger.remember_md5s({str(path): "900150983cd24fb0d6963f7d28e17f72"})
+    before = os.stat(path)
+    os.replace(other, path)  # same size, new content
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (os.stat(path).st_size, os.stat(path).st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert ledger.known_md5s([str(path)]) == {}
+
+
 def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path):
     """Three openers of one new ledger at the same instant all succeed (SQLite refuses concurrent WAL
     switches at once with "database is locked", without waiting: the ledger retries them)."""

@@ -567,3 +567,251 @@ def test_rerun_does_not_hash_files_again(tmp_path, clock, monkeypatch):
     make_wav(paths[0], segments=[(0.1, 0.4)], duration=0.9, sample_rate=8000, seed=9)  # the file changes
     changed = measure(table, **kwargs)
     assert hashed == [paths[0]] and posts(emu) == 2 and changed.status.loc[0, "job_id"] != first.status.loc[0, "job_id"]
+
+
+def test_a_file_replaced_in_place_keeping_its_timestamps_is_measured_again(tmp_path, clock):
+    """Same path, same size, same mtime, new content: the rerun hashes it again and sends it (no stale scores)."""
+    emu = Emulator(api_key="k", clock=clock)
+    path = tmp_path / "take1.wav"
+    make_wav(path, segments=[(0.2, 1.0)], duration=1.5, seed=1)
+    table = pd.DataFrame({"id": ["p01"], "path": [str(path)]})
+    kwargs = dict(id_col="id", source_col="path", models=["prosody"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False)
+    first = measure(table, **kwargs)
+    stamp = os.stat(path)
+    replacement = tmp_path / "copy.wav"
+    make_wav(replacement, segments=[(0.2, 1.0)], duration=1.5, seed=2)
+    os.replace(replacement, path)
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert os.stat(path).st_size == stamp.st_size
+    second = measure(table, **kwargs)
+    assert posts(emu) == 2 and second.submitted and second.status["job_id"][0] != first.status["job_id"][0]
+    assert not second.predictions["score"].reset_index(drop=True).equals(first.predictions["score"].reset_index(drop=True))
+
+
+# -- per (row, model): adding or dropping a model pays only for what is new ---------------------
+
+def uploads(emu: Emulator, since: int = 0) -> tuple[int, int]:
+    """(job submissions, bytes uploaded in them) among the emulator's requests from ``since`` on."""
+    sent = [r for r in emu.requests[since:] if r.method == "POST" and r.path == "/v0/batch/jobs"]
+    return len(sent), sum(r.size for r in sent)
+
+
+@pytest.fixture
+def mixed_media(tmp_path):
+    """Three WAVs, two face images and one video: what prosody, face, or both, can measure."""
+    from humekit.synthetic import make_image, make_mp4
+
+    paths = []
+    for n in range(3):
+        make_wav(tmp_path / f"a{n}.wav", segments=[(0.2, 1.5), (2.0, 3.5)], duration=4.0, seed=n)
+        paths.append(tmp_path / f"a{n}.wav")
+    for n in range(2):
+        make_image(tmp_path / f"i{n}.png", seed=n)
+        paths.append(tmp_path / f"i{n}.png")
+    make_mp4(tmp_path / "v0.mp4", duration=3.0)
+    paths.append(tmp_path / "v0.mp4")
+    return pd.DataFrame({"id": [p.stem for p in paths], "path": [str(p) for p in paths]})
+
+
+def test_adding_a_model_sends_only_what_the_new_model_can_measure(mixed_media, tmp_path, clock):
+    """prosody, then prosody+face: the audio is not resent; only the images (never measured) and the video (for face alone) go."""
+    emu = Emulator(api_key="k", clock=clock)
+    kwargs = dict(id_col="id", source_col="path", client=emu.client(), ledger=tmp_path / "l.sqlite",
+                  progress=False, errors="mark")
+    first = measure(mixed_media, models=["prosody"], **kwargs)
+    assert {k: v for k, v in first.counts().items() if v} == {"ok": 4, "invalid": 2}  # images: prosody cannot measure them
+    start = len(emu.requests)
+    second = measure(mixed_media, models=["prosody", "face"], **kwargs)
+    posted, sent = uploads(emu, start)
+    sizes = {p.stem: os.path.getsize(p) for p in map(__import__("pathlib").Path, mixed_media["path"])}
+    audio = sum(v for k, v in sizes.items() if k.startswith("a"))
+    new = sizes["i0"] + sizes["i1"] + sizes["v0"]
+    assert posted == 2 and new <= sent < new + min(v for k, v in sizes.items() if k.startswith("a")), (sent, audio)
+    video_job = next(job for job in emu.jobs[1:] if "v0" in json.dumps(job.request))
+    assert {m for m, options in video_job.request["models"].items() if options is not None} == {"face"}
+    assert (second.status["status"] == "ok").all()
+    preds = second.predictions
+    assert set(preds.loc[preds["id"] == "v0", "model"].astype(str)) == {"prosody", "face"}
+    assert set(preds.loc[preds["id"].isin(["a0", "a1", "a2"]), "model"].astype(str)) == {"prosody"}
+    old = first.predictions.reset_index(drop=True)
+    pd.testing.assert_frame_equal(preds[preds["model"] == "prosody"].reset_index(drop=True).astype(str),
+                                  old.astype(str))  # the same answers (categories differ once tables are combined)
+    assert "," in second.status.set_index("id").loc["v0", "job_id"] and len(second.jobs) == 3
+
+
+def test_dropping_a_model_sends_nothing_and_keeps_only_the_asked_models(mixed_media, tmp_path, clock):
+    """prosody+face, then prosody alone, then both again: no request at all, and each result has only the models asked for."""
+    emu = Emulator(api_key="k", clock=clock)
+    kwargs = dict(id_col="id", source_col="path", client=emu.client(), ledger=tmp_path / "l.sqlite", progress=False)
+    both = measure(mixed_media, models=["prosody", "face"], **kwargs)
+    start = len(emu.requests)
+    prosody = measure(mixed_media, models=["prosody"], errors="mark", **kwargs)
+    again = measure(mixed_media, models=["prosody", "face"], **kwargs)
+    assert len(emu.requests) == start  # not even a poll or a fetch: the ledger holds every answer
+    assert set(prosody.predictions["model"].astype(str)) == {"prosody"}
+    assert {k: v for k, v in prosody.counts().items() if v} == {"ok": 4, "invalid": 2}
+    pd.testing.assert_frame_equal(again.predictions, both.predictions)
+    pd.testing.assert_frame_equal(again.status, both.status)
+
+
+def test_a_ledger_written_before_planning_was_per_model_is_reused(tmp_path, clock):
+    """A ledger made by humekit 0a36422 (tests/data) is read with nothing resent; adding burst sends only burst, only for audio."""
+    import shutil
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    try:
+        import make_ledger_before_per_model as fixture
+    finally:
+        sys.path.pop(0)
+    ledger = tmp_path / "old.sqlite"
+    shutil.copy(Path(__file__).parent / "data" / "ledger-before-per-model.sqlite", ledger)
+    emu = Emulator(api_key="k", clock=clock)
+    emu.add_media("take3.wav", fixture.url_media())
+    table = fixture.recordings(tmp_path, f"{emu.url}/media")
+    kwargs = dict(id_col="id", source_col="source", client=emu.client(), ledger=ledger, progress=False)
+    same = measure(table, models=fixture.MODELS, **kwargs)
+    fewer = measure(table, models=["language"], **kwargs)
+    assert emu.requests == [] and same.submitted == () and len(same.reused) == 3
+    assert (same.status["status"] == "ok").all() and set(same.predictions["id"]) == set(table["id"])
+    assert set(same.predictions["model"].astype(str)) == {"prosody", "language"}
+    assert set(fewer.predictions["model"].astype(str)) == {"language"}
+    more = measure(table, models=[*fixture.MODELS, "burst"], **kwargs)
+    asked = [{m for m, options in job.request["models"].items() if options is not None} for job in emu.jobs]
+    assert asked == [{"burst"}, {"burst"}]  # the files' job, the URL's: not the texts
+    assert (more.status["status"] == "ok").all()
+    assert not more.predictions[more.predictions["id"].str.startswith("text")]["model"].astype(str).eq("burst").any()
+
+
+def test_retry_after_adding_a_model_resends_only_the_failed_model(tmp_path, clock):
+    """language ok, then ner added and its job FAILS: the row says which model failed and retry_failed sends ner alone."""
+    table = pd.DataFrame({"id": ["t1", "t2"], "text": ["Alice met Bob in Paris.", "Nothing happened today."]})
+    kwargs = dict(id_col="id", source_col="text", ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+    clean, failing, healed = (Emulator(api_key="k", clock=clock, faults=Faults(job_failure_rate=rate))
+                              for rate in (0.0, 1.0, 0.0))  # in-process emulators share one endpoint name
+    first = measure(table, models=["language"], client=clean.client(), **kwargs)
+    second = measure(table, models=["language", "ner"], client=failing.client(), **kwargs)
+    assert (second.status["status"] == "failed").all()
+    assert second.status["error"].str.startswith("ner: job ").all()
+    assert set(second.predictions["model"].astype(str)) == {"language"}  # what language said is kept
+    retried = retry_failed(second, client=healed.client())
+    assert [{m for m, o in job.request["models"].items() if o is not None} for job in healed.jobs] == [{"ner"}]
+    assert (retried.status["status"] == "ok").all() and posts(clean) == 1
+    assert set(retried.predictions["model"].astype(str)) == {"language", "ner"}
+    assert first.status["job_id"].isin(retried.status["job_id"].str.split(", ").explode()).all()
+
+
+def test_paths_with_whitespace_are_measured_as_files_not_texts(tmp_path, clock):
+    """'take1.wav ' (spreadsheet residue) goes as an upload scored by prosody, a URL with a newline as that URL; only the real text gets language."""
+    emu = Emulator(api_key="k", clock=clock)
+    (tmp_path / "media").mkdir()
+    make_wav(tmp_path / "media" / "take1.wav", segments=[(0.2, 1.0)], duration=1.5, seed=1)
+    url = emu.add_media("clip.wav", make_wav(None, segments=[(0.1, 0.8)], duration=1.0, seed=2))
+    table = pd.DataFrame({"id": ["trail", "lead", "url", "text"],
+                          "path": ["media/take1.wav ", " media/take1.wav", f"{url}\n", "So glad you came."]})
+    result = measure(table, id_col="id", source_col="path", models=["prosody", "language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", root=str(tmp_path), progress=False)
+    assert (result.status["status"] == "ok").all()
+    assert result.checked["source_kind"].tolist() == ["file", "file", "url", "text"]
+    assert result.checked["source_note"].notna().tolist() == [True, True, True, False]
+    kinds = sorted(next(k for k in ("files", "urls", "text") if job.request.get(k)) for job in emu.jobs)
+    assert kinds == ["files", "text", "urls"]
+    texts = next(job for job in emu.jobs if job.request.get("text")).request["text"]
+    assert texts == ["So glad you came."]
+    assert set(result.predictions.loc[result.predictions["id"] == "trail", "model"].astype(str)) >= {"prosody"}
+
+
+# -- any ID column name: kept intact in every output, or refused before anything is sent ----------
+
+def test_every_output_column_name_as_id_col_is_kept_intact_or_refused_before_sending(tmp_path, clock):
+    """Each column name of status, predictions, descriptors, wide(), checked, jobs and humekit run's wide as id_col:
+    refused (nothing sent, the fix named) or kept intact in every output, and the rerun sends nothing."""
+    from humekit.columns import OUTPUT_COLUMNS
+    from humekit.run import summarize_rows
+    from humekit.synthetic import make_image
+    from humekit.validation import ADDED_COLUMNS
+
+    make_wav(tmp_path / "a.wav", segments=[(0.2, 1.2)], duration=1.5, seed=1)
+    make_image(tmp_path / "f.png", seed=1)
+    base = pd.DataFrame({"id": ["a", "f", "t"], "src": [str(tmp_path / "a.wav"), str(tmp_path / "f.png"),
+                                                        "Alice was thrilled in Paris."]})
+    emu = Emulator(api_key="k", clock=clock)
+    kwargs = dict(source_col="src", models=["prosody", "face", "burst", "language"], client=emu.client(),
+                  ledger=tmp_path / "l.sqlite", progress=False)
+    first = measure(base, id_col="id", **kwargs)
+    outputs = [first.status, first.predictions, first.descriptors, first.wide(), first.checked, first.jobs,
+               summarize_rows(first, base)]
+    names = sorted({str(c) for frame in outputs for c in frame.columns} - {"id", "src"})
+    assert {"model", "text", "emotion", "score", "begin", "file", "status", "kind", "segments", "Joy",
+            "source_kind", "job_key"} <= set(names)
+    requests, sent = len(emu.requests), posts(emu)
+    refused, intact = [], []
+    for name in names:
+        table = base.rename(columns={"id": name})
+        if name in OUTPUT_COLUMNS or name in ADDED_COLUMNS:
+            with pytest.raises(humekit.TableError, match=r"rename|pass id_col=") as info:
+                measure(table, id_col=name, **kwargs)
+            assert len(emu.requests) == requests, name
+            assert f"{name!r}" in str(info.value)
+            refused.append(name)
+            continue
+        for _ in range(2):  # the first call rejoins the ledger's jobs under the new name, the rerun too
+            result = measure(table, id_col=name, **kwargs)
+            assert posts(emu) == sent and (result.status["status"] == "ok").all(), name
+            assert result.status[name].tolist() == ["a", "f", "t"]
+            for frame in (result.predictions, result.descriptors, result.wide(), summarize_rows(result, table)):
+                assert list(frame.columns).count(name) == 1 and set(frame[name]) <= {"a", "f", "t"}, name
+            assert set(result.predictions[name]) == {"a", "f", "t"}
+        intact.append(name)
+    assert len(refused) > 60 and {"backend", "claimed_ms", "owner", "config"} <= set(intact)
+
+
+def test_a_messy_study_pays_once_per_row_and_model(tmp_path, clock):
+    """Regression over a messy table (issue 13, items 1-3): paths with whitespace are files, an awkward ID column name
+    stays intact, and adding face sends only the image and the video (face alone), never the audio again."""
+    from pathlib import Path
+
+    from humekit.synthetic import make_image, make_mp4
+
+    for n in (1, 2, 3):
+        (tmp_path / "media" / f"p0{n}").mkdir(parents=True)
+        make_wav(tmp_path / "media" / f"p0{n}" / "take1.wav", segments=[(0.2, 1.4)], duration=2.0, seed=n)
+    make_image(tmp_path / "media" / "p01" / "face.png", seed=1)
+    make_mp4(tmp_path / "media" / "p03" / "clip.mp4", duration=2.0)
+    sources = ["media/p01/take1.wav ", " media/p02/take1.wav", "media/p03/take1.wav\n", "media/p01/face.png\t",
+               " media/p03/clip.mp4 ", "yes/no questions are hard", "So glad you came.", "media/p09/take1.wav "]
+    table = pd.DataFrame({"row_id": [f"s{n:02d}" for n in range(len(sources))], "where": sources,
+                          "group": list("aabbccdd")})
+    emu = Emulator(api_key="k", clock=clock)
+    kwargs = dict(id_col="row_id", source_col="where", client=emu.client(), ledger=tmp_path / "l.sqlite",
+                  root=str(tmp_path), errors="mark", progress=False)
+    first = measure(table, models=["prosody", "language"], **kwargs)
+    states = first.status.set_index("row_id")["status"].astype(str).to_dict()
+    assert states == {**{f"s{n:02d}": "ok" for n in (0, 1, 2, 4, 5, 6)}, "s03": "invalid", "s07": "invalid"}
+    assert "whitespace around it" in first.status.set_index("row_id").loc["s07", "error"]
+    assert first.checked["source_kind"].tolist() == ["file"] * 5 + ["text"] * 2 + ["file"]
+    texts = [job.request["text"] for job in emu.jobs if job.request.get("text")]
+    assert texts == [["yes/no questions are hard", "So glad you came."]]  # no path was measured as text
+
+    start = len(emu.requests)
+    second = measure(table, models=["prosody", "language", "face"], **kwargs)
+    posted, sent = uploads(emu, start)
+    media = tmp_path / "media"
+    new = os.path.getsize(media / "p01" / "face.png") + os.path.getsize(media / "p03" / "clip.mp4")
+    audio = min(os.path.getsize(p) for p in media.glob("p0*/take1.wav"))
+    assert posted == 2 and new <= sent < new + audio
+    assert {m for job in emu.jobs[-2:] for m, o in job.request["models"].items() if o is not None} == \
+        {"prosody", "language", "face"}  # the image's job (never measured) asks all three, the video's only face
+    assert any({m for m, o in job.request["models"].items() if o is not None} == {"face"} for job in emu.jobs[-2:])
+    assert (second.status["status"] == "ok").sum() == 7
+    for frame in (second.status, second.predictions, second.descriptors, second.wide()):
+        assert list(frame.columns).count("row_id") == 1 and set(frame["row_id"]) <= set(table["row_id"])
+    video = second.predictions[second.predictions["row_id"] == "s04"]
+    assert set(video["model"].astype(str)) >= {"prosody", "face"}
+
+    before = len(emu.requests)
+    third = measure(table, models=["prosody", "language", "face"], **kwargs)
+    assert len(emu.requests) == before and third.submitted == ()
+    pd.testing.assert_frame_equal(third.predictions, second.predictions)
+    assert Path(third.checked.loc[0, "source_path"]) == media / "p01" / "take1.wav"

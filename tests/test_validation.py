@@ -68,7 +68,7 @@ class Case:
     id_col: str = "id"
     source_col: str = "src"
     bad_row: bool = False
-    r"""An InvalidRowsError case: the message must name row 'bad-1' at index BAD_INDEX."""
+    r"""An InvalidRowsError case: the message must name row 1 (ID 'bad-1'), not its index label BAD_INDEX."""
 
 
 def _bad_file(name: str, data: bytes) -> Callable[[Path], pd.DataFrame]:
@@ -120,17 +120,17 @@ CASES = [
          ("1 duplicated ID", "3", "de-duplicate")),
     Case("int-equals-float", lambda tmp: ids_table([5, 5.0, 6]), DuplicateIdError, ("1 duplicated ID", "de-duplicate")),
     Case("duplicates-with-repeated-index-labels", lambda tmp: ids_table(["a", "b", "b"], index=[0, 0, 1]),
-         DuplicateIdError, ("1 duplicated ID(s) (e.g. 'b')", "de-duplicate")),
+         DuplicateIdError, ("1 duplicated ID(s) on 2 rows: 'b' at rows 1, 2", "de-duplicate")),
     Case("null-id-none", lambda tmp: ids_table(["a", None], index=[0, BAD_INDEX]), DuplicateIdError,
-         ("null ID", f"index {BAD_INDEX}", "fill them in or drop")),
+         ("null ID", "at row 1.", "fill them in or drop")),
     Case("null-id-nan", lambda tmp: ids_table([1.0, float("nan")], index=[0, BAD_INDEX]), DuplicateIdError,
-         ("null ID", f"index {BAD_INDEX}", "fill them in")),
+         ("null ID", "at row 1.", "fill them in")),
     Case("null-id-pd-na", lambda tmp: ids_table(["a", pd.NA], index=[0, BAD_INDEX]), DuplicateIdError,
-         ("null ID", f"index {BAD_INDEX}", "fill them in")),
+         ("null ID", "at row 1.", "fill them in")),
     Case("null-id-numpy-float32-nan", lambda tmp: ids_table([np.float32("nan"), 1], index=[BAD_INDEX, 0]),
-         DuplicateIdError, ("null ID", f"index {BAD_INDEX}", "fill them in")),
+         DuplicateIdError, ("null ID", "at row 0.", "fill them in")),
     Case("unhashable-ids", lambda tmp: ids_table(["a", ["b", "c"]], index=[0, BAD_INDEX]), DuplicateIdError,
-         ("unhashable", "['b', 'c']", f"index {BAD_INDEX}", "use strings or numbers")),
+         ("unhashable", "['b', 'c'] at row 1", "use strings or numbers")),
     # -- sources ---------------------------------------------------------------------------
     Case("empty-source", lambda tmp: one_bad(""), InvalidRowsError, ("the source is empty", "give a file path"),
          bad_row=True),
@@ -198,9 +198,9 @@ def test_bad_table_raises_a_precise_error(case: Case, tmp_path: Path):
     for needle in case.says:
         assert needle in message, f"{needle!r} not in {message!r}"
     if case.bad_row:
-        assert f"row 'bad-1' (index {BAD_INDEX})" in message
+        assert "row 1 (ID 'bad-1')" in message  # the position (the index label is 7), with the ID
         assert "errors='mark'" in message
-        assert info.value.rows == [BAD_INDEX]
+        assert info.value.rows == [1]
         assert "'ok'" not in message  # the good row is not blamed
 
 
@@ -223,7 +223,7 @@ def test_unreadable_file_is_reported(tmp_path: Path):
     try:
         if os.access(path, os.R_OK):
             pytest.skip("running as root (or with CAP_DAC_OVERRIDE): chmod 000 does not stop reading")
-        with pytest.raises(InvalidRowsError, match=r"row 'bad-1' \(index 7\).*cannot read .*permissions"):
+        with pytest.raises(InvalidRowsError, match=r"row 1 \(ID 'bad-1'\).*cannot read .*permissions"):
             humekit.validate(one_bad(str(path)), id_col="id", source_col="src")
     finally:
         path.chmod(0o644)
@@ -240,13 +240,23 @@ def test_missing_column_error_carries_the_column():
     assert clash.value.column == "source_kind"
 
 
-def test_duplicate_error_lists_every_duplicated_row_label():
-    """DuplicateIdError.rows holds the index labels of every row sharing a duplicated ID."""
+def test_duplicate_error_lists_every_duplicated_row_position():
+    """DuplicateIdError names each duplicated ID with its rows' positions (not index labels); .rows holds them all."""
     table = ids_table(["a", "b", "a", "c", "b"], index=list("vwxyz"))
     with pytest.raises(DuplicateIdError) as info:
         humekit.validate(table, id_col="id", source_col="src")
-    assert info.value.rows == ["v", "w", "x", "z"]
-    assert "2 duplicated ID(s) (e.g. 'a', 'b') on 4 rows" in str(info.value)
+    assert info.value.rows == [0, 1, 2, 4]
+    assert "2 duplicated ID(s) on 4 rows: 'a' at rows 0, 2; 'b' at rows 1, 4." in str(info.value)
+
+
+def test_many_duplicated_ids_show_the_first_few_and_count_the_rest():
+    """Eight duplicated IDs: the first five with their rows, then how many more."""
+    table = ids_table([f"p{i // 3}" for i in range(24)])
+    with pytest.raises(DuplicateIdError) as info:
+        humekit.validate(table, id_col="id", source_col="src")
+    message = str(info.value)
+    assert "8 duplicated ID(s) on 24 rows: 'p0' at rows 0, 1, 2; 'p1' at rows 3, 4, 5;" in message
+    assert "'p4' at rows 12, 13, 14; … 3 more." in message and "'p5'" not in message
 
 
 def test_many_bad_rows_are_summarised():
@@ -256,7 +266,7 @@ def test_many_bad_rows_are_summarised():
         humekit.validate(table, id_col="id", source_col="src")
     message = str(info.value)
     assert message.startswith("25 of 25 rows cannot be measured")
-    assert "row 'r9' (index 9)" in message and "row 'r10'" not in message
+    assert "row 9 (ID 'r9')" in message and "row 10 " not in message
     assert "… and 15 more" in message
     assert len(info.value.rows) == 25
 
@@ -414,7 +424,7 @@ def test_read_error_is_reported_even_as_root(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(InvalidRowsError) as info:
         humekit.validate(one_bad(str(path)), id_col="id", source_col="src")
     message = str(info.value)
-    assert f"row 'bad-1' (index {BAD_INDEX})" in message
+    assert "row 1 (ID 'bad-1')" in message
     assert "cannot read" in message and "Permission denied" in message and "check its permissions" in message
 
 
@@ -425,3 +435,54 @@ def test_texts_guessed_as_paths_get_a_kind_hint(tmp_path):
         validate(table, id_col="id", source_col="source", root=tmp_path)
     checked = validate(table, id_col="id", source_col="source", kind="text", root=tmp_path)
     assert checked["source_problem"].isna().all()
+
+
+# -- a path is never measured as text -------------------------------------------------------------
+
+@pytest.mark.parametrize("spelled", ["media/p02/take1.wav ", " media/p02/take1.wav", "media/p02/take1.wav\n",
+                                     "\tmedia/p02/take1.wav\r\n"], ids=["trailing", "leading", "newline", "both"])
+def test_a_path_with_whitespace_around_it_is_the_file(tmp_path: Path, spelled: str):
+    """A path copied with spaces or a newline around it is the file it names, and source_note says what was removed."""
+    audio = wav(tmp_path / "media" / "p02" / "take1.wav")
+    table = pd.DataFrame({"id": ["p02"], "src": [spelled]})
+    for kind in ("auto", "file"):
+        out = validate(table, id_col="id", source_col="src", root=tmp_path, kind=kind)
+        assert out.loc[0, "source_kind"] == "file" and out.loc[0, "source_problem"] is None
+        assert out.loc[0, "source_path"] == str(audio) and out.loc[0, "source_media_type"] == "audio/wav"
+        assert out.loc[0, "source_note"] == f"surrounding whitespace removed from the path {spelled!r}"
+
+
+@pytest.mark.parametrize("spelled", ["media/p09/take1.wav ", " media/p09/take1.wav", "/data/missing take.wav\n",
+                                     "C:\\Users\\me\\take1", "./recordings/take1", "~/rec/x"])
+def test_a_missing_path_is_an_invalid_file_with_a_hint_never_a_text(tmp_path: Path, spelled: str):
+    """A value shaped like a path that does not exist is marked invalid with where it was looked for, never scored as text."""
+    out = validate(pd.DataFrame({"id": ["p09"], "src": [spelled]}), id_col="id", source_col="src", root=tmp_path,
+                   errors="mark")
+    problem = out.loc[0, "source_problem"]
+    assert out.loc[0, "source_kind"] == "file" and problem.startswith("file not found")
+    if spelled != spelled.strip():
+        assert f"the value {spelled!r} has whitespace around it" in problem
+    if not spelled.strip().startswith(("/", "~", "C:")):
+        assert f"resolved against the root folder {tmp_path}" in problem
+
+
+def test_texts_are_texts_because_they_read_as_text(tmp_path: Path):
+    """Sentences (with slashes, dots or whitespace around them) are texts; a URL with spaces around it is the URL."""
+    texts = ["yes/no questions are hard", "  I can't believe it. ", "He said: and/or, fine.\n", "hello",
+             "Ratio 3/4 of the time"]
+    out = validate(pd.DataFrame({"id": range(6), "src": [*texts, " https://example.org/a.wav\n"]}), id_col="id",
+                   source_col="src", root=tmp_path)
+    assert out["source_kind"].tolist() == ["text"] * 5 + ["url"]
+    assert out["source_problem"].isna().all() and out["source_note"].tolist()[:5] == [None] * 5
+    assert out.loc[5, "source_note"] == "surrounding whitespace removed from the URL"
+
+
+@pytest.mark.parametrize("name", ["model", "text", "emotion", "status", "score", "begin", "file", "name", "Joy"])
+def test_an_id_column_named_like_an_output_column_is_refused_with_the_rename(name: str):
+    """id_col='model' (any output column's name) raises TableError naming the output and the rename, before any file is read."""
+    table = pd.DataFrame({name: ["a", "b"], "src": ["One text.", "Two texts."]})
+    with pytest.raises(TableError, match=rf"id_col={name!r}: .*outputs .*Rename that column \(e.g. to '{re.escape(name)}_id'\)"
+                                         rf" and pass id_col='{re.escape(name)}_id'"):
+        validate(table, id_col=name, source_col="src")
+    assert validate(table.rename(columns={name: f"{name}_id"}), id_col=f"{name}_id", source_col="src")[
+        "source_problem"].isna().all()

@@ -54,6 +54,8 @@ class RequestRecord:
     query: str = ""
     job_id: str | None = None
     r"""The job a POST created (also set when its response was lost)."""
+    size: int = 0
+    r"""The request body's length in bytes (what was uploaded)."""
 
 
 class EmulatorApp:
@@ -101,6 +103,7 @@ class EmulatorApp:
                 status=None if response.drop else response.status,
                 query=request.query_string,
                 job_id=created[0] if created else None,
+                size=len(request.body or b""),
             )
         )
         return response
