@@ -26,6 +26,7 @@ from humekit.jobs import JobDetails
 from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
 from humekit.joining import join_results
+from humekit.outputs import ResultTables
 from humekit.planning import Plan, config_key, normalize_models, plan_jobs, rebuild_job, row_inputs
 from humekit.submitting import SubmitReport, submit_jobs
 from humekit.validation import ADDED_COLUMNS, validate
@@ -35,7 +36,7 @@ __all__ = ["MeasureResult", "measure", "retry_failed"]
 
 
 @dataclass(frozen=True)
-class MeasureResult:
+class MeasureResult(ResultTables):
     """What :func:`measure` returns.
 
     Attributes:
@@ -45,6 +46,10 @@ class MeasureResult:
             ``end`` (seconds; a face's frame time in both), ``text``, ``emotion``, ``score``…
         descriptors: face FACS and descriptions, burst descriptions, sentiment and toxicity.
         checked: the validated table (what :func:`humekit.validate` learned about each row).
+
+    Tables built from them (see :mod:`humekit.outputs`): :meth:`wide` (one row per input row and
+    segment), :meth:`per_row` (one row per input row and model, mean scores), both with your
+    columns on request (``columns=True``); :meth:`save` writes everything to a folder.
     """
 
     status: pd.DataFrame
@@ -77,14 +82,9 @@ class MeasureResult:
                           for key in jobs["job_key"]]
         return jobs
 
-    def wide(self) -> pd.DataFrame:
-        """One row per input row and segment, one column per emotion (rows without predictions kept, empty)."""
-        from humekit.analysis import wide
-
-        everyone = self.status[[self.id_col, "status"]]
-        if self.predictions.empty:
-            return everyone.reset_index(drop=True)
-        return everyone.merge(wide(self.predictions), on=self.id_col, how="left", sort=False)
+    def _user_table(self) -> pd.DataFrame:
+        """The table as the user gave it (without the columns validation adds)."""
+        return self.checked.drop(columns=[c for c in ADDED_COLUMNS if c in self.checked.columns])
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in self.counts().items() if v)
@@ -155,7 +155,8 @@ def measure(
             a job whose answer was lost is posted again).
 
     Returns:
-        A :class:`MeasureResult` with ``.status``, ``.predictions`` and ``.wide()``.
+        A :class:`MeasureResult` with ``.status``, ``.predictions``, ``.wide()``, ``.per_row()``
+        and ``.save(folder)``.
     """
     options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
                    transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,

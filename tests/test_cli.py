@@ -48,10 +48,11 @@ def test_run_writes_every_output_with_the_right_columns(first_run):
     preds = pd.read_parquet(out / "predictions.parquet")
     assert {"id", "model", "begin", "end", "emotion", "score"} <= set(preds.columns)
     assert set(preds["id"]) == set(table["id"]) and set(preds["model"].astype(str)) == {"prosody", "face", "language"}
-    wide = pd.read_parquet(out / "wide.parquet")
-    assert list(wide.columns[: len(table.columns) + 3]) == [*table.columns, "status", "model", "segments"]
-    assert set(wide.columns[len(table.columns) + 3 :]) <= {*EMOTIONS, *LANGUAGE_EMOTIONS} and "Calmness" in wide.columns
-    assert not wide.duplicated(["id", "model"]).any()
+    per_row = pd.read_parquet(out / "per_row.parquet")
+    assert list(per_row.columns[: len(table.columns) + 3]) == [*table.columns, "status", "model", "segments"]
+    assert set(per_row.columns[len(table.columns) + 3 :]) <= {*EMOTIONS, *LANGUAGE_EMOTIONS} and "Calmness" in per_row.columns
+    assert not per_row.duplicated(["id", "model"]).any()
+    assert not (out / "wide.parquet").exists()  # the old name for per_row: not reused for another table
     csv = pd.read_csv(out / "status.csv")
     assert list(csv.columns) == list(status.columns) and csv["id"].tolist() == status["id"].tolist()
     assert (out / "top_emotions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
