@@ -5,6 +5,13 @@ the ledger maps that key to the fingerprints of the rows that sent it, and the f
 the table's IDs. An input shared by several rows (a duplicate URL, identical files) is answered
 once and copied to each of them. Every input row gets a status: ``ok``, ``failed`` (with Hume's
 message), ``invalid`` (never sent, with the reason) or ``pending``.
+
+An ``ok`` row that some requested model found nothing in gets a ``note`` saying why, read from
+what the predictions hold: a file Hume answered for with no segment for that model is silent
+audio ("prosody: no speech found"), an image or video without a face ("face: no face found"), a
+text without entities ("ner: no named entity found"), a video without sound ("prosody: the
+video has no audio track"); models that cannot apply to the file's type are named only when
+no model that applies was asked for ("face: does not apply to audio").
 """
 
 from __future__ import annotations
@@ -18,11 +25,24 @@ import pandas as pd
 
 from humekit.ledger import Ledger
 from humekit.planning import RowInput
-from humekit.predictions import to_tables
+from humekit.predictions import tables_and_files
 
-__all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results"]
+__all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note"]
 
-STATUS_COLUMNS = ("status", "job_id", "error")
+STATUS_COLUMNS = ("status", "job_id", "error", "note")
+#: File types (Hume's ``file_type``) each model reads; ``None`` (not stated) counts as any.
+_APPLIES = {
+    "face": {"image", "video", "video_no_audio"},
+    "facemesh": {"image", "video", "video_no_audio"},
+    "prosody": {"audio", "video"},
+    "burst": {"audio", "video"},
+    "language": {"text", "audio", "video"},
+    "ner": {"text", "audio", "video"},
+}
+_FOUND_NOTHING = {"face": "no face found", "facemesh": "no face found", "prosody": "no speech found",
+                  "burst": "no vocal burst found", "language": "no speech transcribed",
+                  "ner": "no named entity found"}  # fmt: skip
+_MODEL_ORDER = ("face", "burst", "prosody", "language", "ner", "facemesh")
 #: Prediction columns kept after the ID (the source columns are replaced by the ID).
 JOINED_COLUMNS = (
     "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",
@@ -56,7 +76,7 @@ def join_results(
     assigned = ledger.assigned(list(by_fingerprint))
     jobs = ledger.jobs(set(assigned.values())).set_index("job_key") if assigned else None
     mapping = _mapping(ledger, assigned, by_fingerprint, checked, id_col)
-    scores, descriptors, errors = _job_outputs(ledger, jobs, mapping)
+    scores, descriptors, errors, found = _job_outputs(ledger, jobs, mapping)
 
     n = len(checked)
     states = ["pending"] * n
@@ -67,8 +87,14 @@ def join_results(
             states[position], reasons[position] = "invalid", problem
     for position, reason in unplannable.items():
         states[position], reasons[position] = "invalid", reason
+    notes: list[list[str]] = [[] for _ in range(n)]
     if jobs is not None:
         _apply_job_states(states, job_ids, reasons, mapping, jobs, errors)
+        for job_key, input_key, position in zip(mapping["job_key"], mapping["input_key"], mapping["row_index"],
+                                                strict=True):
+            note = found.get((str(job_key), str(input_key)))
+            if note and states[position] == "ok":
+                notes[position].append(note)
     for position, reason in rejected.items():
         states[position], reasons[position] = "failed", reason
     for position in range(n):
@@ -80,6 +106,8 @@ def join_results(
             "status": pd.Categorical(states, categories=["ok", "failed", "invalid", "pending"]),
             "job_id": pd.Series(job_ids, dtype="object").to_numpy(),
             "error": pd.Series(reasons, dtype="object").to_numpy(),
+            "note": pd.Series(["; ".join(dict.fromkeys(parts)) if parts and states[i] == "ok" else None
+                               for i, parts in enumerate(notes)], dtype="object").to_numpy(),
         },
         index=checked.index,
     )
@@ -102,26 +130,87 @@ def _mapping(ledger: Ledger, assigned: Mapping[str, str], rows: Mapping[str, Row
 
 
 def _job_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFrame
-                 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[tuple[str, str], str]]:
+                 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[tuple[str, str], str],
+                            dict[tuple[str, str], str]]:
     scores: list[pd.DataFrame] = []
     descriptors: list[pd.DataFrame] = []
     errors: dict[tuple[str, str], str] = {}
+    notes: dict[tuple[str, str], str] = {}
     if jobs is None:
-        return scores, descriptors, errors
+        return scores, descriptors, errors, notes
+    requests = ledger.requests([str(k) for k, job in jobs.iterrows() if job["status"] == "COMPLETED"])
     for job_key, job in jobs.iterrows():
         if job["status"] != "COMPLETED" or not job["job_id"]:
             continue
         body = ledger.predictions(job["job_id"])
         if body is None:
             continue
-        tables = to_tables(body)
+        tables, files = tables_and_files(body)
         kind = job["kind"]
         for _, error in tables.errors.iterrows():
             errors[(str(job_key), _key(kind, error["source"], error["file"]))] = str(error["message"])
+        requested = list((requests.get(str(job_key)) or {}).get("models") or {})
+        for input_key, note in _notes(kind, files, tables.scores, requested).items():
+            notes[(str(job_key), input_key)] = note
         keys = mapping[mapping["job_key"] == job_key][["input_key", "row_index", "row_id"]]
         scores.append(_attach(tables.scores, kind, keys))
         descriptors.append(_attach(tables.descriptors, kind, keys))
-    return scores, descriptors, errors
+    return scores, descriptors, errors, notes
+
+
+def _notes(kind: str, files: pd.DataFrame, scores: pd.DataFrame, requested: Sequence[str]) -> dict[str, str]:
+    """Per input key of one job, why a requested model has no segment (only inputs that lack some)."""
+    scored: dict[str, set[tuple[str, str]]] = {}
+    if len(scores):
+        key = (scores["file"] if kind == "text" else scores["source"]).astype("string")
+        counted = pd.DataFrame({"key": key, "file": scores["file"].astype("string"),
+                                "model": scores["model"].astype("string")}).drop_duplicates()
+        for k, f, m in counted.itertuples(index=False, name=None):
+            scored.setdefault(str(k), set()).add((str(f), str(m)))
+    answered: dict[str, list[tuple[str, Any]]] = {}
+    for source, file, file_type in zip(files["source"], files["file"], files["file_type"], strict=True):
+        answered.setdefault(_key(kind, source, file), []).append((str(file), file_type))
+    out = {}
+    for input_key, predictions in answered.items():
+        note = no_predictions_note(predictions, scored.get(input_key, set()), requested)
+        if note:
+            out[input_key] = note
+    return out
+
+
+def no_predictions_note(predictions: Sequence[tuple[str, Any]], scored: set[tuple[str, str]],
+                        requested: Sequence[str]) -> str | None:
+    """Why some requested models found nothing in one input, or ``None`` if each found something.
+
+    Args:
+        predictions: ``(file, file_type)`` of each file Hume answered for in the input (an
+            archive has several); ``file_type`` as Hume states it (``audio``, ``video``,
+            ``video_no_audio``, ``image``, ``text``) or ``None``.
+        scored: the ``(file, model)`` pairs that have at least one segment.
+        requested: the models the job asked for.
+    """
+    if not predictions:
+        return "no predictions returned for this input"
+    parts, elsewhere = [], []
+    for model in sorted(requested, key=lambda m: _MODEL_ORDER.index(m) if m in _MODEL_ORDER else len(_MODEL_ORDER)):
+        empty = [(file, kind) for file, kind in predictions if (file, model) not in scored]
+        if not empty:
+            continue
+        applies = [(file, kind) for file, kind in empty if kind is None or kind in _APPLIES.get(model, {kind})]
+        if applies:
+            reason = _FOUND_NOTHING.get(model, "nothing found")
+            if model == "language" and all(kind == "text" for _, kind in applies):
+                reason = "no text found"
+            if len(predictions) > 1:
+                reason += f" in {len(applies)} of {len(predictions)} files"
+            parts.append(f"{model}: {reason}")
+        elif all(kind == "video_no_audio" for _, kind in empty):  # a video, but nothing to hear
+            parts.append(f"{model}: the video has no audio track")
+        else:
+            elsewhere.append(f"{model}: does not apply to {' or '.join(sorted({str(kind) for _, kind in empty}))}")
+    if not parts and not scored:  # nothing at all, and no model that applies was asked for: say that
+        parts = elsewhere
+    return "; ".join(parts) or None
 
 
 def _key(kind: str, source: Any, file: Any) -> str:

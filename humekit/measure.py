@@ -41,9 +41,12 @@ class MeasureResult(ResultTables):
 
     Attributes:
         status: one row per input row, indexed like the input: ``status`` (``ok``, ``failed``,
-            ``invalid``, ``pending``), ``job_id`` and ``error`` (why, for anything but ``ok``).
+            ``invalid``, ``pending``), ``job_id``, ``error`` (why, for anything but ``ok``) and
+            ``note`` (for an ``ok`` row, why a requested model found nothing: "prosody: no
+            speech found", "face: no face found"; empty when every model found something).
         predictions: long table: the ID column, ``model``, ``group``, ``frame``, ``begin``,
-            ``end`` (seconds; a face's frame time in both), ``text``, ``emotion``, ``score``…
+            ``end`` (seconds; a video face's frame time in both, empty for images and raw text),
+            ``text``, ``emotion``, ``score``…
         descriptors: face FACS and descriptions, burst descriptions, sentiment and toxicity.
         checked: the validated table (what :func:`humekit.validate` learned about each row).
 

@@ -246,6 +246,12 @@ def _report(result: Any, options: RunOptions, written: list[Path], *, where: str
         say(f"  - {row[result.id_col]!r}: {row['status']}: {row['error']}")
     if len(problems) > 5:
         say(f"  … and {len(problems) - 5} more (see status.csv)")
+    noted = result.status[(result.status["status"] == "ok") & result.status["note"].notna()] \
+        if "note" in result.status.columns else result.status.iloc[0:0]
+    if len(noted):
+        first = noted.iloc[0]
+        say(f"  {len(noted)} ok row(s) where a model found nothing (the note column of status.csv), "
+            f"e.g. {first[result.id_col]!r}: {first['note']}")
     preds = result.predictions
     by_model = preds.drop_duplicates([result.id_col, "model"])["model"].astype("str").value_counts(sort=False) \
         if len(preds) else pd.Series(dtype="int64")

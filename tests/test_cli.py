@@ -43,7 +43,8 @@ def test_run_writes_every_output_with_the_right_columns(first_run):
     assert sorted(p.name for p in out.iterdir() if p.name != "ledger.sqlite") == sorted(OUTPUTS)
     table = pd.read_csv(RECORDINGS)
     status = pd.read_parquet(out / "status.parquet")
-    assert list(status.columns) == ["id", "status", "job_id", "error"] and len(status) == len(table)
+    assert list(status.columns) == ["id", "status", "job_id", "error", "note"] and len(status) == len(table)
+    assert status["note"].isna().all()  # every recording has speech, a face or text
     assert set(status["status"]) == {"ok"}
     preds = pd.read_parquet(out / "predictions.parquet")
     assert {"id", "model", "begin", "end", "emotion", "score"} <= set(preds.columns)
@@ -132,3 +133,18 @@ def test_demo_still_runs(capsys):
     code, text = run(capsys, "demo", "--quiet")
     assert code == 0, text
     assert "scores are synthetic" in text
+
+
+def test_ok_rows_with_nothing_found_are_reported(tmp_path, capsys):
+    """A silent recording is ok with a note in status.csv, and the summary says how many rows have one."""
+    from humekit.synthetic import make_wav
+
+    make_wav(tmp_path / "silent.wav", segments=[], duration=2.0)
+    pd.DataFrame({"id": ["quiet", "s1"], "path": [str(tmp_path / "silent.wav"),
+                                                  str(DATASETS / "audio/s1/calm.wav")]}).to_csv(tmp_path / "t.csv")
+    code, text = run(capsys, "run", str(tmp_path / "t.csv"), "--id-col", "id", "--source-col", "path",
+                     "--models", "prosody", "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
+    assert code == 0, text
+    assert "1 ok row(s) where a model found nothing" in text and "'quiet': prosody: no speech found" in text
+    status = pd.read_csv(tmp_path / "out" / "status.csv").set_index("id")
+    assert status.loc["quiet", "note"] == "prosody: no speech found" and pd.isna(status.loc["s1", "note"])

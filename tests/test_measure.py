@@ -516,3 +516,30 @@ def test_rerun_does_not_hash_files_again(tmp_path, clock, monkeypatch):
     make_wav(paths[0], segments=[(0.1, 0.4)], duration=0.9, sample_rate=8000, seed=9)  # the file changes
     changed = measure(table, **kwargs)
     assert hashed == [paths[0]] and posts(emu) == 2 and changed.status.loc[0, "job_id"] != first.status.loc[0, "job_id"]
+
+
+def test_rows_without_predictions_say_why(tmp_path, clock):
+    """Silent audio and a faceless image come back ok with a note; measured rows have none; image faces have no time."""
+    from PIL import Image
+
+    make_wav(tmp_path / "silent.wav", segments=[], duration=3.0)
+    make_wav(tmp_path / "speech.wav", segments=[(0.2, 1.5)], seed=3)
+    Image.new("RGB", (320, 400), (90, 120, 150)).save(tmp_path / "wall.png")
+    from humekit.synthetic import make_image
+
+    make_image(tmp_path / "face.png")
+    table = pd.DataFrame({"id": ["silent", "speech", "wall", "face", "calm"],
+                          "path": ["silent.wav", "speech.wav", "wall.png", "face.png", "all quiet here."]})
+    emu = Emulator(api_key="k", clock=clock)
+    result = measure(table, id_col="id", source_col="path", root=str(tmp_path), models=["prosody", "face", "ner"],
+                     client=emu.client(), ledger=tmp_path / "l.sqlite", progress=False)
+    status = result.status.set_index("id")
+    assert (status["status"] == "ok").all()
+    notes = {k: v if isinstance(v, str) else None for k, v in status["note"].items()}
+    speech = notes.pop("speech")  # its synthetic words may or may not hold a name for ner
+    assert speech is None or speech == "ner: no named entity found"
+    assert notes == {"silent": "prosody: no speech found; ner: no named entity found",
+                     "wall": "face: no face found", "face": None, "calm": "ner: no named entity found"}
+    assert set(result.predictions["id"]) >= {"speech", "face"} and "wall" not in set(result.predictions["id"])
+    faces = result.predictions[result.predictions["model"] == "face"]
+    assert len(faces) and faces["begin"].isna().all() and faces["end"].isna().all()  # an image has no timeline
