@@ -57,7 +57,8 @@ def _scores(data: Any, id_col: str | None, what: str) -> tuple[Any, str | None]:
         return data.predictions, data.id_col
     if not hasattr(data, "columns"):
         raise ScoresTableError(f"{what} takes the result of humekit.measure, or a long scores table "
-                               f"(result.predictions, humekit.read_predictions(...).scores); got a {type(data).__name__}")
+                               "(result.predictions, humekit.read_predictions(...).scores); "
+                               f"got a {type(data).__name__}")
     columns = list(data.columns)
     if missing := [c for c in ("emotion", "score") if c not in columns]:
         raise ScoresTableError(f"{what}: the table has no {missing} column(s), so it is not a long scores table; "

@@ -277,7 +277,8 @@ def _event_files(path: Any) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise FileNotFoundError(f"{p} does not exist; pass a .json file of exported chat events or a folder of them")
+            raise FileNotFoundError(f"{p} does not exist; pass a .json file of exported chat events or a folder "
+                                    "of them")
     return files
 
 
