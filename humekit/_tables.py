@@ -60,7 +60,7 @@ def is_image(file: Any, file_type: Any) -> bool:
     leaves it out (archive members in the SDK's example), the file name has an image suffix.
     A face on an image is at no time: its ``begin``/``end`` are null (Hume sends ``time: 0``)."""
     if file_type is not None:
-        return file_type == "image"
+        return str(file_type).startswith("image")  # "image" (unconfirmed for Hume; "image_png" would do too)
     return isinstance(file, str) and file.lower().endswith(_IMAGE_SUFFIXES)
 
 

@@ -169,13 +169,26 @@ def _notes(kind: str, files: pd.DataFrame, scores: pd.DataFrame, requested: Sequ
             scored.setdefault(str(k), set()).add((str(f), str(m)))
     answered: dict[str, list[tuple[str, Any]]] = {}
     for source, file, file_type in zip(files["source"], files["file"], files["file_type"], strict=True):
-        answered.setdefault(_key(kind, source, file), []).append((str(file), file_type))
+        answered.setdefault(_key(kind, source, file), []).append((str(file), _file_kind(file_type)))
     out = {}
     for input_key, predictions in answered.items():
         note = no_predictions_note(predictions, scored.get(input_key, set()), requested)
         if note:
             out[input_key] = note
     return out
+
+
+def _file_kind(file_type: Any) -> str | None:
+    """Hume's ``file_type`` as one of the kinds :data:`_APPLIES` knows (``None`` when not stated or unknown).
+
+    Observed values are ``video``, ``video_no_audio`` and ``text``; ``audio`` and ``image`` are
+    likely but unconfirmed, so any value starting with them counts.
+    """
+    if not isinstance(file_type, str):
+        return None
+    if file_type == "video_no_audio" or file_type == "text":
+        return file_type
+    return next((k for k in ("video", "audio", "image") if file_type.startswith(k)), None)
 
 
 def no_predictions_note(predictions: Sequence[tuple[str, Any]], scored: set[tuple[str, str]],

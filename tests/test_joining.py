@@ -81,3 +81,12 @@ def test_note_wording() -> None:
     assert no_predictions_note([("a.wav", "audio")], {("a.wav", "prosody")}, ["face", "prosody"]) is None
     assert no_predictions_note([("t", "text")], set(), ["language"]) == "language: no text found"
     assert no_predictions_note([], set(), ["face"]) == "no predictions returned for this input"
+
+
+def test_unstated_or_unusual_file_types() -> None:
+    """A file_type Hume leaves out counts as any kind; 'image_jpeg'-like values count as their prefix."""
+    from humekit.joining import _file_kind
+
+    assert [_file_kind(t) for t in ("video", "video_no_audio", "audio_mp3", "image_png", "text", None, "3d")] == [
+        "video", "video_no_audio", "audio", "image", "text", None, None]
+    assert no_predictions_note([("x", None)], set(), ["face"]) == "face: no face found"
