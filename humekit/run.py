@@ -1,7 +1,8 @@
 """``humekit run``: the whole pipeline from a shell, a recordings table in and tables, a plot and a summary out.
 
 ``run_table`` reads a CSV or Parquet table, runs :func:`humekit.measure` through a ledger in the
-output folder (so running it again makes no new job), and writes:
+output folder (so running it again makes no new job), and writes the result as ``result.save``
+does (:func:`humekit.export.write_result`; :func:`humekit.export.read_result` reads the folder back):
 
 - ``predictions.parquet`` / ``.csv``: the long table (one row per row, segment and emotion);
 - ``per_row.parquet`` / ``.csv``: one row per input row and model (``result.per_row(columns=True)``):
@@ -10,7 +11,9 @@ output folder (so running it again makes no new job), and writes:
   releases called this file ``wide.*``, a name that now means one row per segment
   (``result.wide()``) only; nothing is written under the old name, so a script reading it fails
   loudly instead of reading another table;
-- ``status.parquet`` / ``.csv``: one row per input row: ``status``, ``job_id``, ``error``;
+- ``status.parquet`` / ``.csv``: one row per input row: ``status``, ``job_id``, ``error``, ``note``;
+- ``descriptors.*`` (FACS, descriptions, sentiment, toxicity), ``table.*`` (your table) and
+  ``result.json`` (the ID column and every column's dtype);
 - ``top_emotions.png``: the mean score of the strongest emotions per row and model.
 
 It returns 0 when every row is ``ok``, 1 when some are not, 2 when nothing could be run.
@@ -33,9 +36,11 @@ from humekit.errors import ConfigurationError, HumekitError, TableError
 
 __all__ = ["OUTPUTS", "RunOptions", "parse_models", "read_table", "run_table", "summarize_rows"]
 
-#: The files ``run_table`` writes into the output folder (each table named after the result's own).
-OUTPUTS = ("predictions.parquet", "predictions.csv", "per_row.parquet", "per_row.csv", "status.parquet",
-           "status.csv", "top_emotions.png")  # fmt: skip
+#: The files ``run_table`` writes into the output folder: the result as ``result.save`` writes it
+#: (each table named after the result's own), and a plot.
+OUTPUTS = ("status.parquet", "status.csv", "predictions.parquet", "predictions.csv", "descriptors.parquet",
+           "descriptors.csv", "per_row.parquet", "per_row.csv", "table.parquet", "table.csv", "result.json",
+           "top_emotions.png")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -167,26 +172,14 @@ def _receiver(out: Path, stack: ExitStack) -> Any:
 
 
 def _write(result: Any, out: Path, *, synthetic: bool, top: int) -> list[Path]:
+    from humekit.export import MANIFEST, RESULT_TABLES
+
+    result.save(out)  # the whole result, as result.save writes it: humekit.export.read_result(out) reads it back
+    written = [out / f"{name}.{suffix}" for name in RESULT_TABLES for suffix in ("parquet", "csv")] + [out / MANIFEST]
     per_row = result.per_row(columns=True)
-    frames = {"predictions": result.predictions, "per_row": per_row, "status": result.status}
-    written = []
-    for name, frame in frames.items():
-        frame = _parquet_safe(frame)
-        frame.to_parquet(out / f"{name}.parquet", index=False)
-        frame.to_csv(out / f"{name}.csv", index=False)
-        written += [out / f"{name}.parquet", out / f"{name}.csv"]
     written.append(plot_top_emotions(per_row, out / "top_emotions.png", id_col=result.id_col, top=top,
                                      synthetic=synthetic))
     return written
-
-
-def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns mixing types (e.g. an error column of None and str) become strings, as Parquet needs."""
-    out = frame.copy()
-    for name in out.columns:
-        if out[name].dtype == object:
-            out[name] = out[name].map(lambda v: v if v is None or isinstance(v, str) else str(v))
-    return out
 
 
 def plot_top_emotions(per_row: pd.DataFrame, path: Path, *, id_col: str, top: int = 8, synthetic: bool = False,

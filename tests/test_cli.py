@@ -55,6 +55,10 @@ def test_run_writes_every_output_with_the_right_columns(first_run):
     assert "Calmness" in per_row.columns
     assert not per_row.duplicated(["id", "model"]).any()
     assert not (out / "wide.parquet").exists()  # the old name for per_row: not reused for another table
+    from humekit.export import read_result
+
+    saved = read_result(out)  # the folder is a saved result
+    assert saved.id_col == "id" and saved.per_row(columns=True).shape == per_row.shape
     csv = pd.read_csv(out / "status.csv")
     assert list(csv.columns) == list(status.columns) and csv["id"].tolist() == status["id"].tolist()
     assert (out / "top_emotions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
