@@ -23,26 +23,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from humekit._schema import MODEL_ORDER
 from humekit.ledger import Ledger
 from humekit.planning import RowInput
 from humekit.predictions import tables_and_files
+from humekit.validation import MODELS_FOR_KIND
 
 __all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note"]
 
 STATUS_COLUMNS = ("status", "job_id", "error", "note")
-#: File types (Hume's ``file_type``) each model reads; ``None`` (not stated) counts as any.
-_APPLIES = {
-    "face": {"image", "video", "video_no_audio"},
-    "facemesh": {"image", "video", "video_no_audio"},
-    "prosody": {"audio", "video"},
-    "burst": {"audio", "video"},
-    "language": {"text", "audio", "video"},
-    "ner": {"text", "audio", "video"},
-}
 _FOUND_NOTHING = {"face": "no face found", "facemesh": "no face found", "prosody": "no speech found",
                   "burst": "no vocal burst found", "language": "no speech transcribed",
                   "ner": "no named entity found"}  # fmt: skip
-_MODEL_ORDER = ("face", "burst", "prosody", "language", "ner", "facemesh")
 #: Prediction columns kept after the ID (the source columns are replaced by the ID).
 JOINED_COLUMNS = (
     "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",
@@ -166,10 +158,10 @@ def _notes(kind: str, files: pd.DataFrame, scores: pd.DataFrame, requested: Sequ
         counted = pd.DataFrame({"key": key, "file": scores["file"].astype("string"),
                                 "model": scores["model"].astype("string")}).drop_duplicates()
         for k, f, m in counted.itertuples(index=False, name=None):
-            scored.setdefault(str(k), set()).add((str(f), str(m)))
+            scored.setdefault(str(k), set()).add((_name(f), str(m)))
     answered: dict[str, list[tuple[str, Any]]] = {}
     for source, file, file_type in zip(files["source"], files["file"], files["file_type"], strict=True):
-        answered.setdefault(_key(kind, source, file), []).append((str(file), _file_kind(file_type)))
+        answered.setdefault(_key(kind, source, file), []).append((_name(file), _file_kind(file_type)))
     out = {}
     for input_key, predictions in answered.items():
         note = no_predictions_note(predictions, scored.get(input_key, set()), requested)
@@ -178,8 +170,23 @@ def _notes(kind: str, files: pd.DataFrame, scores: pd.DataFrame, requested: Sequ
     return out
 
 
+def _name(file: Any) -> str:
+    """A prediction's ``file`` as a string, ``""`` when missing (the same from the JSON and the table)."""
+    return "" if file is None or file is pd.NA or (isinstance(file, float) and np.isnan(file)) else str(file)
+
+
+def _applies(model: str, kind: str | None) -> bool:
+    """Whether ``model`` can find anything in a file of this kind (any, when the kind is not stated)."""
+    if kind is None:
+        return True
+    if kind == "video_no_audio":
+        return model in ("face", "facemesh")
+    return model in MODELS_FOR_KIND.get(kind, MODELS_FOR_KIND["video"])
+
+
 def _file_kind(file_type: Any) -> str | None:
-    """Hume's ``file_type`` as one of the kinds :data:`_APPLIES` knows (``None`` when not stated or unknown).
+    """Hume's ``file_type`` as ``video``, ``video_no_audio``, ``audio``, ``image`` or ``text`` (``None``
+    when not stated or unknown).
 
     Observed values are ``video``, ``video_no_audio`` and ``text``; ``audio`` and ``image`` are
     likely but unconfirmed, so any value starting with them counts.
@@ -205,11 +212,11 @@ def no_predictions_note(predictions: Sequence[tuple[str, Any]], scored: set[tupl
     if not predictions:
         return "no predictions returned for this input"
     parts, elsewhere = [], []
-    for model in sorted(requested, key=lambda m: _MODEL_ORDER.index(m) if m in _MODEL_ORDER else len(_MODEL_ORDER)):
+    for model in sorted(requested, key=lambda m: MODEL_ORDER.index(m) if m in MODEL_ORDER else len(MODEL_ORDER)):
         empty = [(file, kind) for file, kind in predictions if (file, model) not in scored]
         if not empty:
             continue
-        applies = [(file, kind) for file, kind in empty if kind is None or kind in _APPLIES.get(model, {kind})]
+        applies = [(file, kind) for file, kind in empty if _applies(model, kind)]
         if applies:
             reason = _FOUND_NOTHING.get(model, "nothing found")
             if model == "language" and all(kind == "text" for _, kind in applies):

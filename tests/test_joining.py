@@ -90,3 +90,10 @@ def test_unstated_or_unusual_file_types() -> None:
     assert [_file_kind(t) for t in ("video", "video_no_audio", "audio_mp3", "image_png", "text", None, "3d")] == [
         "video", "video_no_audio", "audio", "image", "text", None, None]
     assert no_predictions_note([("x", None)], set(), ["face"]) == "face: no face found"
+
+
+def test_a_prediction_without_a_file_name_is_matched_to_its_scores(video: list[Any]) -> None:
+    """A prediction whose file is null still pairs with its own segments (no false 'nothing found')."""
+    doc = copy.deepcopy(video)
+    doc[0]["results"]["predictions"][0]["file"] = None
+    assert notes(doc, "file", ["face", "prosody", "language"]) == {}
