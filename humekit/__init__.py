@@ -8,6 +8,7 @@ The main entry points::
     result.predictions   # long table keyed by your ID column
     humekit.read_predictions("downloads/")   # archived predictions JSON and artifact ZIPs
     humekit.join_archived(table, tables, id_col="id", source_col="path")  # ...back to your rows
+    humekit.read_chat_events("exports/")     # EVI chat events saved before EVI's sunset (2026-11-13)
 
 Offline, against the bundled emulator of Hume's (sunset) v0 batch API, whose scores are synthetic::
 
@@ -22,6 +23,7 @@ from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from humekit.archives import read_predictions
+from humekit.evi import read_chat_events
 from humekit.rejoin import ArchivedJoin, join_archived
 from humekit.client import Client
 from humekit.errors import (
@@ -32,8 +34,10 @@ from humekit.errors import (
     AuthenticationError,
     BadRequestError,
     ChatAudioError,
+    ChatEventsFormatError,
     ConfigurationError,
     DuplicateIdError,
+    EVISunsetError,
     FutureTimestampError,
     HumekitError,
     InvalidRowsError,
@@ -48,6 +52,7 @@ from humekit.errors import (
     NotFoundError,
     PredictionsFormatError,
     RateLimitError,
+    ScoresTableError,
     ServerError,
     StaleTimestampError,
     TableError,
@@ -75,10 +80,12 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ChatAudioError",
+    "ChatEventsFormatError",
     "Client",
     "ConfigurationError",
     "DEFAULT_LIMITS",
     "DuplicateIdError",
+    "EVISunsetError",
     "FutureTimestampError",
     "HumekitError",
     "InvalidRowsError",
@@ -99,8 +106,10 @@ __all__ = [
     "PredictionsFormatError",
     "PredictionTables",
     "RateLimitError",
+    "read_chat_events",
     "read_predictions",
     "retry_failed",
+    "ScoresTableError",
     "ServerError",
     "StaleTimestampError",
     "TableError",

@@ -52,6 +52,18 @@ CATEGORICAL_COLUMNS = frozenset(
 )
 
 
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif")
+
+
+def is_image(file: Any, file_type: Any) -> bool:
+    """Whether a prediction's file is a still image: Hume's ``file_type`` says so, or, when Hume
+    leaves it out (archive members in the SDK's example), the file name has an image suffix.
+    A face on an image is at no time: its ``begin``/``end`` are null (Hume sends ``time: 0``)."""
+    if file_type is not None:
+        return str(file_type).startswith("image")  # "image" (unconfirmed for Hume; "image_png" would do too)
+    return isinstance(file, str) and file.lower().endswith(_IMAGE_SUFFIXES)
+
+
 def column_dtype(name: str) -> str | None:
     """The pandas dtype family of a table column: ``category``, ``Int64``, ``Float64``, ``string``,
     or ``None`` for a column humekit does not define (a user's ID column, say), left as it is."""

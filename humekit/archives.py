@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from humekit._tables import PredictionTables, TableBuilder
+from humekit._tables import PredictionTables, TableBuilder, is_image
 from humekit.errors import PredictionsFormatError
 from humekit.predictions import add_document
 from humekit.vocabulary import FACS, LANGUAGE_EMOTIONS, MODELS, SENTIMENT, TOXICITY
@@ -97,6 +97,8 @@ def _add_csv(builder: TableBuilder, data: bytes, *, pred: int, model: str, where
         else:
             values = table.column(j).to_numpy(zero_copy_only=False).astype(np.float64)
             arrays.update({"begin": values, "end": values} if _normal(h) == "time" else {field: values})
+    if model in ("face", "facemesh") and is_image(*builder.preds[pred][3:5]) and "begin" in arrays:
+        arrays["begin"] = arrays["end"] = np.full(n, np.nan)  # a still image: a face at no time
     emotions.sort(key=lambda e: _EMOTION_RANK[e[1]])
     matrix = _matrix(table, [j for j, _ in emotions], n)
     has = ~np.isnan(matrix).all(axis=1) if emotions else np.zeros(n, dtype=bool)

@@ -360,11 +360,18 @@ def _raise_for_status(response: httpx.Response, method: str, path: str) -> None:
         raise errors.AuthenticationError(
             f"{where}: {server or 'unauthorized'}. Check HUME_API_KEY (or api_key=) for this base URL.", **context
         )
+    route = httpx.URL(path).path.rstrip("/")
+    if route.startswith("/v0/evi") and status == 410:
+        from humekit.evi import sunset_message
+
+        raise errors.EVISunsetError(sunset_message(f"{where}: {server or 'gone'}"))
     if status == 404:
-        route = httpx.URL(path).path.rstrip("/")
         if route in ("/v0/batch/jobs", "") or (method == "POST" and route.startswith("/v0/batch")):
             hint = ("This base URL does not serve the v0 batch API: Hume sunset it on 2026-06-14. Point "
                     "base_url (or HUME_BASE_URL) at a compatible endpoint, or use humekit.emulator.Emulator.")
+        elif route.startswith("/v0/evi"):
+            hint = ("Check the chat id. (Hume's own EVI ended on 2026-11-13 and its data is deleted: read chats "
+                    "you exported before then with humekit.read_chat_events.)")
         else:
             hint = "Check the job or chat id."
         raise errors.NotFoundError(f"{where}: {server or 'not found'}. {hint}", **context)

@@ -13,7 +13,7 @@ from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
 __all__ = ["DESCRIPTOR_COLUMNS", "OUTPUT_COLUMNS", "PREDICTION_COLUMNS", "STATUS_COLUMNS", "SUMMARY_COLUMNS"]
 
 #: ``status``: one row per input row.
-STATUS_COLUMNS = ("status", "job_id", "error")
+STATUS_COLUMNS = ("status", "job_id", "error", "note")
 #: ``predictions``: the long table, after the ID (the source columns are replaced by the ID).
 PREDICTION_COLUMNS = (
     "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",

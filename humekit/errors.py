@@ -10,6 +10,8 @@ Each message says what is wrong, where (row, column, job id) and what to do next
     │   ├── DuplicateIdError
     │   └── InvalidRowsError            rows with unusable sources (missing file, bad URL, too long…)
     ├── PredictionsFormatError (also ValueError)   a document that is not Hume predictions
+    ├── ScoresTableError (also ValueError)         a table the analysis helpers cannot use
+    ├── ChatEventsFormatError (also ValueError)    a file that is not exported EVI chat events
     ├── APIError                        anything that went wrong talking to the API
     │   ├── APIConnectionError
     │   │   └── APITimeoutError
@@ -24,6 +26,7 @@ Each message says what is wrong, where (row, column, job id) and what to do next
     ├── WaitTimeoutError                jobs still pending when a wait ran out (.pending)
     ├── LedgerError                     the job ledger cannot be read or written
     ├── ChatAudioError                  an EVI chat's audio reconstruction ended ERROR/CANCELLED
+    ├── EVISunsetError                  a live EVI call after Hume ended EVI (2026-11-13)
     └── WebhookVerificationError (also ValueError)
         ├── MissingHeaderError
         ├── InvalidSignatureError
@@ -46,8 +49,10 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ChatAudioError",
+    "ChatEventsFormatError",
     "ConfigurationError",
     "DuplicateIdError",
+    "EVISunsetError",
     "FutureTimestampError",
     "HumekitError",
     "InvalidRowsError",
@@ -62,6 +67,7 @@ __all__ = [
     "NotFoundError",
     "PredictionsFormatError",
     "RateLimitError",
+    "ScoresTableError",
     "ServerError",
     "StaleTimestampError",
     "TableError",
@@ -110,6 +116,14 @@ class InvalidRowsError(TableError):
 
 class PredictionsFormatError(HumekitError, ValueError):
     """A document given as predictions is not in Hume's predictions shape."""
+
+
+class ScoresTableError(HumekitError, ValueError):
+    """A table given to :mod:`humekit.analysis` lacks what it needs (a key column, ``emotion``/``score``)."""
+
+
+class ChatEventsFormatError(HumekitError, ValueError):
+    """A file given as exported EVI chat events is not the JSON ``chats.list_chat_events`` returned."""
 
 
 class APIError(HumekitError):
@@ -212,6 +226,10 @@ class ChatAudioError(HumekitError):
         super().__init__(message)
         self.chat_id = chat_id
         self.status = status
+
+
+class EVISunsetError(HumekitError):
+    """Hume ended EVI on 2026-11-13 and deleted its account data: a live EVI call cannot succeed."""
 
 
 class WebhookVerificationError(HumekitError, ValueError):

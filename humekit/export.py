@@ -1,8 +1,13 @@
 """Save prediction tables to Parquet or CSV and read them back with the same dtypes.
 
-- :func:`to_parquet` / :func:`read_parquet`: one table to one file, or a
-  :class:`~humekit.predictions.PredictionTables` to a folder of ``<table>.parquet`` files.
-  Categoricals, ``Int64`` and ``Float64`` round-trip.
+- :func:`write_result` / :func:`read_result`: a whole :class:`~humekit.MeasureResult` to a folder
+  (``status``, ``predictions``, ``descriptors``, ``per_row`` and your ``table``, as Parquet and
+  CSV, with ``result.json`` recording the ID column and every column's dtype) and back, as a
+  :class:`~humekit.outputs.SavedResult`. ``result.save(folder)`` calls :func:`write_result`.
+- :func:`to_parquet` / :func:`read_parquet`: one table to one file, a
+  :class:`~humekit.predictions.PredictionTables` to a folder of ``<table>.parquet`` files, or a
+  result to a folder (Parquet only). Every dtype round-trips: categoricals, ``Int64``,
+  ``Float64``, and ``object`` columns (which pyarrow alone would read back as ``str``).
 - :func:`to_csv` / :func:`read_csv`: the same with CSV; :func:`read_csv` restores the dtypes.
 - :func:`write_dataset`: thousands of prediction files to a Parquet dataset partitioned by model,
   one input file at a time (memory stays about one file's tables), and :func:`read_dask` to
@@ -11,8 +16,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
@@ -32,8 +39,18 @@ from humekit._tables import (
     column_dtype,
 )
 from humekit.archives import iter_prediction_files, read_predictions
+from humekit.errors import ConfigurationError
+from humekit.outputs import ResultTables, SavedResult
 
-__all__ = ["read_csv", "read_dask", "read_parquet", "restore_dtypes", "to_csv", "to_parquet", "write_dataset"]
+__all__ = [
+    "read_csv", "read_dask", "read_parquet", "read_result", "restore_dtypes", "to_csv", "to_parquet",
+    "write_dataset", "write_result",
+]  # fmt: skip
+
+logger = logging.getLogger("humekit")
+#: The tables :func:`write_result` writes, in this order, and the manifest beside them.
+RESULT_TABLES = ("status", "predictions", "descriptors", "per_row", "table")
+MANIFEST = "result.json"
 
 PathLike = str | os.PathLike[str]
 _NULLABLE = {"Int64": pd.Int64Dtype(), "Float64": pd.Float64Dtype(), "string": pd.StringDtype(na_value=pd.NA)}
@@ -68,8 +85,18 @@ def restore_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _humekit_typed(name: str, dtype: Any) -> bool:
+    """Whether a column named like one of humekit's holds humekit's dtype (not a user's column of that name)."""
+    kind = column_dtype(name)
+    if kind == "category":
+        return isinstance(dtype, pd.CategoricalDtype)
+    if kind == "string":
+        return isinstance(dtype, pd.StringDtype) or dtype == object
+    return kind is not None and str(dtype) in (kind, kind.lower())
+
+
 def _arrow(frame: pd.DataFrame) -> pa.Table:
-    known = [c for c in frame.columns if column_dtype(c) is not None]
+    known = [c for c in frame.columns if _humekit_typed(c, frame[c].dtype)]
     table = pa.Table.from_pandas(frame, preserve_index=False)  # other columns (e.g. the ID) as pyarrow infers
     for c in known:
         i = table.schema.get_field_index(c)
@@ -77,17 +104,37 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     return table
 
 
-def to_parquet(data: pd.DataFrame | PredictionTables, path: PathLike) -> Path:
+def _destination(data: Any, path: PathLike | None, what: str) -> Path:
+    """``path`` as a Path, or an error saying what to pass."""
+    if path is None:
+        example = ("result, 'out/study'" if isinstance(data, ResultTables) else
+                   "tables, 'out/tables'" if isinstance(data, PredictionTables) else f"frame, 'scores.{what}'")
+        raise ConfigurationError(f"to_{what} needs a path: to_{what}({example}) "
+                                 f"({'a folder' if not isinstance(data, pd.DataFrame) else 'a file'})")
+    if not isinstance(data, (pd.DataFrame, PredictionTables, ResultTables)):
+        raise ConfigurationError(f"to_{what} takes a DataFrame, a PredictionTables or the result of humekit.measure; "
+                                 f"got a {type(data).__name__}")
+    return Path(path)
+
+
+def to_parquet(data: pd.DataFrame | PredictionTables | ResultTables, path: PathLike | None = None) -> Path:
     """Write a table to ``path`` (a file), or all tables of ``data`` into the folder ``path``.
 
     Args:
-        data: A table such as ``to_frame(...)``, or a :class:`PredictionTables`.
+        data: A table such as ``to_frame(...)`` or ``result.predictions``, a :class:`PredictionTables`,
+            or the result of :func:`humekit.measure` (written as by :func:`write_result`, Parquet only).
         path: The ``.parquet`` file, or the folder that gets ``scores.parquet``, ``descriptors.parquet``...
+            (``status.parquet``, ``predictions.parquet``... for a result).
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ConfigurationError: no ``path``, or ``data`` is none of these (the message says what to pass).
     """
-    path = Path(path)
+    path = _destination(data, path, "parquet")
+    if isinstance(data, ResultTables):
+        return write_result(data, path, formats=("parquet",))
     if isinstance(data, PredictionTables):
         path.mkdir(parents=True, exist_ok=True)
         for name in _TABLES:
@@ -97,29 +144,60 @@ def to_parquet(data: pd.DataFrame | PredictionTables, path: PathLike) -> Path:
     return path
 
 
-def read_parquet(path: PathLike) -> pd.DataFrame | PredictionTables:
+def _read_table(path: Path, *, restore: bool = False) -> pd.DataFrame:
+    """A Parquet file or dataset as pandas with the dtypes written: ``object`` columns back as
+    ``object`` (pyarrow makes them ``str``); with ``restore``, humekit's columns get humekit's dtypes
+    (fixed categories; a dataset's partition column) unless a column of that name was written
+    with another dtype (a user's own ``group`` or ``text`` column stays as it was)."""
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    written = {c.get("name"): c for c in (table.schema.pandas_metadata or {}).get("columns", [])}
+    for name in frame.columns:
+        if (written.get(name) or {}).get("numpy_type") == "object" and frame[name].dtype != object:
+            frame[name] = _as_objects(frame[name])
+    if not restore:
+        return frame
+    theirs = [c for c in frame.columns if c in written and column_dtype(c) is not None
+              and not _humekit_typed(c, frame[c].dtype)]  # fmt: skip
+    restored = restore_dtypes(frame.drop(columns=theirs))
+    return pd.concat([restored, frame[theirs]], axis=1)[list(frame.columns)] if theirs else restored
+
+
+def _as_objects(column: pd.Series) -> pd.Series:
+    """``column`` as ``object`` with ``None`` for missing values, as humekit's tables hold them."""
+    values = column.to_numpy(dtype=object, na_value=None)
+    return pd.Series(values, index=column.index, dtype=object, name=column.name)
+
+
+def read_parquet(path: PathLike) -> pd.DataFrame | PredictionTables | SavedResult:
     """Read what :func:`to_parquet` (or :func:`write_dataset`, its ``scores`` folder) wrote.
 
     Args:
-        path: A ``.parquet`` file, a dataset folder, or a folder of ``<table>.parquet`` files.
+        path: A ``.parquet`` file, a dataset folder, a folder of ``<table>.parquet`` files, or a
+            result's folder (:func:`write_result`).
 
     Returns:
-        A DataFrame, or a :class:`PredictionTables` for a folder holding ``scores.parquet``.
+        A DataFrame with the dtypes that were written, a :class:`PredictionTables` for a folder
+        holding ``scores.parquet``, or a :class:`~humekit.outputs.SavedResult` for a result's folder.
     """
     path = Path(path)
+    if path.is_dir() and (path / "status.parquet").is_file():
+        return read_result(path)
     if path.is_dir() and (path / "scores.parquet").is_file():
-        return PredictionTables(**{n: restore_dtypes(pq.read_table(path / f"{n}.parquet").to_pandas())
-                                   for n in _TABLES})  # fmt: skip
-    frame = pq.read_table(path).to_pandas()
+        return PredictionTables(**{n: _read_table(path / f"{n}.parquet", restore=True) for n in _TABLES})
+    frame = _read_table(path, restore=True)
     for columns in (SCORE_COLUMNS, DESCRIPTOR_COLUMNS, ERROR_COLUMNS, METADATA_COLUMNS):
         if set(frame.columns) == set(columns):  # a partition column comes back last: put it back
             frame = frame[list(columns)]
-    return restore_dtypes(frame)
+    return frame
 
 
-def to_csv(data: pd.DataFrame | PredictionTables, path: PathLike) -> Path:
-    """Write a table to a CSV file, or all tables of ``data`` into the folder ``path`` (``<table>.csv``)."""
-    path = Path(path)
+def to_csv(data: pd.DataFrame | PredictionTables | ResultTables, path: PathLike | None = None) -> Path:
+    """Write a table to a CSV file, or all tables of ``data`` (a :class:`PredictionTables`, or a
+    result as by :func:`write_result`, CSV only) into the folder ``path`` (``<table>.csv``)."""
+    path = _destination(data, path, "csv")
+    if isinstance(data, ResultTables):
+        return write_result(data, path, formats=("csv",))
     if isinstance(data, PredictionTables):
         path.mkdir(parents=True, exist_ok=True)
         for name in _TABLES:
@@ -129,9 +207,11 @@ def to_csv(data: pd.DataFrame | PredictionTables, path: PathLike) -> Path:
     return path
 
 
-def read_csv(path: PathLike) -> pd.DataFrame | PredictionTables:
+def read_csv(path: PathLike) -> pd.DataFrame | PredictionTables | SavedResult:
     """Read what :func:`to_csv` wrote, restoring humekit's dtypes (floats are written exactly)."""
     path = Path(path)
+    if path.is_dir() and (path / "status.csv").is_file():
+        return read_result(path)
     if path.is_dir():
         return PredictionTables(**{n: read_csv(path / f"{n}.csv") for n in _TABLES})  # type: ignore[arg-type]
     header = pd.read_csv(path, nrows=0).columns
@@ -139,6 +219,123 @@ def read_csv(path: PathLike) -> pd.DataFrame | PredictionTables:
               if column_dtype(c) is not None}
     frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""], float_precision="round_trip")
     return restore_dtypes(frame)
+
+
+def write_result(result: ResultTables, folder: PathLike, *, formats: Sequence[str] = ("parquet", "csv")) -> Path:
+    """Write a whole result to ``folder``: every table, as Parquet and/or CSV, and ``result.json``.
+
+    The tables: ``status`` (one row per input row), ``predictions`` (long), ``descriptors``,
+    ``per_row`` (one row per input row and model with your columns: ``result.per_row(columns=True)``)
+    and ``table`` (your table as measured). ``result.json`` records the ID column and each
+    column's dtype, so :func:`read_result` gives back the dtypes that were written, from Parquet
+    or from CSV. Files already in ``folder`` with these names are replaced.
+
+    Args:
+        result: What :func:`humekit.measure` returned (or a :class:`~humekit.outputs.SavedResult`).
+        folder: Created if needed.
+        formats: ``"parquet"``, ``"csv"`` or both.
+
+    Returns:
+        ``folder`` as a :class:`~pathlib.Path`.
+    """
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    if not formats or set(formats) - {"parquet", "csv"}:
+        raise ConfigurationError(f"formats={formats!r}: choose 'parquet', 'csv' or both")
+    if not isinstance(result, ResultTables):
+        raise ConfigurationError(f"write_result takes the result of humekit.measure; got a {type(result).__name__}"
+                                 " (write a single table with to_parquet(frame, path))")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {"status": result.status.reset_index(drop=True), "predictions": result.predictions,
+              "descriptors": getattr(result, "descriptors", pd.DataFrame()), "per_row": result.per_row(columns=True),
+              "table": result._user_table().reset_index(drop=True)}  # fmt: skip
+    manifest: dict[str, Any] = {"format": "humekit-result", "version": 1, "id_col": result.id_col,
+                                "formats": formats, "tables": {}}  # fmt: skip
+    for name, frame in tables.items():
+        frame = _storable(frame, name)
+        manifest["tables"][name] = {c: _dtype_record(frame[c]) for c in frame.columns}
+        if "parquet" in formats:
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out / f"{name}.parquet")
+        if "csv" in formats:
+            frame.to_csv(out / f"{name}.csv", index=False)
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+    return out
+
+
+def _storable(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``frame`` with ``object`` columns that mix types (IDs like 1 and "a") as strings, which files need."""
+    out = frame
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object:
+            kinds = {type(v) for v in values if v is not None and not (isinstance(v, float) and pd.isna(v))}
+            if len(kinds) > 1:
+                logger.warning("%s: column %r mixes %s; written as strings", name, column,
+                               sorted(k.__name__ for k in kinds))
+                out = out.copy() if out is frame else out
+                out[column] = values.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    return out
+
+
+def _dtype_record(column: pd.Series) -> Any:
+    """How to restore ``column``'s dtype from CSV: its name, with the categories of a categorical."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return {"dtype": "category", "categories": [str(c) for c in column.cat.categories]}
+    return str(column.dtype)
+
+
+def _restore(frame: pd.DataFrame, dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """Give the columns of a CSV-read ``frame`` the dtypes :func:`write_result` recorded."""
+    out = {}
+    for name in frame.columns:
+        column, want = frame[name], dtypes.get(name)
+        if isinstance(want, dict) and want.get("dtype") == "category":
+            values = column.astype("str").where(column.notna())
+            column = pd.Series(pd.Categorical(values, dtype=category_dtype(want["categories"])), index=frame.index)
+        elif want == "object":
+            column = _as_objects(column)
+        elif want in ("bool", "boolean"):
+            column = column.map({"True": True, "False": False}).astype(want)
+        elif isinstance(want, str) and want != str(column.dtype):
+            try:
+                column = column.astype(want)
+            except (TypeError, ValueError):
+                logger.warning("column %r could not be read back as %s; kept as %s", name, want, column.dtype)
+        out[name] = column
+    return pd.DataFrame(out, index=frame.index)
+
+
+def read_result(folder: PathLike) -> SavedResult:
+    """Read a folder :func:`write_result` (or ``result.save``) wrote, with the dtypes that were written.
+
+    Reads the Parquet files when present, else the CSV files (restoring dtypes from ``result.json``).
+
+    Returns:
+        A :class:`~humekit.outputs.SavedResult`: ``status``, ``predictions``, ``descriptors``,
+        ``table``, ``id_col``, and the same :meth:`~humekit.outputs.ResultTables.wide` and
+        :meth:`~humekit.outputs.ResultTables.per_row` as the result.
+
+    Raises:
+        FileNotFoundError: ``folder`` holds no saved result.
+    """
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{folder} holds no saved result ({MANIFEST} is missing); write one with "
+                                "result.save(folder) or humekit.export.write_result(result, folder)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    frames = {}
+    for name in RESULT_TABLES:
+        if (folder / f"{name}.parquet").is_file():
+            frames[name] = _read_table(folder / f"{name}.parquet")
+        elif (folder / f"{name}.csv").is_file():
+            raw = pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, na_values=[""])
+            frames[name] = _restore(raw, manifest["tables"].get(name, {}))
+        else:
+            raise FileNotFoundError(f"{folder} lacks {name}.parquet and {name}.csv; write the result again "
+                                    "with result.save(folder)")
+    return SavedResult(id_col=manifest["id_col"], status=frames["status"], predictions=frames["predictions"],
+                       descriptors=frames["descriptors"], table=frames["table"])
 
 
 def write_dataset(

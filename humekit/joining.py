@@ -5,6 +5,13 @@ the ledger maps that key to the fingerprints of the rows that sent it, and the f
 the table's IDs. An input shared by several rows (a duplicate URL, identical files) is answered
 once and copied to each of them. Every input row gets a status: ``ok``, ``failed`` (with Hume's
 message), ``invalid`` (never sent, with the reason) or ``pending``.
+
+An ``ok`` row that some requested model found nothing in gets a ``note`` saying why, read from
+what the predictions hold: a file Hume answered for with no segment for that model is silent
+audio ("prosody: no speech found"), an image or video without a face ("face: no face found"), a
+text without entities ("ner: no named entity found"), a video without sound ("prosody: the
+video has no audio track"); models that cannot apply to the file's type are named only when
+no model that applies was asked for ("face: does not apply to audio").
 """
 
 from __future__ import annotations
@@ -16,12 +23,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from humekit._schema import MODEL_ORDER
 from humekit.columns import DESCRIPTOR_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS
 from humekit.coverage import Coverage
 from humekit.ledger import Ledger
-from humekit.predictions import to_tables
+from humekit.predictions import tables_and_files
+from humekit.validation import MODELS_FOR_KIND
 
-__all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results"]
+__all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note"]
+
+_FOUND_NOTHING = {"face": "no face found", "facemesh": "no face found", "prosody": "no speech found",
+                  "burst": "no vocal burst found", "language": "no speech transcribed",
+                  "ner": "no named entity found"}  # fmt: skip
 
 #: Prediction columns kept after the ID (the source columns are replaced by the ID).
 JOINED_COLUMNS = PREDICTION_COLUMNS
@@ -59,7 +72,7 @@ def join_results(
     keys = coverage.job_keys
     jobs = ledger.jobs(keys).set_index("job_key") if keys else None
     mapping = _mapping(ledger, coverage, checked)
-    scores, descriptors, errors = _job_outputs(ledger, jobs, mapping)
+    scores, descriptors, errors, found = _job_outputs(ledger, jobs, mapping)
 
     n = len(checked)
     states = ["pending"] * n
@@ -72,8 +85,16 @@ def join_results(
         states[position], reasons[position] = "invalid", reason
     failed: list[str] = []
     used: list[str] = []
+    notes: list[list[str]] = [[] for _ in range(n)]
     if jobs is not None:
         failed, used = _apply_job_states(states, job_ids, reasons, mapping, jobs, errors)
+        for job_key, input_key, position, models in zip(mapping["job_key"], mapping["input_key"],
+                                                        mapping["row_index"], mapping["models"], strict=True):
+            answered = found.get((str(job_key), str(input_key)))
+            if answered is not None and states[position] == "ok":
+                note = no_predictions_note(*answered, models)  # only the models this row takes from the job
+                if note:
+                    notes[position].append(note)
     for position, reason in rejected.items():
         states[position], reasons[position] = "failed", reason
     for position in range(n):
@@ -85,6 +106,8 @@ def join_results(
             "status": pd.Categorical(states, categories=["ok", "failed", "invalid", "pending"]),
             "job_id": pd.Series(job_ids, dtype="object").to_numpy(),
             "error": pd.Series(reasons, dtype="object").to_numpy(),
+            "note": pd.Series(["; ".join(dict.fromkeys(parts)) if parts and states[i] == "ok" else None
+                               for i, parts in enumerate(notes)], dtype="object").to_numpy(),
         },
         index=checked.index,
     )
@@ -112,26 +135,119 @@ def _mapping(ledger: Ledger, coverage: Coverage, checked: pd.DataFrame) -> pd.Da
 
 
 def _job_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFrame
-                 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[tuple[str, str], str]]:
+                 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[tuple[str, str], str],
+                            dict[tuple[str, str], tuple[list[tuple[str, Any]], set[tuple[str, str]]]]]:
+    """Scores, descriptors and per-input errors of the completed jobs, and per (job, input) what a
+    ``note`` is made from: the files Hume answered for and the (file, model) pairs with a segment."""
     scores: list[pd.DataFrame] = []
     descriptors: list[pd.DataFrame] = []
     errors: dict[tuple[str, str], str] = {}
+    found: dict[tuple[str, str], tuple[list[tuple[str, Any]], set[tuple[str, str]]]] = {}
     if jobs is None:
-        return scores, descriptors, errors
+        return scores, descriptors, errors, found
     for job_key, job in jobs.iterrows():
         if job["status"] != "COMPLETED" or not job["job_id"]:
             continue
         body = ledger.predictions(job["job_id"])
         if body is None:
             continue
-        tables = to_tables(body)
+        tables, files = tables_and_files(body)
         kind = job["kind"]
         for _, error in tables.errors.iterrows():
             errors[(str(job_key), _key(kind, error["source"], error["file"]))] = str(error["message"])
+        for input_key, answered in _answered(kind, files, tables.scores).items():
+            found[(str(job_key), input_key)] = answered
         keys = mapping[mapping["job_key"] == job_key][["input_key", "row_index", "row_id", "models"]]
         scores.append(_attach(tables.scores, kind, keys))
         descriptors.append(_attach(tables.descriptors, kind, keys))
-    return scores, descriptors, errors
+    return scores, descriptors, errors, found
+
+
+def _answered(kind: str, files: pd.DataFrame, scores: pd.DataFrame
+              ) -> dict[str, tuple[list[tuple[str, Any]], set[tuple[str, str]]]]:
+    """Per input key of one job: the ``(file, file kind)`` Hume answered for, and the ``(file, model)``
+    pairs that have at least one segment."""
+    scored: dict[str, set[tuple[str, str]]] = {}
+    if len(scores):
+        key = (scores["file"] if kind == "text" else scores["source"]).astype("string")
+        counted = pd.DataFrame({"key": key, "file": scores["file"].astype("string"),
+                                "model": scores["model"].astype("string")}).drop_duplicates()
+        for k, f, m in counted.itertuples(index=False, name=None):
+            scored.setdefault(str(k), set()).add((_name(f), str(m)))
+    answered: dict[str, list[tuple[str, Any]]] = {}
+    for source, file, file_type in zip(files["source"], files["file"], files["file_type"], strict=True):
+        answered.setdefault(_key(kind, source, file), []).append((_name(file), _file_kind(file_type)))
+    return {input_key: (predictions, scored.get(input_key, set())) for input_key, predictions in answered.items()}
+
+
+def _notes(kind: str, files: pd.DataFrame, scores: pd.DataFrame, requested: Sequence[str]) -> dict[str, str]:
+    """Per input key of one job, why a requested model has no segment (only inputs that lack some)."""
+    notes = {key: no_predictions_note(predictions, scored, requested)
+             for key, (predictions, scored) in _answered(kind, files, scores).items()}
+    return {key: note for key, note in notes.items() if note}
+
+
+def _name(file: Any) -> str:
+    """A prediction's ``file`` as a string, ``""`` when missing (the same from the JSON and the table)."""
+    return "" if file is None or file is pd.NA or (isinstance(file, float) and np.isnan(file)) else str(file)
+
+
+def _applies(model: str, kind: str | None) -> bool:
+    """Whether ``model`` can find anything in a file of this kind (any, when the kind is not stated)."""
+    if kind is None:
+        return True
+    if kind == "video_no_audio":
+        return model in ("face", "facemesh")
+    return model in MODELS_FOR_KIND.get(kind, MODELS_FOR_KIND["video"])
+
+
+def _file_kind(file_type: Any) -> str | None:
+    """Hume's ``file_type`` as ``video``, ``video_no_audio``, ``audio``, ``image`` or ``text`` (``None``
+    when not stated or unknown).
+
+    Observed values are ``video``, ``video_no_audio`` and ``text``; ``audio`` and ``image`` are
+    likely but unconfirmed, so any value starting with them counts.
+    """
+    if not isinstance(file_type, str):
+        return None
+    if file_type == "video_no_audio" or file_type == "text":
+        return file_type
+    return next((k for k in ("video", "audio", "image") if file_type.startswith(k)), None)
+
+
+def no_predictions_note(predictions: Sequence[tuple[str, Any]], scored: set[tuple[str, str]],
+                        requested: Sequence[str]) -> str | None:
+    """Why some requested models found nothing in one input, or ``None`` if each found something.
+
+    Args:
+        predictions: ``(file, file_type)`` of each file Hume answered for in the input (an
+            archive has several); ``file_type`` as Hume states it (``audio``, ``video``,
+            ``video_no_audio``, ``image``, ``text``) or ``None``.
+        scored: the ``(file, model)`` pairs that have at least one segment.
+        requested: the models the job asked for.
+    """
+    if not predictions:
+        return "no predictions returned for this input"
+    parts, elsewhere = [], []
+    for model in sorted(requested, key=lambda m: MODEL_ORDER.index(m) if m in MODEL_ORDER else len(MODEL_ORDER)):
+        empty = [(file, kind) for file, kind in predictions if (file, model) not in scored]
+        if not empty:
+            continue
+        applies = [(file, kind) for file, kind in empty if _applies(model, kind)]
+        if applies:
+            reason = _FOUND_NOTHING.get(model, "nothing found")
+            if model == "language" and all(kind == "text" for _, kind in applies):
+                reason = "no text found"
+            if len(predictions) > 1:
+                reason += f" in {len(applies)} of {len(predictions)} files"
+            parts.append(f"{model}: {reason}")
+        elif all(kind == "video_no_audio" for _, kind in empty):  # a video, but nothing to hear
+            parts.append(f"{model}: the video has no audio track")
+        else:
+            elsewhere.append(f"{model}: does not apply to {' or '.join(sorted({str(kind) for _, kind in empty}))}")
+    if not parts and not scored:  # nothing at all, and no model that applies was asked for: say that
+        parts = elsewhere
+    return "; ".join(parts) or None
 
 
 def _key(kind: str, source: Any, file: Any) -> str:

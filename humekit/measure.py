@@ -27,6 +27,7 @@ from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
 from humekit.joining import join_results
 from humekit.coverage import Coverage, cover
+from humekit.outputs import ResultTables
 from humekit.planning import (Plan, PlannedJob, RowInput, config_key, for_config, normalize_models, plan_jobs,
                               rebuild_job, row_inputs)
 from humekit.submitting import SubmitReport, submit_jobs
@@ -37,18 +38,25 @@ __all__ = ["MeasureResult", "measure", "retry_failed"]
 
 
 @dataclass(frozen=True)
-class MeasureResult:
+class MeasureResult(ResultTables):
     """What :func:`measure` returns.
 
     Attributes:
         status: one row per input row, indexed like the input: ``status`` (``ok``, ``failed``,
             ``invalid``, ``pending``), ``job_id`` (the job that measured the row; several, separated
-            by ``", "``, when its models were measured by different calls) and ``error`` (why, for
-            anything but ``ok``).
+            by ``", "``, when its models were measured by different calls), ``error`` (why, for
+            anything but ``ok``) and ``note`` (for an ``ok`` row, why a requested model found
+            nothing: "prosody: no speech found", "face: no face found"; empty when every model
+            found something).
         predictions: long table: the ID column, ``model``, ``group``, ``frame``, ``begin``,
-            ``end`` (seconds; a face's frame time in both), ``text``, ``emotion``, ``score``…
+            ``end`` (seconds; a video face's frame time in both, empty for images and raw text),
+            ``text``, ``emotion``, ``score``…
         descriptors: face FACS and descriptions, burst descriptions, sentiment and toxicity.
         checked: the validated table (what :func:`humekit.validate` learned about each row).
+
+    Tables built from them (see :mod:`humekit.outputs`): :meth:`wide` (one row per input row and
+    segment), :meth:`per_row` (one row per input row and model, mean scores), both with your
+    columns on request (``columns=True``); :meth:`save` writes everything to a folder.
     """
 
     status: pd.DataFrame
@@ -83,14 +91,9 @@ class MeasureResult:
                           for key in jobs["job_key"]]
         return jobs
 
-    def wide(self) -> pd.DataFrame:
-        """One row per input row and segment, one column per emotion (rows without predictions kept, empty)."""
-        from humekit.analysis import wide
-
-        everyone = self.status[[self.id_col, "status"]]
-        if self.predictions.empty:
-            return everyone.reset_index(drop=True)
-        return everyone.merge(wide(self.predictions), on=self.id_col, how="left", sort=False)
+    def _user_table(self) -> pd.DataFrame:
+        """The table as the user gave it (without the columns validation adds)."""
+        return self.checked.drop(columns=[c for c in ADDED_COLUMNS if c in self.checked.columns])
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in self.counts().items() if v)
@@ -161,7 +164,8 @@ def measure(
             a job whose answer was lost is posted again).
 
     Returns:
-        A :class:`MeasureResult` with ``.status``, ``.predictions`` and ``.wide()``.
+        A :class:`MeasureResult` with ``.status``, ``.predictions``, ``.wide()``, ``.per_row()``
+        and ``.save(folder)``.
     """
     options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
                    transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,

@@ -49,6 +49,9 @@ class MediaInfo:
     r"""Pixels, for images (and video when the container states it)."""
     has_audio: bool | None = None
     r"""For video: whether it has an audio track (``None`` when unknown)."""
+    frame_rate: float | None = None
+    r"""For video: frames per second as the container states it (MP4 sample table, WebM track
+    default duration, AVI main header), e.g. ``30000 / 1001``; ``None`` when unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,7 @@ def _sniff(f: BinaryIO, head: bytes) -> MediaInfo | None:
         wav = parse_wav(f)
         return MediaInfo("audio", "audio/wav", wav.duration if wav else None)
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return MediaInfo("video", "video/x-msvideo", None)
+        return _probe_avi(head)
     if head[4:8] == b"ftyp":
         return _probe_mp4(f, head)
     if head[:4] == b"\x1a\x45\xdf\xa3":
@@ -190,9 +193,9 @@ def _probe_mp4(f: BinaryIO, head: bytes) -> MediaInfo:
     """ISO-BMFF: tracks decide audio vs video (an .mp4 with only sound is audio/mp4)."""
     brand = head[8:12]
     try:
-        tracks, duration, width, height = _mp4_tracks(f)
+        tracks, duration, width, height, rate = _mp4_tracks(f)
     except (struct.error, IndexError, ValueError):  # truncated boxes: still an MP4, size unknown
-        tracks, duration, width, height = [], None, None, None
+        tracks, duration, width, height, rate = [], None, None, None, None
     if brand in (b"heic", b"heix", b"mif1", b"avif"):
         return _probe_image(f) or MediaInfo("image", "image/heic", None)
     mutagen_duration = _mutagen_length(f, "mp4")
@@ -201,16 +204,17 @@ def _probe_mp4(f: BinaryIO, head: bytes) -> MediaInfo:
     if brand.startswith(b"M4A") or brand.startswith(b"M4B") or (has_audio and not has_video):
         return MediaInfo("audio", "audio/mp4", duration, has_audio=True)
     mime = "video/quicktime" if brand == b"qt  " else "video/3gpp" if brand.startswith(b"3g") else "video/mp4"
-    return MediaInfo("video", mime, duration, width, height, has_audio if tracks else None)
+    return MediaInfo("video", mime, duration, width, height, has_audio if tracks else None, rate)
 
 
-def _mp4_tracks(f: BinaryIO) -> tuple[list[bytes], float | None, int | None, int | None]:
-    """Handler types of each track, the movie duration (mvhd) and the video track size (tkhd)."""
+def _mp4_tracks(f: BinaryIO) -> tuple[list[bytes], float | None, int | None, int | None, float | None]:
+    """Handler types of each track, the movie duration (mvhd), the video track size (tkhd) and
+    frame rate (its samples per second: stts sample count over the summed sample deltas)."""
     moov = _find_top_box(f, b"moov")
     if moov is None:
-        return [], None, None, None
+        return [], None, None, None, None
     tracks: list[bytes] = []
-    duration = width = height = None
+    duration = width = height = rate = None
     for btype, body in _boxes(moov):
         if btype == b"mvhd":
             if body[0] == 1:
@@ -227,7 +231,25 @@ def _mp4_tracks(f: BinaryIO) -> tuple[list[bytes], float | None, int | None, int
             if handler == b"vide" and len(tkhd) >= 8:
                 w, h = struct.unpack(">II", tkhd[-8:])
                 width, height = (w >> 16) or None, (h >> 16) or None
-    return tracks, duration, width, height
+            if handler == b"vide" and rate is None:
+                rate = _mp4_frame_rate(mdia)
+    return tracks, duration, width, height, rate
+
+
+def _mp4_frame_rate(mdia: dict[bytes, bytes]) -> float | None:
+    """Frames per second of a video track: samples (frames) per second of media time (mdhd scale)."""
+    mdhd = mdia.get(b"mdhd", b"")
+    if len(mdhd) < 20:
+        return None
+    scale = struct.unpack(">I", mdhd[20:24] if mdhd[0] == 1 else mdhd[12:16])[0]
+    stbl = dict(_boxes(dict(_boxes(mdia.get(b"minf", b""))).get(b"stbl", b"")))
+    stts = stbl.get(b"stts", b"")
+    if len(stts) < 8 or not scale:
+        return None
+    count = struct.unpack(">I", stts[4:8])[0]
+    entries = [struct.unpack(">II", stts[8 + 8 * i : 16 + 8 * i]) for i in range(min(count, (len(stts) - 8) // 8))]
+    frames, ticks = sum(n for n, _ in entries), sum(n * d for n, d in entries)
+    return frames * scale / ticks if frames and ticks else None
 
 
 def _find_top_box(f: BinaryIO, wanted: bytes) -> bytes | None:
@@ -269,8 +291,10 @@ def _boxes(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 # --- Matroska / WebM: just enough EBML to read the Info and Tracks at the file's start ------
-_EBML_MASTERS = {0x18538067, 0x1549A966, 0x1654AE6B, 0xAE, 0xE0, 0x1A45DFA3}
+_EBML_MASTERS = {0x18538067, 0x1549A966, 0x1654AE6B, 0xE0, 0x1A45DFA3}
 _CLUSTER = 0x1F43B675
+_TRACK_ENTRY, _TRACK_TYPE, _DEFAULT_DURATION = 0xAE, 0x83, 0x23E383
+_VIDEO_FRAME_NS = -1  # key in ``found``: the video track's DefaultDuration (ns per frame)
 
 
 def _probe_ebml(head: bytes) -> MediaInfo:
@@ -290,10 +314,11 @@ def _probe_ebml(head: bytes) -> MediaInfo:
         duration = value * scale / 1e9
     width = int.from_bytes(found[0xB0], "big") if 0xB0 in found else None
     height = int.from_bytes(found[0xBA], "big") if 0xBA in found else None
+    frame_ns = int.from_bytes(found[_VIDEO_FRAME_NS], "big") if _VIDEO_FRAME_NS in found else 0
     if track_types and 1 not in track_types:
         return MediaInfo("audio", "audio/webm" if doctype == b"webm" else "audio/x-matroska", duration)
     has_audio = (2 in track_types) if track_types else None
-    return MediaInfo("video", mime, duration, width, height, has_audio)
+    return MediaInfo("video", mime, duration, width, height, has_audio, 1e9 / frame_ns if frame_ns else None)
 
 
 def _ebml_walk(buf: bytes, pos: int, end: int, found: dict[int, bytes], track_types: list[int]) -> None:
@@ -304,7 +329,17 @@ def _ebml_walk(buf: bytes, pos: int, end: int, found: dict[int, bytes], track_ty
         if eid == _CLUSTER:
             return  # media data from here on; everything we need precedes it
         stop = min(end, start + size) if size >= 0 else end
-        if eid in _EBML_MASTERS:
+        if eid == _TRACK_ENTRY:  # one track: its DefaultDuration is a frame's length if it is video
+            entry: dict[int, bytes] = {}
+            kinds: list[int] = []
+            _ebml_walk(buf, start, stop, entry, kinds)
+            track_types.extend(kinds)
+            if 1 in kinds and _DEFAULT_DURATION in entry:
+                found.setdefault(_VIDEO_FRAME_NS, entry[_DEFAULT_DURATION])
+            for key, value in entry.items():
+                if key != _DEFAULT_DURATION:
+                    found.setdefault(key, value)
+        elif eid in _EBML_MASTERS:
             _ebml_walk(buf, start, stop, found, track_types)
         elif eid == 0x83:
             track_types.append(int.from_bytes(buf[start:stop], "big"))
@@ -327,6 +362,17 @@ def _vint(buf: bytes, pos: int, *, keep_marker: bool) -> tuple[int, int]:
     if not keep_marker and value == (1 << (7 * length)) - 1:
         return -1, length
     return value, length
+
+
+def _probe_avi(head: bytes) -> MediaInfo:
+    """AVI: the main header (``avih``) states the microseconds per frame, frame count and size."""
+    at = head.find(b"avih", 12)
+    if at < 0 or len(head) < at + 8 + 40:
+        return MediaInfo("video", "video/x-msvideo", None)
+    usec, _, _, _, frames, _, _, _, width, height = struct.unpack("<10I", head[at + 8 : at + 48])
+    rate = 1e6 / usec if usec else None
+    duration = frames * usec / 1e6 if usec and frames else None
+    return MediaInfo("video", "video/x-msvideo", duration, width or None, height or None, None, rate)
 
 
 # --- everything else ------------------------------------------------------------------------

@@ -33,7 +33,8 @@ Design:
 - **Order.** Rows follow the document's sources, files and groups, with models in the order
   Hume echoes them (face, burst, prosody, language, ner, facemesh).
 
-Face rows have the frame time in both ``begin`` and ``end`` (a face is seen at a point in time).
+Face rows have the frame time in both ``begin`` and ``end`` (a face is seen at a point in time);
+on a still image both are null (Hume sends ``time: 0`` for an image: it has no timeline).
 Raw-text jobs have ``source == "text"`` and the string's index (as Hume sends it) in ``file``.
 """
 
@@ -56,8 +57,10 @@ from humekit._tables import (
     ERROR_COLUMNS,
     METADATA_COLUMNS,
     SCORE_COLUMNS,
+    SOURCE_COLUMNS,
     PredictionTables,
     TableBuilder,
+    is_image,
 )
 from humekit._schema import DESCRIPTOR_KEYS, MODEL_ORDER, Box, Position, Span, decode, decode_python
 from humekit.errors import PredictionsFormatError
@@ -106,6 +109,20 @@ def to_tables(predictions: Any, *, models: Iterable[str] | None = None) -> Predi
     builder = TableBuilder()
     add_document(builder, predictions, models=models)
     return builder.build()
+
+
+def tables_and_files(predictions: Any) -> tuple[PredictionTables, pd.DataFrame]:
+    """:func:`to_tables` and, from the same pass, one row per prediction (file) of the document.
+
+    The second table lists every file Hume answered for, including those with no segment at
+    all (silence, no face): columns :data:`SOURCE_COLUMNS` (``source_type``, ``source``,
+    ``md5sum``, ``file``, ``file_type``). :mod:`humekit.joining` uses it to say why a row has no
+    predictions.
+    """
+    builder = TableBuilder()
+    add_document(builder, predictions)
+    files = pd.DataFrame(builder.preds, columns=list(SOURCE_COLUMNS), dtype=object)
+    return builder.build(), files
 
 
 def to_frame(predictions: Any, *, models: Iterable[str] | None = None) -> pd.DataFrame:
@@ -274,6 +291,8 @@ def _add_group(builder: TableBuilder, p: int, model: str, gid: str | None, items
     builder.model += [model] * n
     col("group", start).extend([gid] * n)
     times = [it.time for it in items]
+    if model in ("face", "facemesh") and is_image(*builder.preds[p][3:5]):
+        times = [None] * n  # a still image: a face at no time, not at 0 s
     if any(type(t) is Span for t in times):
         col("begin", start).extend([t.begin if type(t) is Span else t for t in times])
         col("end", start).extend([t.end if type(t) is Span else t for t in times])

@@ -1,13 +1,19 @@
 """``humekit run``: the whole pipeline from a shell, a recordings table in and tables, a plot and a summary out.
 
 ``run_table`` reads a CSV or Parquet table, runs :func:`humekit.measure` through a ledger in the
-output folder (so running it again makes no new job), and writes:
+output folder (so running it again makes no new job), and writes the result as ``result.save``
+does (:func:`humekit.export.write_result`; :func:`humekit.export.read_result` reads the folder back):
 
 - ``predictions.parquet`` / ``.csv``: the long table (one row per row, segment and emotion);
-- ``wide.parquet`` / ``.csv``: one row per input row and model: your columns, ``status``,
-  ``segments`` and the mean score of each emotion over the segments (rows without predictions
-  are kept, with their status);
-- ``status.parquet`` / ``.csv``: one row per input row: ``status``, ``job_id``, ``error``;
+- ``per_row.parquet`` / ``.csv``: one row per input row and model (``result.per_row(columns=True)``):
+  your columns, ``status``, ``model``, ``segments`` and the mean score of each emotion over the
+  segments (rows without predictions are kept, with their status, ``segments`` 0). Earlier
+  releases called this file ``wide.*``, a name that now means one row per segment
+  (``result.wide()``) only; nothing is written under the old name, so a script reading it fails
+  loudly instead of reading another table;
+- ``status.parquet`` / ``.csv``: one row per input row: ``status``, ``job_id``, ``error``, ``note``;
+- ``descriptors.*`` (FACS, descriptions, sentiment, toxicity), ``table.*`` (your table) and
+  ``result.json`` (the ID column and every column's dtype);
 - ``top_emotions.png``: the mean score of the strongest emotions per row and model.
 
 It returns 0 when every row is ``ok``, 1 when some are not, 2 when nothing could be run.
@@ -19,6 +25,7 @@ import csv
 import json
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -32,10 +39,11 @@ from humekit.errors import ConfigurationError, HumekitError, TableError
 __all__ = ["OUTPUTS", "TABLE_FORMATS", "RunOptions", "in_cli_terms", "parse_models", "read_table", "run_table",
            "summarize_rows"]
 
-#: The files ``run_table`` writes into the output folder.
-OUTPUTS = ("predictions.parquet", "predictions.csv", "wide.parquet", "wide.csv", "status.parquet", "status.csv",
+#: The files ``run_table`` writes into the output folder: the result as ``result.save`` writes it
+#: (each table named after the result's own), and a plot.
+OUTPUTS = ("status.parquet", "status.csv", "predictions.parquet", "predictions.csv", "descriptors.parquet",
+           "descriptors.csv", "per_row.parquet", "per_row.csv", "table.parquet", "table.csv", "result.json",
            "top_emotions.png")  # fmt: skip
-_SEGMENT_KEYS = ("model", "group", "frame", "begin", "end", "text", "file", "position_begin", "position_end")
 
 
 @dataclass(frozen=True)
@@ -140,21 +148,13 @@ def _separator(path: Path, *, default: str) -> str:
 
 
 def summarize_rows(result: Any, table: pd.DataFrame) -> pd.DataFrame:
-    """One row per input row and model: the table's columns, status, segments and each emotion's mean score."""
-    id_col = result.id_col
-    preds = result.predictions
-    status = result.status[[id_col, "status"]]
-    base = table.merge(status, on=id_col, how="left", sort=False) if id_col in table.columns else status
-    if preds.empty:
-        return base.assign(model=pd.NA, segments=0)
-    keys = [c for c in _SEGMENT_KEYS if c in preds.columns]
-    segments = (preds.drop_duplicates([id_col, *keys]).groupby([id_col, "model"], observed=True, sort=False)
-                .size().rename("segments"))  # fmt: skip
-    means = preds.pivot_table(index=[id_col, "model"], columns="emotion", values="score", aggfunc="mean",
-                              observed=True, sort=False)
-    means.columns = [str(c) for c in means.columns]
-    summary = pd.concat([segments, means], axis=1).reset_index()
-    return base.merge(summary, on=id_col, how="left", sort=False)
+    """Deprecated: use ``result.per_row(columns=True)`` (one row per input row and model, with your columns)."""
+    warnings.warn("humekit.run.summarize_rows is deprecated: use result.per_row(columns=True)",
+                  DeprecationWarning, stacklevel=2)
+    rows = result.per_row()
+    if result.id_col not in table.columns:
+        return rows
+    return table.merge(rows, on=result.id_col, how="left", sort=False)
 
 
 def run_table(options: RunOptions, *, say: Callable[[str], None] = print) -> int:
@@ -210,8 +210,7 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
                                  timeout=options.timeout, progress=options.progress, callback=callback)  # fmt: skip
         stack.callback(result.ledger.close)  # checkpoints the WAL: only ledger.sqlite stays in the folder
         callbacks = 0 if callback is None else len(callback.events(event_name="job"))
-    wide = summarize_rows(result, table)
-    written = _write(result, wide, out, synthetic=options.emulator, top=options.top)
+    written = _write(result, out, synthetic=options.emulator, top=options.top)
     _report(result, options, written, where=where, ledger=ledger, callbacks=callbacks, say=say, root=root,
             separator=table.attrs.get("separator"))
     return 0 if (result.status["status"] == "ok").all() else 1
@@ -251,37 +250,27 @@ def _receiver(out: Path, stack: ExitStack) -> Any:
     return receiver
 
 
-def _write(result: Any, wide: pd.DataFrame, out: Path, *, synthetic: bool, top: int) -> list[Path]:
-    frames = {"predictions": result.predictions, "wide": wide, "status": result.status}
-    written = []
-    for name, frame in frames.items():
-        frame = _parquet_safe(frame)
-        frame.to_parquet(out / f"{name}.parquet", index=False)
-        frame.to_csv(out / f"{name}.csv", index=False)
-        written += [out / f"{name}.parquet", out / f"{name}.csv"]
-    written.append(plot_top_emotions(wide, out / "top_emotions.png", id_col=result.id_col, top=top,
+def _write(result: Any, out: Path, *, synthetic: bool, top: int) -> list[Path]:
+    from humekit.export import MANIFEST, RESULT_TABLES
+
+    result.save(out)  # the whole result, as result.save writes it: humekit.export.read_result(out) reads it back
+    written = [out / f"{name}.{suffix}" for name in RESULT_TABLES for suffix in ("parquet", "csv")] + [out / MANIFEST]
+    per_row = result.per_row(columns=True)
+    written.append(plot_top_emotions(per_row, out / "top_emotions.png", id_col=result.id_col, top=top,
                                      synthetic=synthetic))
     return written
 
 
-def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns mixing types (e.g. an error column of None and str) become strings, as Parquet needs."""
-    out = frame.copy()
-    for name in out.columns:
-        if out[name].dtype == object:
-            out[name] = out[name].map(lambda v: v if v is None or isinstance(v, str) else str(v))
-    return out
-
-
-def plot_top_emotions(wide: pd.DataFrame, path: Path, *, id_col: str, top: int = 8, synthetic: bool = False,
+def plot_top_emotions(per_row: pd.DataFrame, path: Path, *, id_col: str, top: int = 8, synthetic: bool = False,
                       max_rows: int = 40) -> Path:
-    """A heatmap of the ``top`` emotions with the highest mean score, one row per input row and model.
+    """A heatmap of the ``top`` emotions with the highest mean score, one row per input row and model
+    (``per_row`` is ``result.per_row()``).
 
     Beyond ``max_rows`` (row, model) pairs only the first ``max_rows`` are drawn (the title says so).
     """
     with _agg() as plt:
-        scored = wide[wide["segments"].notna() & (wide["segments"] > 0)]
-        emotions = list(wide.columns[wide.columns.get_loc("segments") + 1 :]) if len(scored) else []
+        scored = per_row[per_row["segments"].notna() & (per_row["segments"] > 0)]
+        emotions = list(per_row.columns[per_row.columns.get_loc("segments") + 1 :]) if len(scored) else []
         shown = scored.head(max_rows)
         fig, ax = plt.subplots(figsize=(10, max(2.5, 0.32 * len(shown) + 1.5)))
         if not emotions:
@@ -338,6 +327,12 @@ def _report(result: Any, options: RunOptions, written: list[Path], *, where: str
     if problems["error"].astype("string").str.contains("resolved against the root folder", regex=False).any():
         default = " (by default the table's folder)" if options.root is None else ""
         say(f"  relative paths in --source-col are resolved against --root{default}: {root}")
+    noted = result.status[(result.status["status"] == "ok") & result.status["note"].notna()] \
+        if "note" in result.status.columns else result.status.iloc[0:0]
+    if len(noted):
+        first = noted.iloc[0]
+        say(f"  {len(noted)} ok row(s) where a model found nothing (the note column of status.csv), "
+            f"e.g. {first[result.id_col]!r}: {first['note']}")
     preds = result.predictions
     by_model = preds.drop_duplicates([result.id_col, "model"])["model"].astype("str").value_counts(sort=False) \
         if len(preds) else pd.Series(dtype="int64")

@@ -23,6 +23,7 @@ import struct
 import tarfile
 import zipfile
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -193,11 +194,13 @@ def make_mp3(path: PathLike = None, *, duration: float = 5.0) -> bytes:
 
 
 def make_mp4(path: PathLike = None, *, duration: float = 5.0, width: int = 640, height: int = 480,
-             audio: bool = True, video: bool = True) -> bytes:
+             audio: bool = True, video: bool = True, fps: float | None = None) -> bytes:
     """Write an ISO-BMFF (MP4) container whose headers state ``duration``, size and tracks.
 
     The tracks carry no samples: enough for probing and the emulator, not for playback.
     ``video=False`` makes an audio-only ``M4A``-style file; ``audio=False`` a silent video.
+    ``fps`` gives the video track a sample table (``stts``) of ``duration * fps`` frames at that
+    rate, in the track's own time scale (``30000 / 1001`` is NTSC's 29.97 fps).
     """
     scale = 1000
     ticks = int(round(duration * scale))
@@ -205,7 +208,7 @@ def make_mp4(path: PathLike = None, *, duration: float = 5.0, width: int = 640, 
                      + bytes(10) + _MATRIX + bytes(24) + struct.pack(">I", 3))
     traks = b""
     if video:
-        traks += _trak(1, b"vide", ticks, scale, width, height)
+        traks += _trak(1, b"vide", ticks, scale, width, height, fps=fps, duration=duration)
     if audio:
         traks += _trak(2, b"soun", ticks, scale, 0, 0)
     brand = b"isom" if video else b"M4A "
@@ -224,31 +227,43 @@ def _full_box(btype: bytes, body: bytes, flags: int = 0) -> bytes:
     return _box(btype, struct.pack(">I", flags) + body)
 
 
-def _trak(track_id: int, handler: bytes, ticks: int, scale: int, width: int, height: int) -> bytes:
+def _trak(track_id: int, handler: bytes, ticks: int, scale: int, width: int, height: int, *,
+          fps: float | None = None, duration: float = 0.0) -> bytes:
     volume = 0x100 if handler == b"soun" else 0
+    stts = b""
+    if fps:
+        rate = Fraction(fps).limit_denominator(1001)  # 29.97... -> 30000/1001
+        frames = int(round(duration * fps))
+        media_scale, media_ticks = rate.numerator, frames * rate.denominator
+        stts = _full_box(b"stts", struct.pack(">III", 1, frames, rate.denominator))
+    else:
+        media_scale, media_ticks = scale, ticks
     tkhd = _full_box(b"tkhd", struct.pack(">IIIII", 0, 0, track_id, 0, ticks) + bytes(8)
                      + struct.pack(">HHHH", 0, 0, volume, 0) + _MATRIX
                      + struct.pack(">II", width << 16, height << 16), flags=3)
-    mdhd = _full_box(b"mdhd", struct.pack(">IIIIHH", 0, 0, scale, ticks, 0x55C4, 0))
+    mdhd = _full_box(b"mdhd", struct.pack(">IIIIHH", 0, 0, media_scale, media_ticks, 0x55C4, 0))
     hdlr = _full_box(b"hdlr", bytes(4) + handler + bytes(12) + b"humekit\0")
-    minf = _box(b"minf", _box(b"stbl", b""))
+    minf = _box(b"minf", _box(b"stbl", stts))
     return _box(b"trak", tkhd + _box(b"mdia", mdhd + hdlr + minf))
 
 
 def make_webm(path: PathLike = None, *, duration: float = 5.0, width: int = 640, height: int = 480,
-              audio: bool = True) -> bytes:
+              audio: bool = True, fps: float | None = None) -> bytes:
     """Write a WebM (Matroska) header: EBML, segment info with duration, and track entries.
 
-    Like :func:`make_mp4`, it holds no media clusters.
+    Like :func:`make_mp4`, it holds no media clusters. ``fps`` sets the video track's
+    ``DefaultDuration`` (nanoseconds per frame); the audio track always has one (20 ms Opus frames).
     """
     header = _ebml(0x1A45DFA3, _ebml(0x4286, b"\x01") + _ebml(0x42F7, b"\x01") + _ebml(0x4282, b"webm")
                    + _ebml(0x4287, b"\x04") + _ebml(0x4285, b"\x02"))
     info = _ebml(0x1549A966, _ebml(0x2AD7B1, (1_000_000).to_bytes(3, "big"))
                  + _ebml(0x4489, struct.pack(">d", duration * 1000.0)))
-    tracks = _ebml(0xAE, _ebml(0xD7, b"\x01") + _ebml(0x83, b"\x01") + _ebml(0x86, b"V_VP8")
-                   + _ebml(0xE0, _ebml(0xB0, width.to_bytes(2, "big")) + _ebml(0xBA, height.to_bytes(2, "big"))))
-    if audio:
-        tracks += _ebml(0xAE, _ebml(0xD7, b"\x02") + _ebml(0x83, b"\x02") + _ebml(0x86, b"A_OPUS"))
+    frame = _ebml(0x23E383, int(round(1e9 / fps)).to_bytes(4, "big")) if fps else b""
+    video = _ebml(0xAE, _ebml(0xD7, b"\x01") + _ebml(0x83, b"\x01") + _ebml(0x86, b"V_VP8") + frame
+                  + _ebml(0xE0, _ebml(0xB0, width.to_bytes(2, "big")) + _ebml(0xBA, height.to_bytes(2, "big"))))
+    sound = _ebml(0xAE, _ebml(0xD7, b"\x02") + _ebml(0x83, b"\x02") + _ebml(0x86, b"A_OPUS")
+                  + _ebml(0x23E383, (20_000_000).to_bytes(4, "big")))
+    tracks = (sound + video) if audio else video  # the audio track first: its frame length is not the video's
     return _emit(path, header + _ebml(0x18538067, info + _ebml(0x1654AE6B, tracks)))
 
 

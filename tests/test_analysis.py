@@ -8,8 +8,13 @@ import pandas as pd
 import pytest
 from _paths import SAMPLES
 
+import humekit
 from humekit.analysis import plot_timeline, summarize, top_emotions, wide
+from humekit.clock import VirtualClock
+from humekit.emulator import Emulator, Schedule
+from humekit.errors import ScoresTableError
 from humekit.predictions import to_frame
+from humekit.synthetic import make_image, make_wav
 
 matplotlib.use("Agg")
 
@@ -101,10 +106,78 @@ def test_plot_timeline_returns_axes(video: pd.DataFrame) -> None:
 
 
 def test_plot_timeline_errors(video: pd.DataFrame) -> None:
-    """Several sources need source=; text without time cannot be plotted."""
+    """Several sources need recording=; text without time cannot be plotted."""
     other = video.assign(source=video.source.cat.rename_categories(["other.mp4"]))
     both = pd.concat([video.astype({"source": str}), other.astype({"source": str})])
-    with pytest.raises(ValueError, match="pass source="):
+    with pytest.raises(ValueError, match="pass recording="):
         plot_timeline(both, emotions="Joy")
     with pytest.raises(ValueError, match="no timed rows"):
         plot_timeline(to_frame(TEXT.read_bytes()), emotions="Joy")
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> humekit.MeasureResult:
+    """measure's result for two recordings (one with a 3.5 s silence) and an image, prosody per word and face."""
+    folder = tmp_path_factory.mktemp("measured")
+    make_wav(folder / "gap.wav", segments=[(0.2, 1.5), (5.0, 6.5)], duration=7.0, seed=1)
+    make_wav(folder / "talk.wav", segments=[(0.2, 2.5)], seed=2)
+    make_image(folder / "face.png", seed=3)
+    table = pd.DataFrame({"id": ["gap", "talk", "pic"], "path": ["gap.wav", "talk.wav", "face.png"]})
+    emu = Emulator(api_key="k", clock=VirtualClock(start=1_750_000_000.0), schedule=Schedule(queued=1, running=1))
+    try:
+        return humekit.measure(table, id_col="id", source_col="path", root=str(folder), client=emu.client(),
+                               models={"prosody": {"granularity": "word"}, "face": {}},
+                               ledger=folder / "ledger.sqlite", progress=False)
+    finally:
+        emu.stop()
+
+
+def test_helpers_take_the_measure_result(measured: humekit.MeasureResult) -> None:
+    """summarize, top_emotions and plot_timeline work on measure's result, one recording per ID and model."""
+    summary = summarize(measured)
+    assert list(summary.columns) == ["id", "model", "emotion", "mean", "time_weighted_mean", "max"]
+    assert summary.groupby(["id", "model"], observed=True).ngroups == 3  # gap/talk prosody, pic face
+    joy = measured.predictions.query("id == 'gap' and model == 'prosody' and emotion == 'Joy'")["score"]
+    row = summary.query("id == 'gap' and model == 'prosody' and emotion == 'Joy'").iloc[0]
+    assert np.isclose(row["mean"], joy.astype(float).mean())
+    pd.testing.assert_frame_equal(summarize(measured.predictions, id_col="id"), summary)
+    top = top_emotions(measured, k=2)
+    assert list(top.columns) == ["id", "model", "rank", "emotion", "score"] and len(top) == 6
+    ax = plot_timeline(measured, emotions="Joy", recording="talk")
+    assert ax.get_title() == "talk" and len(ax.get_lines()) == 1
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_helpers_say_what_to_pass(measured: humekit.MeasureResult) -> None:
+    """result.predictions without id_col, a wrong id_col or a non-table get a humekit error naming the fix."""
+    with pytest.raises(ScoresTableError, match=r"pass the MeasureResult itself \(summarize\(result\)\).*id_col='id'"):
+        summarize(measured.predictions)
+    with pytest.raises(ScoresTableError, match=r"top_emotions\(result\)"):
+        top_emotions(measured.predictions)
+    with pytest.raises(ScoresTableError, match="id_col='speaker' is not a column"):
+        summarize(measured.predictions, id_col="speaker")
+    with pytest.raises(ScoresTableError, match="takes the result of humekit.measure"):
+        summarize([1, 2, 3])
+    with pytest.raises(ScoresTableError, match="pass recording= one of"):
+        plot_timeline(measured, emotions="Joy")
+    with pytest.raises(ScoresTableError, match="no rows with id == 'nobody'"):
+        plot_timeline(measured, emotions="Joy", recording="nobody")
+
+
+def test_plot_timeline_breaks_the_line_at_silences(measured: humekit.MeasureResult) -> None:
+    """A 3.5 s silence between two utterances leaves a gap (NaN) in the line; max_gap=None joins it."""
+    import matplotlib.pyplot as plt
+
+    words = measured.predictions.query("id == 'gap' and model == 'prosody' and emotion == 'Joy'")
+    (line,) = plot_timeline(measured, emotions="Joy", recording="gap").get_lines()
+    x = np.asarray(line.get_xdata(), dtype=float)
+    assert np.isnan(x).sum() == 1 and (~np.isnan(x)).sum() == len(words)
+    before, after = x[: np.flatnonzero(np.isnan(x))[0]], x[np.flatnonzero(np.isnan(x))[0] + 1 :]
+    assert before.max() < 2.0 and after.min() > 4.5  # the break falls in the silence
+    (joined,) = plot_timeline(measured, emotions="Joy", recording="gap", max_gap=None, ax=plt.subplots()[1]).get_lines()
+    assert not np.isnan(np.asarray(joined.get_xdata(), dtype=float)).any()
+    with pytest.warns(DeprecationWarning, match="recording="):
+        plot_timeline(measured, emotions="Joy", source="gap", ax=plt.subplots()[1])
+    plt.close("all")

@@ -188,3 +188,20 @@ def test_bad_zip_and_missing_path(tmp_path: Path) -> None:
         read_predictions(tmp_path / "broken.zip")
     with pytest.raises(FileNotFoundError):
         read_predictions(tmp_path / "nope.json")
+
+
+def test_image_faces_have_no_time_in_json_and_in_artifacts(tmp_path: Path) -> None:
+    """A face on an uploaded image: begin/end null from the JSON (Hume's time 0) and from its artifacts CSV."""
+    from humekit.emulator.synthesis import Source, artifacts_zip, predict_source
+    from humekit.synthetic import make_image
+
+    data = make_image()
+    config = {"fps_pred": 3, "prob_threshold": 0.99, "identify_faces": False, "min_face_size": 60, "facs": None,
+              "descriptions": None, "save_faces": False}
+    models = {"face": config, "burst": None, "prosody": None, "language": None, "ner": None, "facemesh": None}
+    doc = [predict_source(Source(type="file", filename="portrait.png", data=data), models, transcription={})]
+    assert doc[0]["results"]["predictions"][0]["models"]["face"]["grouped_predictions"][0]["predictions"][0][
+        "time"] == 0  # fmt: skip
+    (tmp_path / "a.zip").write_bytes(artifacts_zip(doc))
+    for scores in (to_tables(doc).scores, read_predictions(tmp_path / "a.zip").scores):
+        assert len(scores) and scores["begin"].isna().all() and scores["end"].isna().all()

@@ -43,15 +43,22 @@ def test_run_writes_every_output_with_the_right_columns(first_run):
     assert sorted(p.name for p in out.iterdir() if p.name != "ledger.sqlite") == sorted(OUTPUTS)
     table = pd.read_csv(RECORDINGS)
     status = pd.read_parquet(out / "status.parquet")
-    assert list(status.columns) == ["id", "status", "job_id", "error"] and len(status) == len(table)
+    assert list(status.columns) == ["id", "status", "job_id", "error", "note"] and len(status) == len(table)
+    assert status["note"].isna().all()  # every recording has speech, a face or text
     assert set(status["status"]) == {"ok"}
     preds = pd.read_parquet(out / "predictions.parquet")
     assert {"id", "model", "begin", "end", "emotion", "score"} <= set(preds.columns)
     assert set(preds["id"]) == set(table["id"]) and set(preds["model"].astype(str)) == {"prosody", "face", "language"}
-    wide = pd.read_parquet(out / "wide.parquet")
-    assert list(wide.columns[: len(table.columns) + 3]) == [*table.columns, "status", "model", "segments"]
-    assert set(wide.columns[len(table.columns) + 3 :]) <= {*EMOTIONS, *LANGUAGE_EMOTIONS} and "Calmness" in wide.columns
-    assert not wide.duplicated(["id", "model"]).any()
+    per_row = pd.read_parquet(out / "per_row.parquet")
+    assert list(per_row.columns[: len(table.columns) + 3]) == [*table.columns, "status", "model", "segments"]
+    assert set(per_row.columns[len(table.columns) + 3 :]) <= {*EMOTIONS, *LANGUAGE_EMOTIONS}
+    assert "Calmness" in per_row.columns
+    assert not per_row.duplicated(["id", "model"]).any()
+    assert not (out / "wide.parquet").exists()  # the old name for per_row: not reused for another table
+    from humekit.export import read_result
+
+    saved = read_result(out)  # the folder is a saved result
+    assert saved.id_col == "id" and saved.per_row(columns=True).shape == per_row.shape
     csv = pd.read_csv(out / "status.csv")
     assert list(csv.columns) == list(status.columns) and csv["id"].tolist() == status["id"].tolist()
     assert (out / "top_emotions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -205,3 +212,18 @@ def test_messages_are_put_in_cli_words_without_touching_paths():
     assert in_cli_terms("pass kind='text'; pass root= the folder") == "pass --kind text; pass --root the folder"
     path = "/tmp/pytest-of-root/kind/models/id_col.csv"
     assert in_cli_terms(f"file not found: {path}") == f"file not found: {path}"
+
+
+def test_ok_rows_with_nothing_found_are_reported(tmp_path, capsys):
+    """A silent recording is ok with a note in status.csv, and the summary says how many rows have one."""
+    from humekit.synthetic import make_wav
+
+    make_wav(tmp_path / "silent.wav", segments=[], duration=2.0)
+    pd.DataFrame({"id": ["quiet", "s1"], "path": [str(tmp_path / "silent.wav"),
+                                                  str(DATASETS / "audio/s1/calm.wav")]}).to_csv(tmp_path / "t.csv")
+    code, text = run(capsys, "run", str(tmp_path / "t.csv"), "--id-col", "id", "--source-col", "path",
+                     "--models", "prosody", "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
+    assert code == 0, text
+    assert "1 ok row(s) where a model found nothing" in text and "'quiet': prosody: no speech found" in text
+    status = pd.read_csv(tmp_path / "out" / "status.csv").set_index("id")
+    assert status.loc["quiet", "note"] == "prosody: no speech found" and pd.isna(status.loc["s1", "note"])

@@ -305,6 +305,36 @@ def test_video_frames_follow_fps_pred():
     assert frames == list(range(1, 50))
 
 
+def test_video_times_follow_the_files_frame_rate(samples):
+    """At 29.97 fps frames step by 10 and time = frame * 1001 / 30000, as in the real URL-video sample."""
+    real = json.loads((samples / "real_predictions_url_video_face_TRIMMED.json").read_bytes())
+    real_items = real[0]["results"]["predictions"][0]["models"]["face"]["grouped_predictions"][0]["predictions"]
+    video = synthetic.make_mp4(duration=10.0, fps=30000 / 1001, audio=False)
+    pred = run(file_source("v.mp4", video), models(face={"identify_faces": True}))
+    ours = {p["frame"]: p["time"] for p in pred["results"]["predictions"][0]["models"]["face"]["grouped_predictions"][0]
+            ["predictions"]}  # fmt: skip
+    assert sorted(ours)[:3] == [10, 20, 30]
+    for item in real_items:  # frames 230, 240, 250: the same frames at the same times
+        assert ours[item["frame"]] == pytest.approx(item["time"], abs=1e-12)
+    webm = run(file_source("v.webm", synthetic.make_webm(duration=3.0, fps=24.0)),
+               models(face={"identify_faces": True}))
+    group = webm["results"]["predictions"][0]["models"]["face"]["grouped_predictions"][0]["predictions"]
+    assert [p["frame"] for p in group[:2]] == [8, 16]  # 24 fps / 3: every 8th frame
+    assert [p["time"] for p in group[:2]] == pytest.approx([8 / 24, 16 / 24], abs=1e-6)  # DefaultDuration is whole ns
+
+
+def test_one_colour_image_has_no_face():
+    """An image of one plain colour comes back with no face (grouped_predictions empty), a drawn face with one."""
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", (320, 400), (200, 180, 160)).save(blank, "PNG")
+    pred = run(file_source("wall.png", blank.getvalue()), models(face={}))
+    assert pred["results"]["predictions"][0]["models"]["face"] == {"metadata": None, "grouped_predictions": []}
+    assert items(run(file_source("f.png", synthetic.make_image()), models(face={}))["results"]["predictions"][0],
+                 "face")
+
+
 def test_facs_and_descriptions_when_requested():
     """facs/descriptions list the real FACS and description names when switched on."""
     pred = run(file_source("f.png", synthetic.make_image()), models(face={"facs": {}, "descriptions": {}}))

@@ -126,3 +126,68 @@ def test_read_dask_errors(tmp_path: Path) -> None:
         read_dask(tmp_path, table="frames")
     with pytest.raises(FileNotFoundError, match="write_dataset"):
         read_dask(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory):
+    """A measured result with string IDs, a user column and an invalid row (status with None and text errors)."""
+    from humekit import measure
+    from humekit.clock import VirtualClock
+    from humekit.emulator import Emulator, Schedule
+
+    folder = tmp_path_factory.mktemp("measured")
+    table = pd.DataFrame({"id": ["t-1", "t-2", "gone"], "src": ["One two.", "Three four five.", "gone.wav"],
+                          "group": pd.array([1, 2, None], dtype="Int64")})
+    emu = Emulator(api_key="k", clock=VirtualClock(start=1_750_000_000.0), schedule=Schedule(queued=1, running=1))
+    try:
+        return measure(table, id_col="id", source_col="src", models=["language"], client=emu.client(),
+                       root=str(folder), ledger=folder / "l.sqlite", progress=False, errors="mark")
+    finally:
+        emu.stop()
+
+
+def _same(back: pd.DataFrame, written: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(back.reset_index(drop=True), written.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("formats", [("parquet",), ("csv",)])
+def test_write_result_round_trips_a_whole_result(measured, tmp_path: Path, formats) -> None:
+    """result.save(folder) writes every table; read_result gives back the same values and dtypes, Parquet or CSV."""
+    from humekit.export import read_result
+
+    folder = measured.save(tmp_path / "study", formats=formats)
+    suffix = formats[0]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["result.json", *(f"{n}.{suffix}" for n in ("status", "predictions", "descriptors", "per_row", "table"))])
+    back = read_result(folder)
+    assert back.id_col == "id" and back.counts() == measured.counts()
+    _same(back.status, measured.status)
+    _same(back.predictions, measured.predictions)
+    _same(back.table, measured.checked[["id", "src", "group"]])
+    _same(back.per_row(columns=True), measured.per_row(columns=True))
+    _same(back.wide(), measured.wide())
+    assert back.table["group"].dtype == "Int64" and back.status["status"].dtype == measured.status["status"].dtype
+
+
+def test_to_parquet_takes_a_result_or_says_what_to_pass(measured, tmp_path: Path) -> None:
+    """to_parquet(result, folder) writes the result's folder; without a path or with a list it names the fix."""
+    from humekit.analysis import summarize
+    from humekit.errors import ConfigurationError
+    from humekit.outputs import SavedResult
+
+    folder = to_parquet(measured, tmp_path / "r")
+    back = read_parquet(folder)
+    assert isinstance(back, SavedResult)
+    pd.testing.assert_frame_equal(summarize(back), summarize(measured))
+    with pytest.raises(ConfigurationError, match=r"to_parquet needs a path: to_parquet\(result, 'out/study'\)"):
+        to_parquet(measured)
+    with pytest.raises(ConfigurationError, match="takes a DataFrame, a PredictionTables or the result"):
+        to_parquet([1, 2], tmp_path / "x.parquet")
+
+
+def test_read_parquet_returns_the_dtypes_written(measured, tmp_path: Path) -> None:
+    """object columns (string IDs, job ids, errors) come back as object, not str; categoricals and Int64 stay."""
+    for frame in (measured.status, measured.predictions, measured.per_row(columns=True)):
+        back = read_parquet(to_parquet(frame, tmp_path / "t.parquet"))
+        assert back.dtypes.astype(str).to_dict() == frame.dtypes.astype(str).to_dict()
+        _same(back, frame)

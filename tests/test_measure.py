@@ -728,7 +728,6 @@ def test_every_output_column_name_as_id_col_is_kept_intact_or_refused_before_sen
     """Each column name of status, predictions, descriptors, wide(), checked, jobs and humekit run's wide as id_col:
     refused (nothing sent, the fix named) or kept intact in every output, and the rerun sends nothing."""
     from humekit.columns import OUTPUT_COLUMNS
-    from humekit.run import summarize_rows
     from humekit.synthetic import make_image
     from humekit.validation import ADDED_COLUMNS
 
@@ -741,7 +740,7 @@ def test_every_output_column_name_as_id_col_is_kept_intact_or_refused_before_sen
                   ledger=tmp_path / "l.sqlite", progress=False)
     first = measure(base, id_col="id", **kwargs)
     outputs = [first.status, first.predictions, first.descriptors, first.wide(), first.checked, first.jobs,
-               summarize_rows(first, base)]
+               first.per_row(columns=True)]
     names = sorted({str(c) for frame in outputs for c in frame.columns} - {"id", "src"})
     assert {"model", "text", "emotion", "score", "begin", "file", "status", "kind", "segments", "Joy",
             "source_kind", "job_key"} <= set(names)
@@ -760,7 +759,8 @@ def test_every_output_column_name_as_id_col_is_kept_intact_or_refused_before_sen
             result = measure(table, id_col=name, **kwargs)
             assert posts(emu) == sent and (result.status["status"] == "ok").all(), name
             assert result.status[name].tolist() == ["a", "f", "t"]
-            for frame in (result.predictions, result.descriptors, result.wide(), summarize_rows(result, table)):
+            for frame in (result.predictions, result.descriptors, result.wide(), result.per_row(columns=True),
+                          result.wide(columns=True)):
                 assert list(frame.columns).count(name) == 1 and set(frame[name]) <= {"a", "f", "t"}, name
             assert set(result.predictions[name]) == {"a", "f", "t"}
         intact.append(name)
@@ -815,3 +815,30 @@ def test_a_messy_study_pays_once_per_row_and_model(tmp_path, clock):
     assert len(emu.requests) == before and third.submitted == ()
     pd.testing.assert_frame_equal(third.predictions, second.predictions)
     assert Path(third.checked.loc[0, "source_path"]) == media / "p01" / "take1.wav"
+
+
+def test_rows_without_predictions_say_why(tmp_path, clock):
+    """Silent audio and a faceless image come back ok with a note; measured rows have none; image faces have no time."""
+    from PIL import Image
+
+    make_wav(tmp_path / "silent.wav", segments=[], duration=3.0)
+    make_wav(tmp_path / "speech.wav", segments=[(0.2, 1.5)], seed=3)
+    Image.new("RGB", (320, 400), (90, 120, 150)).save(tmp_path / "wall.png")
+    from humekit.synthetic import make_image
+
+    make_image(tmp_path / "face.png")
+    table = pd.DataFrame({"id": ["silent", "speech", "wall", "face", "calm"],
+                          "path": ["silent.wav", "speech.wav", "wall.png", "face.png", "all quiet here."]})
+    emu = Emulator(api_key="k", clock=clock)
+    result = measure(table, id_col="id", source_col="path", root=str(tmp_path), models=["prosody", "face", "ner"],
+                     client=emu.client(), ledger=tmp_path / "l.sqlite", progress=False)
+    status = result.status.set_index("id")
+    assert (status["status"] == "ok").all()
+    notes = {k: v if isinstance(v, str) else None for k, v in status["note"].items()}
+    speech = notes.pop("speech")  # its synthetic words may or may not hold a name for ner
+    assert speech is None or speech == "ner: no named entity found"
+    assert notes == {"silent": "prosody: no speech found; ner: no named entity found",
+                     "wall": "face: no face found", "face": None, "calm": "ner: no named entity found"}
+    assert set(result.predictions["id"]) >= {"speech", "face"} and "wall" not in set(result.predictions["id"])
+    faces = result.predictions[result.predictions["model"] == "face"]
+    assert len(faces) and faces["begin"].isna().all() and faces["end"].isna().all()  # an image has no timeline

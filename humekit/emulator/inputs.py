@@ -73,6 +73,7 @@ class Media:
     text: str | None = None  # text files and strings
     segments: tuple[tuple[float, float], ...] = ()  # speech, for audio and video with audio
     transcript: Transcript | None = None
+    blank: bool = False  # an image of one plain colour: nothing in it, so no face
 
 
 def source_files(source: Source, limits: Limits) -> Iterator[tuple[str, Callable[[], Media]]]:
@@ -120,6 +121,19 @@ def _archive_members(data: bytes, info: MediaInfo) -> list[tuple[str, bytes]]:
                 if m.isfile() and not _HIDDEN.search(m.name)]
 
 
+def _one_colour(data: bytes) -> bool:
+    """Whether an image's pixels are all one colour (decoded at 64 px: a face could not hide in it)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.draft("RGB", (64, 64))  # JPEG decodes at a fraction of its size
+            small = img.convert("RGB").resize((64, 64))
+            return all(low == high for low, high in small.getextrema())
+    except Exception:  # Pillow signals undecodable images with several exception types
+        return False
+
+
 def _text_media(file: str, text: str, limits: Limits) -> Media:
     size = len(text.encode("utf-8"))
     if size > limits.max_text_bytes:
@@ -135,7 +149,7 @@ def _load(file: str, data: bytes, info: MediaInfo, limits: Limits) -> Media:
     if info.kind == "text":
         return _text_media(file, data.decode("utf-8", "replace"), limits)
     if info.kind == "image":
-        return Media(file, md5, "image", info)
+        return Media(file, md5, "image", info, blank=_one_colour(data))
     if info.kind not in ("audio", "video"):
         what = "an archive inside an archive" if info.kind == "archive" else (info.media_type or "unknown content")
         raise FileError(f"Unsupported file type for {file} ({what}): send audio, video, images, text, "
@@ -147,7 +161,7 @@ def _load(file: str, data: bytes, info: MediaInfo, limits: Limits) -> Media:
     if duration > limits.max_media_seconds:
         raise FileError(f"{file} is {duration:,.1f} s long, over the {limits.max_media_seconds:,.0f}-second "
                          "limit per media file (max_media_seconds)")
-    info = MediaInfo(info.kind, info.media_type, duration, info.width, info.height, info.has_audio)
+    info = MediaInfo(info.kind, info.media_type, duration, info.width, info.height, info.has_audio, info.frame_rate)
     if info.kind == "video" and info.has_audio is False:
         return Media(file, md5, "video_no_audio", info)
     if decoded is not None:

@@ -8,8 +8,11 @@ real samples' exact shapes (key names and order, explicit nulls, floats):
   seeded segments over the duration its header states (:mod:`humekit.emulator.timeline`);
 - language/NER on text tokenize the real strings (positions slice them exactly);
 - speech has no transcription here: its ``text`` is **synthetic words** from a fixed vocabulary;
-- face boxes lie inside the image; video frames are sampled at ``fps_pred`` of an assumed
-  25 fps source, ``time = frame / 25`` (the real sample: frame 8, time 0.32).
+- face boxes lie inside the image; an image of one plain colour has no face; video frames are
+  sampled at ``fps_pred`` of the video's own frame rate, read from its container
+  (:attr:`humekit.media.MediaInfo.frame_rate`; 25 fps when the container does not state one), and
+  ``time = frame / rate``: the real samples show frame 8 at 0.32 s in a 25 fps video and frame
+  230 at 7.674 s (= 230 × 1001 / 30000) in a 29.97 fps one.
 
 Choices where Hume's behaviour is not documented (UNCONFIRMED):
 
@@ -54,7 +57,7 @@ __all__ = ["MODEL_ORDER", "Source", "artifacts_zip", "predict_source"]
 
 #: Order of models inside each prediction (sample 1 lists face, prosody, language).
 MODEL_ORDER: tuple[str, ...] = ("face", "burst", "prosody", "language", "ner", "facemesh")
-SOURCE_FPS = 25.0  # assumed frame rate of videos: containers' rates are not read
+SOURCE_FPS = 25.0  # the frame rate of a video whose container does not state one
 MAX_BURST = 1.2  # seconds: longer voiced segments are speech, not vocal bursts
 
 
@@ -148,12 +151,13 @@ def _face_items(media: Media, config: dict[str, Any], *, facemesh: bool) -> list
         return []
     info = media.info
     width, height = info.width or 1280, info.height or 720  # video size is often not in the header
+    rate = info.frame_rate or SOURCE_FPS  # the container's frame rate; 25 fps when it does not say
     if media.file_type == "image":
-        frames, faces = np.zeros(1, np.int64), 1
+        frames, faces = np.zeros(1, np.int64), 0 if media.blank else 1
     else:
-        frames = face_frames(info.duration or 0.0, float(config.get("fps_pred", 3)), source_fps=SOURCE_FPS)
+        frames = face_frames(info.duration or 0.0, float(config.get("fps_pred", 3)), source_fps=rate)
         faces = 1 + int(media.md5[0], 16) % 2  # one or two people on screen, fixed per video
-    times = frames / SOURCE_FPS
+    times = frames / rate
     threshold = float(config.get("prob_threshold", 0.99))
     identify = bool(config.get("identify_faces"))
     items = []
@@ -176,7 +180,7 @@ def _face_items(media: Media, config: dict[str, Any], *, facemesh: bool) -> list
             x, y, w, h = boxes[i].tolist()
             items.append((gid, frame + k / 10, {
                 "frame": frame,
-                "time": frame / SOURCE_FPS if media.file_type != "image" else 0,  # sample 5: an image's time is 0
+                "time": frame / rate if media.file_type != "image" else 0,  # sample 5: an image's time is 0
                 "prob": float(np.float32(probs[i])),
                 "box": {"x": x, "y": y, "w": w, "h": h},
                 "emotions": named(EMOTIONS, emotions[i].tolist()),
