@@ -266,9 +266,17 @@ class Client:
             raise errors.APITimeoutError(
                 f"{method} {path} timed out ({type(exc).__name__}); the API may be slow or unreachable at {self.base_url}"
             ) from exc
+        except httpx.LocalProtocolError as exc:
+            # Raised before anything is sent, and its text quotes header values (the key among them): never copied.
+            error = errors.APIConnectionError(
+                f"{method} {path} could not be sent: httpx refused a request header as invalid (its text is withheld "
+                "because it can hold the API key); check the api_key= / HUME_API_KEY value and any headers you set"
+            )
+            error.request_sent = False  # type: ignore[attr-defined]
+            raise error from None
         except httpx.TransportError as exc:
             error = errors.APIConnectionError(
-                f"{method} {path} failed without a response ({type(exc).__name__}: {exc}); "
+                f"{method} {path} failed without a response ({type(exc).__name__}: {self._redact(str(exc))}); "
                 f"check that {self.base_url} is reachable"
             )
             # A refused connection proves the request never reached the server.
@@ -276,6 +284,10 @@ class Client:
             raise error from exc
         logger.debug("%s %s -> %d (%.3f s)", method, path, response.status_code, time.perf_counter() - started)
         return response
+
+    def _redact(self, text: str) -> str:
+        """Transport error text with the API key (should any layer quote it) masked."""
+        return text.replace(self._api_key.reveal(), "********")
 
     def _backoff(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

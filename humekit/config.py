@@ -7,11 +7,12 @@ message can show it.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 
 from dotenv import dotenv_values, find_dotenv
 
-from humekit.errors import ConfigurationError
+from humekit.errors import ConfigurationError, MissingAPIKeyError
 
 __all__ = ["DEFAULT_BASE_URL", "Secret", "resolve_api_key", "resolve_base_url"]
 
@@ -44,34 +45,59 @@ class Secret:
 
 
 @lru_cache(maxsize=8)
-def _dotenv(cwd: str) -> dict[str, str | None]:
+def _dotenv(cwd: str) -> tuple[dict[str, str | None], str]:
     path = find_dotenv(usecwd=True)
-    return dotenv_values(path) if path else {}
+    return (dotenv_values(path) if path else {}), path
 
 
-def _setting(name: str) -> str | None:
+def _setting(name: str) -> tuple[str | None, str]:
+    """A setting's value and where it came from (said in errors; the value never is)."""
     value = os.environ.get(name)
     if value:
-        return value
-    return _dotenv(os.getcwd()).get(name) or None
+        return value, f"the {name} environment variable"
+    values, path = _dotenv(os.getcwd())
+    return values.get(name) or None, f"{name} in {path}"
+
+
+#: What an API key may hold once surrounding whitespace is stripped: visible ASCII, no spaces.
+_KEY = re.compile(r"[\x21-\x7e]+")
 
 
 def resolve_api_key(api_key: str | Secret | None = None) -> Secret:
-    """The API key from the argument, ``HUME_API_KEY``, or a ``.env`` file, in that order."""
+    """The API key from the argument, ``HUME_API_KEY``, or a ``.env`` file, in that order.
+
+    Surrounding whitespace is stripped (a key read with ``open(f).read()`` or from a CRLF file ends
+    in a newline). A key that still holds a space, a control character or a non-ASCII character
+    raises :class:`ConfigurationError` naming where it came from, never the key.
+    """
     if isinstance(api_key, Secret):
-        return api_key
-    value = api_key or _setting("HUME_API_KEY")
+        value, source = api_key.reveal(), "the Secret passed as api_key="
+    elif api_key is not None and not isinstance(api_key, str):
+        raise ConfigurationError(f"api_key= must be a string, not {type(api_key).__name__}")
+    elif api_key:
+        value, source = api_key, "the api_key= argument"
+    else:
+        value, source = _setting("HUME_API_KEY")
     if not value:
-        raise ConfigurationError(
+        raise MissingAPIKeyError(
             "HUME_API_KEY is not set. Set it in the environment or a .env file, pass api_key=..., "
             "or run offline against humekit.emulator.Emulator() (emu.client())."
         )
-    return Secret(value)
+    key = value.strip()
+    if not key:
+        raise ConfigurationError(f"the API key from {source} is blank: set it to the key from the Hume portal.")
+    if not _KEY.fullmatch(key):
+        raise ConfigurationError(
+            f"the API key from {source} holds a space, a control character or a non-ASCII character between its "
+            "first and last characters (surrounding whitespace is removed): copy the key again from the Hume "
+            "portal, as one line."
+        )
+    return api_key if isinstance(api_key, Secret) and key == value else Secret(key)
 
 
 def resolve_base_url(base_url: str | None = None) -> str:
     """The API base URL from the argument, ``HUME_BASE_URL``, ``.env``, or Hume's default."""
-    value = (base_url or _setting("HUME_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    value = (base_url or _setting("HUME_BASE_URL")[0] or DEFAULT_BASE_URL).strip().rstrip("/")
     if not value.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"Base URL {value!r} is not an http(s) URL; pass base_url='https://...' or fix HUME_BASE_URL."

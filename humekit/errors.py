@@ -4,6 +4,7 @@ Each message says what is wrong, where (row, column, job id) and what to do next
 
     HumekitError
     ├── ConfigurationError              missing API key, bad base URL, bad option
+    │   └── MissingAPIKeyError          no API key anywhere (argument, HUME_API_KEY, .env)
     ├── TableError (also ValueError)    a recordings table that cannot be sent
     │   ├── MissingColumnError
     │   ├── DuplicateIdError
@@ -55,6 +56,7 @@ __all__ = [
     "LedgerError",
     "LimitExceededError",
     "MalformedPayloadError",
+    "MissingAPIKeyError",
     "MissingColumnError",
     "MissingHeaderError",
     "NotFoundError",
@@ -75,6 +77,10 @@ class HumekitError(Exception):
 
 class ConfigurationError(HumekitError):
     """humekit is configured in a way that cannot work (no API key, bad URL, bad option)."""
+
+
+class MissingAPIKeyError(ConfigurationError):
+    """No API key was given: not as an argument, nor in ``HUME_API_KEY``, nor in a ``.env`` file."""
 
 
 class TableError(HumekitError, ValueError):

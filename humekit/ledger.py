@@ -15,6 +15,7 @@ processes (or threads) can use one ledger; a job key can be claimed by only one 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -33,7 +34,7 @@ import pandas as pd
 from humekit.clock import Clock, SystemClock
 from humekit.errors import LedgerError
 
-__all__ = ["DEFAULT_LEDGER", "Claim", "Ledger", "LedgerInput"]
+__all__ = ["DEFAULT_LEDGER", "Claim", "Ledger", "LedgerInput", "payload_key"]
 
 _IN_CHUNK = 500  # values per IN (...) list, well under SQLite's bound-parameter limit
 
@@ -77,6 +78,12 @@ CREATE TABLE IF NOT EXISTS file_digests (
     inode    INTEGER NOT NULL,           -- a file replaced by another (copy, move, re-export) has a new inode
     md5      TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS refused_payloads (
+    payload    TEXT PRIMARY KEY,         -- payload_key(request): what was sent, whatever the job key
+    job_key    TEXT NOT NULL,            -- the job whose POST the API refused
+    message    TEXT NOT NULL,            -- the API's reason
+    refused_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS predictions (
     job_id   TEXT PRIMARY KEY,
     body     BLOB NOT NULL,              -- zlib-compressed predictions JSON, as the API sent it
@@ -107,6 +114,18 @@ class Claim:
     claimed_ms: int
     ours: bool
     r"""Whether this call created the claim (so this process must submit the job)."""
+
+
+def payload_key(request: Mapping[str, Any]) -> str:
+    """What identifies a payload the API may refuse: the endpoint, the models and transcription, the
+    kind and the content of every input in order (file md5s, URLs, text digests). It leaves out the
+    job key (a retry's keys are new), upload names and paths, which do not change what is sent for a limit."""
+    contents = (request.get("urls") or request.get("text_sha256")
+                or [f.get("md5sum") for f in request.get("files") or []])
+    kind = "url" if "urls" in request else "text" if "text_sha256" in request else "file"
+    canonical = {"endpoint": request.get("endpoint"), "models": request.get("models"),
+                 "transcription": request.get("transcription"), "kind": kind, "contents": list(contents)}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
 def _stamp(path: str) -> tuple[int, int, int, int] | None:
@@ -143,6 +162,7 @@ class Ledger:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+            self._remember_old_refusals()
         except sqlite3.Error as exc:
             raise LedgerError(f"Cannot open the ledger at {self.path}: {exc}. Check the path and its "
                               "permissions, or pass ledger= another file.") from exc
@@ -228,13 +248,32 @@ class Ledger:
                 (job_id, now, now, job_key),
             )
 
-    def record_rejected(self, job_key: str, message: str) -> None:
-        """The API refused this exact payload for a limit: it must never be sent again."""
+    def record_rejected(self, job_key: str, message: str, *, payload: str) -> None:
+        """The API refused this exact payload for a limit: it must never be sent again, under any job key
+        (``payload`` is its :func:`payload_key`; :meth:`refusal` answers for it from now on)."""
+        now = self._now_ms()
         with self._write() as db:
-            db.execute(
-                "UPDATE jobs SET state='rejected', message=?, updated_ms=? WHERE job_key=?", (message, self._now_ms(), job_key)
-            )
+            db.execute("UPDATE jobs SET state='rejected', message=?, updated_ms=? WHERE job_key=?", (message, now, job_key))
             db.execute("UPDATE inputs SET superseded=1 WHERE job_key=?", (job_key,))
+            db.execute("INSERT OR IGNORE INTO refused_payloads (payload, job_key, message, refused_ms) VALUES (?,?,?,?)",
+                       (payload, job_key, message, now))
+
+    def refusal(self, payload: str) -> str | None:
+        """The API's reason if it ever refused this payload (a :func:`payload_key`), else ``None``."""
+        row = self._db().execute("SELECT message FROM refused_payloads WHERE payload=?", (payload,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _remember_old_refusals(self) -> None:
+        """Ledgers written before refused payloads had their own table: derive them from the rejected jobs."""
+        missing = self._db().execute(
+            "SELECT job_key, request, message, updated_ms FROM jobs WHERE state='rejected'"
+            " AND job_key NOT IN (SELECT job_key FROM refused_payloads)").fetchall()
+        if missing:
+            with self._write() as db:
+                db.executemany(
+                    "INSERT OR IGNORE INTO refused_payloads (payload, job_key, message, refused_ms) VALUES (?,?,?,?)",
+                    [(payload_key(json.loads(request)), key, message or "refused for a limit", ms)
+                     for key, request, message, ms in missing])
 
     def release(self, job_key: str) -> None:
         """Forget a claim whose POST the API refused outright (nothing was created), so that the next

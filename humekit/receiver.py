@@ -7,10 +7,19 @@ Handlers run afterwards on one worker thread; each event is claimed atomically i
 it is handled once even when Hume delivers it twice at the same moment, and events recorded but
 not yet handled when the process stopped are handled after the next start.
 
-Authentication: a request is accepted when its ``X-Hume-AI-Webhook-*`` HMAC verifies against
-``secret``, or, for batch callbacks (whose signing is UNCONFIRMED), when its ``?token=`` query
-parameter equals ``callback_token``. HMAC headers, when present and a secret is known, must verify.
-A random token is generated when none is given (with or without a secret): there is no open mode.
+Authentication depends on what the body is:
+
+- **Batch job callbacks** (a body with ``job_id`` + ``status``; Hume documents no signature for
+  them) are accepted with the unguessable ``?token=`` that :meth:`WebhookReceiver.callback_url`
+  puts in their URL, or with a valid HMAC.
+- **EVI events** (``chat_started``, ``chat_ended``, ``tool_call`` and any unknown ``event_name``)
+  trigger work, and a token that travels in a URL (echoed in job details, logged by proxies) is not
+  secret enough for them: they need a valid ``X-Hume-AI-Webhook-*`` HMAC with a fresh timestamp.
+  A receiver with no signing secret cannot authenticate them, says so once at start-up (a log
+  warning) and refuses them with 401 ``no_signing_secret``, unless built with
+  ``accept_unsigned_events=True``.
+- HMAC headers, when present and a secret is known, must verify; a ``?token=``, when present, must
+  match. A random token is generated when none is given: there is no open mode.
 
 Usage in a notebook::
 
@@ -51,10 +60,11 @@ from humekit.errors import (
     ConfigurationError,
     LedgerError,
     MalformedPayloadError,
+    MissingHeaderError,
     WaitTimeoutError,
     WebhookVerificationError,
 )
-from humekit.events import Event, parse_event
+from humekit.events import Event, JobCallback, parse_event
 from humekit.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, Secret, _keys, verify
 
 __all__ = ["DEFAULT_LEDGER", "WebhookReceiver"]
@@ -73,7 +83,7 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     status      TEXT,                       -- job status or chat end_reason
     received_at REAL NOT NULL,              -- first delivery, Unix seconds
     deliveries  INTEGER NOT NULL DEFAULT 1, -- how many times it arrived
-    auth        TEXT NOT NULL,              -- hmac | token
+    auth        TEXT NOT NULL,              -- hmac | token | unsigned (accept_unsigned_events=True)
     body        TEXT NOT NULL,              -- the first delivery's raw body
     state       TEXT NOT NULL DEFAULT 'pending',  -- pending | handling | handled | failed
     attempts    INTEGER NOT NULL DEFAULT 0,
@@ -96,10 +106,17 @@ class WebhookReceiver:
         max_body_bytes: larger bodies get 413 (default 256 MiB: a batch callback carries the whole
             job's predictions, about 1 MB per minute of video with face, prosody and language).
         tolerance: the HMAC timestamp window in seconds, both ways.
-        callback_token: accepts unsigned requests whose ``?token=`` equals it (batch callbacks,
-            whose signing Hume does not document); generated when not given. A request that carries
-            HMAC headers must verify against ``secret`` whatever its token.
+        callback_token: accepts unsigned **batch job callbacks** whose ``?token=`` equals it (Hume
+            does not document their signing); generated when not given. It never authenticates an
+            EVI event. A request that carries HMAC headers must verify against ``secret`` whatever
+            its token.
         clock: where "now" comes from for the timestamp window (share the emulator's virtual clock).
+        accept_unsigned_events: with no ``secret``, accept EVI events that nobody can authenticate
+            (recorded with ``auth="unsigned"``). Off by default: anyone who can reach the receiver
+            could then trigger your ``chat_ended`` handlers. Only for a receiver no one else can reach.
+
+    Without a secret, EVI events cannot be authenticated: the receiver logs one warning when built
+    and refuses them (401, ``no_signing_secret``) unless ``accept_unsigned_events=True``.
     """
 
     def __init__(
@@ -111,6 +128,7 @@ class WebhookReceiver:
         tolerance: float = 180,
         callback_token: str | None = None,
         clock: Clock | None = None,
+        accept_unsigned_events: bool = False,
     ):
         if secret is None:
             secret = os.environ.get("HUME_WEBHOOK_SIGNING_KEY") or None
@@ -119,6 +137,13 @@ class WebhookReceiver:
         if secret:
             _keys(secret)  # fail now, not on the first delivery, for [""] or a wrong type
         self._secret = secret
+        self.accept_unsigned_events = bool(accept_unsigned_events)
+        if not secret:
+            logger.warning(
+                "this webhook receiver has no signing secret, so EVI events (chat_started, chat_ended, "
+                "tool_call) cannot be authenticated and will be %s; batch job callbacks are accepted by their "
+                "callback token. Pass secret= or set HUME_WEBHOOK_SIGNING_KEY to accept signed EVI events.",
+                "accepted UNAUTHENTICATED (accept_unsigned_events=True)" if accept_unsigned_events else "refused")
         # Always a token: Hume documents no signature for batch callbacks, so even with a secret (for
         # EVI) they authenticate by the token that callback_url() puts in their query string.
         self.callback_token = callback_token or secrets.token_urlsafe(24)
@@ -251,30 +276,59 @@ class WebhookReceiver:
             return _reject(400, "client_disconnected", "the body did not arrive")
         body = b"".join(chunks)
         try:
-            auth = self._authenticate(body, request)
+            credentials = self._credentials(body, request)
+            try:
+                event = parse_event(body)
+            except MalformedPayloadError as exc:
+                if not credentials:  # an anonymous sender learns nothing about how bodies are parsed
+                    self._authorize(None, credentials, request)
+                return _reject(400, "malformed_payload", str(exc))
+            auth = self._authorize(event, credentials, request)
         except WebhookVerificationError as exc:
             return _reject(401, _reason(exc), str(exc))
-        try:
-            event = parse_event(body)
-        except MalformedPayloadError as exc:
-            return _reject(400, "malformed_payload", str(exc))
         new, deliveries = self._record(event, body, auth)
         if new:
             self._queue.put(event.dedupe_key)
         return JSONResponse({"status": "success" if new else "duplicate", "event_id": event.dedupe_key,
                              "deliveries": deliveries})  # fmt: skip
 
-    def _authenticate(self, body: bytes, request: Request) -> str:
+    def _credentials(self, body: bytes, request: Request) -> set[str]:
+        """What the request proves: ``{"hmac"}``, ``{"token"}``, both, or nothing; a wrong one raises."""
+        proven: set[str] = set()
         signed = SIGNATURE_HEADER.lower() in request.headers or TIMESTAMP_HEADER.lower() in request.headers
-        token = request.query_params.get("token")
-        if self._secret and (signed or token is None or self.callback_token is None):
+        if signed and self._secret:
             verify(body, request.headers, secret=self._secret, tolerance=self.tolerance, now=self.clock.time())
+            proven.add("hmac")
+        token = request.query_params.get("token")
+        if token is not None:
+            if not hmac.compare_digest(token.encode(), self.callback_token.encode()):
+                raise _TokenError("the ?token= of this callback does not match: it is not from this run's jobs")
+            proven.add("token")
+        return proven
+
+    def _authorize(self, event: Event | None, credentials: set[str], request: Request) -> str:
+        """The ``auth`` to record for this event, or the reason it is refused (``event=None``: unparsed)."""
+        if "hmac" in credentials:
             return "hmac"
-        if token is None or self.callback_token is None:
+        if isinstance(event, JobCallback) and "token" in credentials:
+            return "token"
+        if isinstance(event, JobCallback) or event is None:
+            if self._secret:
+                raise MissingHeaderError(
+                    f"this request carries neither {SIGNATURE_HEADER}/{TIMESTAMP_HEADER} nor this receiver's "
+                    "?token=: give Hume the URL from receiver.callback_url() for batch jobs")
             raise _TokenError("this receiver accepts only callbacks carrying its ?token= (see callback_url())")
-        if not hmac.compare_digest(token.encode(), self.callback_token.encode()):
-            raise _TokenError("the ?token= of this callback does not match: it is not from this run's jobs")
-        return "token"
+        if self._secret:
+            via_token = " (the callback token authenticates only batch job callbacks)" if credentials else ""
+            raise MissingHeaderError(
+                f"a {event.event_name} event must be signed with {SIGNATURE_HEADER} and {TIMESTAMP_HEADER}"
+                f"{via_token}: configure Hume's webhook with the signing key this receiver was given")
+        if self.accept_unsigned_events:
+            return "unsigned"
+        raise _NoSecretError(
+            f"this receiver has no signing secret, so it cannot authenticate a {event.event_name} event: pass "
+            "secret= (or set HUME_WEBHOOK_SIGNING_KEY), or accept_unsigned_events=True for a receiver no one "
+            "else can reach")
 
     # -- ledger ------------------------------------------------------------------------------
     def _record(self, event: Event, body: bytes, auth: str) -> tuple[bool, int]:
@@ -446,6 +500,10 @@ class _TokenError(WebhookVerificationError):
     """The callback's token is missing or wrong."""
 
 
+class _NoSecretError(WebhookVerificationError):
+    """An EVI event reached a receiver that has no secret to verify it with."""
+
+
 def _reason(exc: Exception) -> str:
     return {
         "MissingHeaderError": "missing_signature_header",
@@ -454,6 +512,7 @@ def _reason(exc: Exception) -> str:
         "FutureTimestampError": "future_timestamp",
         "MalformedPayloadError": "malformed_timestamp",
         "_TokenError": "invalid_token",
+        "_NoSecretError": "no_signing_secret",
     }.get(type(exc).__name__, "unverified")
 
 

@@ -221,11 +221,12 @@ def _backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
     from humekit.backend import BatchBackend
     from humekit.client import Client
     from humekit.config import resolve_api_key
+    from humekit.errors import MissingAPIKeyError
 
     if not options.emulator:
         try:
             resolve_api_key()
-        except ConfigurationError:
+        except MissingAPIKeyError:  # (a key that is set but malformed keeps its own message, naming its source)
             raise ConfigurationError(
                 "HUME_API_KEY is not set: set it (and HUME_BASE_URL, or --base-url, for a compatible endpoint; "
                 "Hume's own v0 batch API was sunset on 2026-06-14), or pass --emulator to run against the "

@@ -4,8 +4,10 @@ For each job: claim it in the ledger with its input→row mapping, POST it, comm
 A claim found from an earlier run is reused; one left ``submitting`` by a crash (or a lost
 response) is reconciled against the API's job list before anything is resent, looking twice,
 ``backend.settle`` seconds apart, in case the server was still creating the job. A job refused
-for a limit is recorded as rejected, never resent as is, and split in halves down to single
-inputs, which are then reported.
+for a limit is recorded as rejected, and its payload (:func:`~humekit.ledger.payload_key`: the
+contents and the configuration, whatever the job key) is never sent again, by this run, a rerun,
+``retry_failed`` or a resume; a refused job is split in halves down to single inputs, which are
+then reported with the API's reason and what to do.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from humekit.backend import Backend
 from humekit.errors import APIConnectionError, APIStatusError, LimitExceededError, ServerError
-from humekit.ledger import Claim, Ledger, LedgerInput, owner_token
+from humekit.ledger import Claim, Ledger, LedgerInput, owner_token, payload_key
 from humekit.planning import PlannedJob
 
 __all__ = ["SubmitReport", "submit_jobs"]
@@ -68,8 +70,20 @@ def submit_jobs(
             queue.extendleft(reversed(job.halves(config)))
         else:
             for row in job.rows:
-                report.rejected[row.index] = outcome
+                report.rejected[row.index] = f"{outcome} ({_REFUSAL_HINTS[job.kind]})"
     return report
+
+
+#: What to do about an input the API refused even alone (humekit never sends that payload again).
+_REFUSAL_HINTS = {
+    "file": "the server refused this file even alone, so humekit will not send it again with these models; "
+            "re-encode it smaller or shorter (a changed file is sent as new), and raise humekit.Limits only if "
+            "Hume's limits have changed",
+    "url": "the server refused this URL even alone, so humekit will not send it again with these models; host a "
+           "smaller or shorter file at a new URL",
+    "text": "the server refused this text even alone, so humekit will not send it again with these models; split "
+            "it into shorter texts",
+}
 
 
 def _ledger_inputs(job: PlannedJob) -> list[LedgerInput]:
@@ -86,6 +100,10 @@ def _settle(job: PlannedJob, backend: Backend, ledger: Ledger, *, report: Submit
     # what was asked, for the record (the callback URL is left out: its token is a credential)
     request = {**job.describe(), "endpoint": backend.endpoint, "models": options["models"],
                "transcription": options["transcription"]}
+    payload = payload_key(request)
+    refused = ledger.refusal(payload)
+    if refused is not None:  # refused before, under this or another job key (a retry's): never sent again
+        return refused
     claim = ledger.claim(job.key, backend=backend.name, kind=job.kind, request=request, inputs=_ledger_inputs(job))
     if claim.state == "rejected":
         return _rejection_message(ledger, job.key)
@@ -108,16 +126,16 @@ def _settle(job: PlannedJob, backend: Backend, ledger: Ledger, *, report: Submit
             ledger.record_submitted(job.key, found)
             report.reused.append(found)
             return None
-    return _post(job, claim, backend, ledger, report=report, **options)
+    return _post(job, claim, backend, ledger, payload=payload, report=report, **options)
 
 
-def _post(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, report: SubmitReport,
+def _post(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, payload: str, report: SubmitReport,
           models: Mapping[str, Any], transcription: Any, callback_url: str | None) -> str | None:
     for attempt in range(1, _POST_ATTEMPTS + 1):
         try:
             job_id = backend.submit(job, models=models, transcription=transcription, callback_url=callback_url)
         except LimitExceededError as exc:
-            ledger.record_rejected(job.key, str(exc))
+            ledger.record_rejected(job.key, str(exc), payload=payload)
             return str(exc)
         except _AMBIGUOUS as exc:
             # The job may or may not exist: look before posting again.

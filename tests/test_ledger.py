@@ -83,7 +83,7 @@ def test_record_submitted_then_status(ledger: Ledger, clock):
 def test_record_rejected_supersedes_rows(ledger: Ledger):
     """A rejected job keeps its message and its rows are no longer assigned (they will be split)."""
     claim(ledger)
-    ledger.record_rejected("job-1", "too many files")
+    ledger.record_rejected("job-1", "too many files", payload="p-1")
     assert ledger.state("job-1").state == "rejected"
     assert ledger.jobs().iloc[0]["message"] == "too many files"
     assert ledger.assigned([i.fingerprint for i in inputs()]) == {}

@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -460,8 +462,57 @@ def test_retry_of_a_refused_job_splits_into_new_jobs(tmp_path, clock):
                     ledger=tmp_path / "l.sqlite", progress=False, kind="text")
     assert (first.status["status"] == "failed").all() and posts(emu) == 3
     retried = retry_failed(first)
-    assert posts(emu) == 6
+    assert posts(emu) == 5  # the two halves again; the refused four-text payload is not resent
     assert not set(retried.status["job_id"]) & set(first.status["job_id"])
+
+
+class PayloadLog(httpx.BaseTransport):
+    """Wraps a transport; records, for each job POST, which of the named files' bytes it carried."""
+
+    def __init__(self, inner: httpx.BaseTransport, files: dict[str, bytes]) -> None:
+        self.inner, self.files, self.payloads = inner, files, Counter[tuple[str, ...]]()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/v0/batch/jobs":
+            body = request.read()
+            self.payloads[tuple(name for name, data in self.files.items() if data in body)] += 1
+        return self.inner.handle_request(request)
+
+
+def test_retry_failed_never_resends_a_payload_the_server_refused(tmp_path, clock):
+    """A server stricter than humekit's limits refuses one file: measure, retry_failed and a rerun POST each
+    distinct payload once, the refused file alone exactly once, and its row says why and what to do."""
+    emu = Emulator(api_key="k", clock=clock, limits=dataclasses.replace(DEFAULT_LIMITS, max_upload_bytes=20_000))
+    files = {}
+    for n, seconds in enumerate([0.4, 0.5, 0.6]):
+        make_wav(tmp_path / f"small{n}.wav", segments=[(0.1, seconds - 0.1)], duration=seconds, sample_rate=8000)
+        files[f"small{n}"] = (tmp_path / f"small{n}.wav").read_bytes()
+    make_wav(tmp_path / "big.wav", segments=[(0.1, 2.0)], duration=3.0, sample_rate=8000)
+    files["big"] = (tmp_path / "big.wav").read_bytes()
+    log = PayloadLog(emu.transport(), files)
+    client = humekit.Client(api_key="k", base_url=emu.url, transport=log, clock=clock)
+    table = pd.DataFrame({"id": list(files), "path": [str(tmp_path / f"{name}.wav") for name in files]})
+    kwargs = dict(id_col="id", source_col="path", models=["prosody"], client=client, ledger=tmp_path / "l.sqlite",
+                  progress=False)
+    first = measure(table, **kwargs)
+    assert first.status.set_index("id")["status"].to_dict() == {"small0": "ok", "small1": "ok", "small2": "ok",
+                                                                "big": "failed"}
+    error = first.status.set_index("id").loc["big", "error"]
+    assert "max_upload_bytes" in error and "will not send it again" in error and "re-encode" in error
+    sent = log.payloads.copy()
+    retried = retry_failed(first)
+    assert retried.status.set_index("id").loc["big", "status"] == "failed"
+    assert retried.status.set_index("id").loc["big", "error"] == error
+    measure(table, **kwargs)
+    assert log.payloads == sent  # neither the retry nor the rerun POSTed anything
+    assert log.payloads[("big",)] == 1 and set(log.payloads.values()) == {1}
+    # a ledger written before refused payloads had their own table still remembers them
+    ledger = Ledger(tmp_path / "l.sqlite")
+    with ledger._write() as db:
+        db.execute("DELETE FROM refused_payloads")
+    ledger.close()
+    retry_failed(measure(table, **kwargs))
+    assert log.payloads == sent
 
 
 def test_wide_stays_small(study, tmp_path):

@@ -43,11 +43,13 @@ GUARANTEES = [
      "test_bad_inputs.py::test_bad_input_is_refused_before_any_request"),
     ("webhooks", "Hostile webhooks: forged/truncated signatures, stale/future timestamps, replays, duplicates, "
                  "malformed/oversized JSON, wrong content types and floods are rejected or de-duplicated; the "
-                 "receiver keeps serving and records nothing twice; no edit of a signed delivery verifies.",
+                 "receiver keeps serving and records nothing twice; no edit of a signed delivery verifies; the "
+                 "callback token authenticates only batch job callbacks, never an EVI event.",
      "test_hostile_webhooks.py"),
     ("secrets", "Secrets: a canary API key used for real runs (argument and environment), 401s both ways, the CLI, "
                 "DEBUG logs of humekit/httpx/httpcore, every public repr, ledgers, exports and notebooks never "
-                "shows up.", "test_secrets.py::test_canary_key_never_appears"),
+                "shows up, nor does a key carrying a stray newline, CRLF, spaces or a tab from any source.",
+     "test_secrets.py"),
     ("concurrency", "Concurrency: processes running `measure` on one table with one ledger at once keep the ledger "
                     "sound and create exactly the jobs of a single run.",
      "test_concurrency.py::test_processes_share_one_ledger"),
@@ -98,7 +100,8 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
     bad = figures.get("bad-inputs", {})
     hostile, dupes = figures.get("webhooks-hostile", {}), figures.get("webhooks-duplicates", {})
     flood, prop = figures.get("webhooks-flood", {}), figures.get("webhooks-property", {})
-    secrets = figures.get("secrets", {})
+    matrix = figures.get("webhooks-auth-matrix", {})
+    secrets, stray = figures.get("secrets", {}), figures.get("secrets-whitespace", {})
     conc = [v for k, v in figures.items() if k.startswith("concurrency-")]
     total = len(cases)
     failed = sum(c["state"] == "failed" for c in cases)
@@ -172,12 +175,24 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
     if prop:
         lines.append(f"- Property (hypothesis): {prop['examples']} modified signed deliveries, all 401 and unrecorded "
                      "(" + ", ".join(f"{k} {v}" for k, v in sorted(prop["by_field"].items())) + ").")
+    if matrix:
+        lines.append(f"- Who may deliver what: {len(matrix['kinds'])} kinds ({', '.join(matrix['kinds'])}) x "
+                     f"{len(matrix['credentials'])} credentials ({', '.join(matrix['credentials'])}) x "
+                     f"{matrix['setups']} receiver set-ups (secret, none, none + accept_unsigned_events): "
+                     + ", ".join(f"{k} ×{v}" for k, v in sorted(matrix["by_outcome"].items()))
+                     + "; a token alone never admits an EVI event; refused deliveries reach no handler.")
     lines += ["", "### Secrets"]
     if secrets:
         lines.append(f"- Canary key searched in {secrets['surfaces']} surfaces ({secrets['log_records']} DEBUG log "
                      f"records, {secrets['files']} files incl. ledgers/WAL, exports and notebooks, reprs of "
                      f"{secrets['public_objects']} public names, {secrets['errors_checked']} 401 errors, "
                      f"{secrets['cli_runs']} CLI runs): found {secrets['leaks']} times.")
+    if stray:
+        lines.append(f"- Keys with stray whitespace ({', '.join(stray['variants'])}) through "
+                     f"{', '.join(stray['sources'])}, under faults: {stray['runs']} runs and {stray['cli_ok']} CLI "
+                     f"runs worked with the stripped key; a key with a space inside was refused naming its source "
+                     f"{stray['refused']} times and by the CLI {stray['cli_refused']} time(s) (exit 2); "
+                     f"{stray['surfaces']} surfaces searched, found {stray['leaks']} times.")
     lines += ["", "### Concurrency"]
     for c in conc:
         lines.append(f"- {c['processes']} processes, {c['rows']} rows, one ledger: {c['jobs']} jobs (single run: "

@@ -318,3 +318,84 @@ def test_no_modified_delivery_is_accepted(shared_receiver: tuple[WebhookReceiver
     assert receiver.received(ident, event_name="chat_ended") == {}
     _EXAMPLES[field] += 1
     record("webhooks-property", examples=sum(_EXAMPLES.values()), by_field=dict(_EXAMPLES))
+
+
+# -- who may deliver what: every event kind x every credential x every receiver set-up ---------------------------
+
+MATRIX_KINDS = ("job", "chat_started", "chat_ended", "tool_call", "future_event")
+MATRIX_CREDENTIALS = ("token", "hmac", "both", "neither", "wrong-token", "stale")
+_OK_TOKEN, _OK_HMAC, _OK_UNSIGNED = (200, "token"), (200, "hmac"), (200, "unsigned")
+_MISSING, _BAD_TOKEN = (401, "missing_signature_header"), (401, "invalid_token")
+_STALE, _NO_SECRET = (401, "stale_timestamp"), (401, "no_signing_secret")
+#: (receiver set-up, job callbacks or EVI events) -> credential -> (status, auth recorded or reason refused)
+EXPECTED_AUTH: dict[tuple[str, str], dict[str, tuple[int, str]]] = {
+    ("secret", "job"): {"token": _OK_TOKEN, "hmac": _OK_HMAC, "both": _OK_HMAC, "neither": _MISSING,
+                        "wrong-token": _BAD_TOKEN, "stale": _STALE},
+    ("secret", "evi"): {"token": _MISSING, "hmac": _OK_HMAC, "both": _OK_HMAC, "neither": _MISSING,
+                        "wrong-token": _BAD_TOKEN, "stale": _STALE},
+    ("no-secret", "job"): {"token": _OK_TOKEN, "hmac": _BAD_TOKEN, "both": _OK_TOKEN, "neither": _BAD_TOKEN,
+                           "wrong-token": _BAD_TOKEN, "stale": _BAD_TOKEN},
+    ("no-secret", "evi"): {"token": _NO_SECRET, "hmac": _NO_SECRET, "both": _NO_SECRET, "neither": _NO_SECRET,
+                           "wrong-token": _BAD_TOKEN, "stale": _NO_SECRET},
+    ("no-secret-opt-in", "job"): {"token": _OK_TOKEN, "hmac": _BAD_TOKEN, "both": _OK_TOKEN, "neither": _BAD_TOKEN,
+                                  "wrong-token": _BAD_TOKEN, "stale": _BAD_TOKEN},
+    ("no-secret-opt-in", "evi"): {"token": _OK_UNSIGNED, "hmac": _OK_UNSIGNED, "both": _OK_UNSIGNED,
+                                  "neither": _OK_UNSIGNED, "wrong-token": _BAD_TOKEN, "stale": _OK_UNSIGNED},
+}
+_MATRIX = Counter[str]()
+
+
+def matrix_body(kind: str, subject: str) -> bytes:
+    """A well-formed body of this kind whose job or chat id is ``subject``."""
+    if kind == "job":
+        return orjson.dumps({"job_id": subject, "status": "COMPLETED", "predictions": []})
+    body: dict[str, object] = {"event_name": kind, "chat_id": subject, "chat_group_id": "g"}
+    if kind == "chat_started":
+        body.update(start_time=1_750_000_000_000, chat_start_type="new_chat_group")
+    elif kind == "chat_ended":
+        body.update(end_time=1_750_000_000_000, duration_seconds=12, end_reason="USER_ENDED")
+    elif kind == "tool_call":
+        body.update(timestamp=1_750_000_000_000, tool_call_message={
+            "tool_call_id": f"call-{subject}", "name": "lookup", "parameters": "{}", "response_required": True})
+    else:
+        body.update(anything="a future event humekit does not know")
+    return orjson.dumps(body)
+
+
+@pytest.mark.parametrize("setup", ["secret", "no-secret", "no-secret-opt-in"])
+def test_each_event_kind_needs_its_own_credentials(tmp_path: Path, setup: str) -> None:
+    """The callback token authenticates only batch job callbacks; every EVI event needs a fresh HMAC (or, with no
+    secret, an explicit opt-in): status, what is recorded and which handlers ran, for every combination."""
+    ran: Counter[str] = Counter()
+    with WebhookReceiver(secret=KEY if setup == "secret" else None, ledger=tmp_path / "hooks.sqlite",
+                         callback_token=TOKEN, accept_unsigned_events=setup.endswith("opt-in")) as rx, \
+            httpx.Client(timeout=TIMEOUT) as http:
+        rx.on("*", lambda event: ran.update([event.subject_id]))
+        base = rx.start()
+        accepted: dict[str, tuple[str, str]] = {}
+        for kind in MATRIX_KINDS:
+            for credential in MATRIX_CREDENTIALS:
+                subject = f"{setup}-{kind}-{credential}"
+                body = matrix_body(kind, subject)
+                headers = dict(JSON)
+                if credential in ("hmac", "both"):
+                    headers = signed(body)
+                elif credential == "stale":
+                    headers = signed(body, ts=int(time.time()) - 3600)
+                query = {"token": f"?token={TOKEN}", "both": f"?token={TOKEN}", "wrong-token": "?token=guess"}
+                response = http.post(base + "/" + query.get(credential, ""), content=body, headers=headers)
+                expected = EXPECTED_AUTH[(setup, "job" if kind == "job" else "evi")][credential]
+                if expected[0] == 200:
+                    assert response.status_code == 200, (subject, response.text)
+                    accepted[subject] = (kind, expected[1])
+                else:
+                    assert (response.status_code, response.json()["reason"]) == expected, (subject, response.text)
+                _MATRIX[f"{expected[0]} {expected[1]}"] += 1
+        names = sorted({kind for kind, _ in accepted.values()})
+        if accepted:
+            rx.wait_for(sorted(accepted), event_name=names, timeout=10, handled=True)
+        recorded = rx.events()
+    assert dict(zip(recorded["subject_id"], recorded["auth"], strict=True)) == {s: a for s, (_, a) in accepted.items()}
+    assert ran == Counter(accepted.keys())  # a refused delivery never reaches a handler; an accepted one once
+    record("webhooks-auth-matrix", deliveries=sum(_MATRIX.values()), by_outcome=dict(_MATRIX),
+           kinds=list(MATRIX_KINDS), credentials=list(MATRIX_CREDENTIALS), setups=3)

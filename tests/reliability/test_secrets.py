@@ -185,3 +185,70 @@ def run_cli(tmp_path: Path, frame: pd.DataFrame, base_url: str) -> dict[str, str
         assert done.returncode in (0, 1, 2), done.stderr[-2000:]
         outputs[f"{name}-stdout"], outputs[f"{name}-stderr"] = done.stdout, done.stderr
     return outputs
+
+
+STRAY = {"newline": CANARY + "\n", "crlf": CANARY + "\r\n", "spaces": "  " + CANARY + "  ", "tab": "\t" + CANARY}
+INSIDE = "sk-HUMEKIT CANARY-7f3a9c"  # a space inside: refused wherever it comes from
+
+
+def test_a_key_with_stray_whitespace_never_appears(tmp_path: Path, debug_logs: Capture,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys with a trailing newline, CRLF, surrounding spaces or a tab, from the argument, the environment, .env and
+    the CLI, under faults: they work, and the key shows in no error, log record, file or CLI output."""
+    from humekit.config import _dotenv
+
+    surfaces: dict[str, Any] = {}
+    runs = refused = 0
+    faults = Faults(server_error_rate=0.1, rate_limit_rate=0.05, retry_after=0.05, drop_rate=0.05, seed=5)
+    frame = pd.DataFrame({"id": ["a", "b"], "source": ["One calm sentence.", "Another, louder sentence!"]})
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with Emulator(api_key=CANARY, schedule=Schedule(queued=0.05, running=0.1), faults=faults) as emu:
+        for name, raw in [*STRAY.items(), ("inside", INSIDE)]:
+            for source in ("argument", "environment", "dotenv"):
+                _dotenv.cache_clear()
+                (work / ".env").unlink(missing_ok=True)
+                if source == "environment":
+                    monkeypatch.setenv("HUME_API_KEY", raw)
+                elif source == "dotenv":
+                    (work / ".env").write_bytes(b'HUME_API_KEY="' + raw.encode() + b'"\r\n')
+                try:
+                    client = humekit.Client(api_key=raw if source == "argument" else None, base_url=emu.url,
+                                            wait_initial=0.01, wait_max=0.05)
+                    result = humekit.measure(frame, id_col="id", source_col="source", models=["language"],
+                                             backend=BatchBackend(client, settle=0.2),
+                                             ledger=tmp_path / f"{name}-{source}.sqlite", progress=False)
+                    assert name != "inside", "a key with a space inside was accepted"
+                    assert set(result.status["status"].astype(str)) <= {"ok", "failed"}
+                    surfaces[f"{name}-{source}"] = repr(result) + repr(client) + result.status.to_string()
+                    result.ledger.close()
+                    runs += 1
+                except humekit.ConfigurationError as exc:
+                    assert name == "inside", exc
+                    surfaces[f"{name}-{source}-error"] = "".join(traceback.format_exception(exc))
+                    refused += 1
+                monkeypatch.delenv("HUME_API_KEY", raising=False)
+        (work / ".env").unlink(missing_ok=True)
+        _dotenv.cache_clear()
+        csv = tmp_path / "table.csv"
+        frame.to_csv(csv, index=False)
+        cli_ok = cli_refused = 0
+        for name, raw in [*STRAY.items(), ("inside", INSIDE)]:
+            done = subprocess.run([sys.executable, "-m", "humekit.cli", "run", str(csv), "--id-col", "id",
+                                   "--source-col", "source", "--models", "language", "--out", str(tmp_path / name),
+                                   "--no-progress", "--timeout", "120", "--base-url", emu.url],
+                                  env={**os.environ, "HUME_API_KEY": raw}, capture_output=True, text=True,
+                                  timeout=180, cwd=tmp_path)
+            assert done.returncode == (2 if name == "inside" else 0), done.stderr[-2000:]
+            surfaces[f"cli-{name}"] = done.stdout + done.stderr
+            cli_ok, cli_refused = cli_ok + (done.returncode == 0), cli_refused + (done.returncode == 2)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    for path in files:
+        surfaces[f"file:{path.relative_to(tmp_path)}"] = path.read_bytes()
+    surfaces["logs"] = "\n".join(debug_logs.lines)
+    found = {name: leaks(value) for name, value in surfaces.items() if leaks(value)}
+    assert found == {}, found
+    assert runs == 12 and refused == 3
+    record("secrets-whitespace", variants=sorted(STRAY), sources=["argument", "environment", ".env", "CLI"],
+           runs=runs, refused=refused, cli_ok=cli_ok, cli_refused=cli_refused, surfaces=len(surfaces), leaks=0)
