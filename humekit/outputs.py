@@ -8,7 +8,9 @@
   :class:`SavedResult`, which offers the same tables.
 
 Both tables keep every input row (rows without predictions have empty scores) and carry your
-table's columns on request: ``columns=True`` for all of them, or a list of names.
+table's columns on request: ``columns=True`` for all of them, or a list of names. A carried column
+named like one of humekit's (``status``, ``model``, ``segments``, an emotion...) is carried as
+``table_<name>``, so neither is lost or overwritten.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from humekit.columns import OUTPUT_COLUMNS
 from humekit.errors import MissingColumnError
 
 __all__ = ["ResultTables", "SavedResult", "per_row", "wide_rows"]
@@ -43,12 +46,23 @@ def _carried(table: pd.DataFrame, id_col: str, columns: Columns) -> list[str]:
     return [id_col, *[c for c in wanted if c != id_col]]
 
 
+def _carried_name(name: str, id_col: str, carried: Sequence[str]) -> str:
+    """The name a carried column gets: its own, or ``table_<name>`` when humekit's tables use that name."""
+    if name == id_col or str(name) not in OUTPUT_COLUMNS:
+        return name
+    renamed = f"table_{name}"
+    while renamed in carried or renamed in OUTPUT_COLUMNS:
+        renamed = f"table_{renamed}"
+    return renamed
+
+
 def _base(status: pd.DataFrame, table: pd.DataFrame, id_col: str, columns: Columns) -> pd.DataFrame:
     """One row per input row: the carried columns, then ``status``; in the input's order."""
     out = pd.DataFrame(index=pd.RangeIndex(len(status)))
-    for name in _carried(table, id_col, columns):
+    carried = _carried(table, id_col, columns)
+    for name in carried:
         column = table[name] if name in table.columns else status[name]  # the table keeps the ID's dtype
-        out[name] = column.reset_index(drop=True)
+        out[_carried_name(name, id_col, carried)] = column.reset_index(drop=True)
     out["status"] = status["status"].reset_index(drop=True)
     return out
 

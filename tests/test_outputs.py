@@ -77,3 +77,25 @@ def test_summarize_rows_is_a_deprecated_alias(result: humekit.MeasureResult) -> 
     with pytest.warns(DeprecationWarning, match="per_row"):
         old = summarize_rows(result, table)
     pd.testing.assert_frame_equal(old, result.per_row(columns=True))
+
+
+def test_user_columns_named_like_humekit_columns_are_carried_beside_them(tmp_path, capsys) -> None:
+    """Your columns named status, model, segments or Joy come out as table_<name> in per_row and wide, and
+    humekit run writes its outputs (it used to crash with KeyError 'model' after the jobs were paid for)."""
+    from humekit.cli import main
+
+    table = pd.DataFrame({"id": ["a", "b"], "text": ["So glad you came.", "Far too long a wait."],
+                          "status": ["pilot", "main"], "model": ["x", "y"], "segments": [3, 4], "Joy": [0.1, 0.2]})
+    with Emulator(api_key="k", clock=VirtualClock(start=1_750_000_000.0)) as emu:
+        result = humekit.measure(table, id_col="id", source_col="text", kind="text", models=["language"],
+                                 client=emu.client(), ledger=tmp_path / "l.sqlite", progress=False)
+    for frame in (result.per_row(columns=True), result.wide(columns=True)):
+        assert frame["table_status"].tolist()[:1] == ["pilot"] and set(frame["status"].astype(str)) == {"ok"}
+        assert {"table_model", "table_segments", "table_Joy", "model"} <= set(frame.columns)
+        assert not frame.columns.duplicated().any()
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    code = main(["run", str(path), "--id-col", "id", "--source-col", "text", "--kind", "text", "--models",
+                 "language", "--out", str(tmp_path / "out"), "--emulator", "--no-progress"])
+    assert code == 0, capsys.readouterr()
+    assert pd.read_csv(tmp_path / "out" / "per_row.csv")["table_model"].tolist() == ["x", "y"]
