@@ -6,12 +6,13 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from _paths import SAMPLES
+from _paths import SAMPLES, require_samples
 
 from humekit.analysis import plot_timeline, summarize, top_emotions, wide
 from humekit.predictions import to_frame
 
 matplotlib.use("Agg")
+pytestmark = pytest.mark.samples  # the real video and text predictions
 
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 TEXT = SAMPLES / "real_predictions_text_language_conversational_turn.json"
@@ -20,6 +21,7 @@ TEXT = SAMPLES / "real_predictions_text_language_conversational_turn.json"
 @pytest.fixture(scope="module")
 def video() -> pd.DataFrame:
     """The uploaded-video sample as a long table."""
+    require_samples()
     return to_frame(VIDEO.read_bytes())
 
 
