@@ -27,6 +27,7 @@ from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
 from humekit.joining import join_results
 from humekit.planning import Plan, config_key, normalize_models, plan_jobs, rebuild_job, row_inputs
+from humekit.progress import Progress
 from humekit.submitting import SubmitReport, submit_jobs
 from humekit.validation import ADDED_COLUMNS, validate
 from humekit.waiting import Backoff, wait_for_jobs
@@ -143,7 +144,8 @@ def measure(
         timeout: seconds to wait for jobs before :class:`~humekit.WaitTimeoutError` (resumable).
         wait_initial, wait_max: polling backoff (first poll after ``wait_initial`` >= 1 s, doubling
             up to ``wait_max``, ±20 % jitter that never goes past ``wait_max``).
-        progress: show a progress bar while waiting.
+        progress: show one progress display (rows and jobs by state, upload bytes, elapsed time;
+            a widget in JupyterLab with ipywidgets, a text line otherwise).
         callback: a started :class:`humekit.receiver.WebhookReceiver`: jobs are submitted with a
             ``callback_url`` carrying the receiver's unguessable token and this run's id; jobs
             whose callback arrives are neither polled nor fetched (the callback carries the
@@ -182,7 +184,7 @@ def _run(
     timeout: float | None,
     wait_initial: float,
     wait_max: float,
-    progress: bool,
+    progress: bool | Progress,
     callback: Any,
     callback_fallback: float,
     backend: Backend | None,
@@ -211,15 +213,33 @@ def _run(
     by_fingerprint = {r.fingerprint: r for r in rows}
     if retry:
         store.supersede(r.fingerprint for r in rows if r.index in retry)
+    display = progress if isinstance(progress, Progress) else Progress(len(rows), enabled=bool(progress),
+                                                                       clock=backend.clock)
+    try:
+        return _submit_wait_join(rows, by_fingerprint, checked, store=store, backend=backend, display=display,
+                                 config=config, salt=salt, limits=limits, normalized=normalized,
+                                 transcription=transcription, callback=callback, backoff=backoff, timeout=timeout,
+                                 id_col=id_col, options=options)
+    finally:
+        display.close()
+
+
+def _submit_wait_join(rows: list[Any], by_fingerprint: Mapping[str, Any], checked: pd.DataFrame, *, store: Ledger,
+                      backend: Backend, display: Progress, config: str, salt: str, limits: Limits,
+                      normalized: Mapping[str, Any], transcription: Any, callback: Any, backoff: Backoff,
+                      timeout: float | None, id_col: str, options: Mapping[str, Any]) -> MeasureResult:
+    """Submit what the ledger lacks, wait for the jobs, fetch and join (reporting to ``display``)."""
     callback_url, settled = _callback_hooks(callback, store)
     # Job keys (and the halves of a refused job) include the salt that makes retried rows new jobs.
     submit = dict(config=f"{config}{salt}", models=normalized, transcription=transcription,
                   callback_url=callback_url)
 
+    display.stage("submitting")
     report = _resume_interrupted(rows, by_fingerprint, backend, store, submit)
     assigned = store.assigned(list(by_fingerprint))
     plan = plan_jobs([r for r in rows if r.fingerprint not in assigned], config=config, limits=limits, salt=salt)
-    fresh = submit_jobs(plan.jobs, backend, store, **submit)
+    with display.uploading(sum(i.size for job in plan.jobs if job.kind == "file" for i in job.inputs)):
+        fresh = submit_jobs(plan.jobs, backend, store, **submit)
     report.submitted += fresh.submitted
     report.reused += fresh.reused
     report.rejected.update(fresh.rejected)
@@ -234,7 +254,7 @@ def _run(
                              submitted=tuple(report.submitted), reused=reused, options=options)
 
     try:
-        _await_and_fetch(store, list(by_fingerprint), backend, backoff=backoff, timeout=timeout, progress=progress,
+        _await_and_fetch(store, list(by_fingerprint), backend, backoff=backoff, timeout=timeout, progress=display,
                          settled=settled)
     except WaitTimeoutError as exc:
         exc.result = result()  # what finished is not lost: its rows are ok, the others pending
@@ -312,7 +332,7 @@ def _resume_interrupted(rows: list[Any], by_fingerprint: Mapping[str, Any], back
 
 
 def _await_and_fetch(store: Ledger, fingerprints: list[str], backend: Backend, *, backoff: Backoff,
-                     timeout: float | None, progress: bool, settled: Any) -> None:
+                     timeout: float | None, progress: Progress, settled: Any) -> None:
     assigned = store.assigned(fingerprints)
     if not assigned:
         return
@@ -320,6 +340,8 @@ def _await_and_fetch(store: Ledger, fingerprints: list[str], backend: Backend, *
     jobs = store.jobs(keys)
     live = jobs[jobs["job_id"].notna()]
     pending = live[~live["status"].isin(["COMPLETED", "FAILED"])]
+    progress.rows(int(live["num_rows"].sum()), done=int(live["num_rows"].sum() - pending["num_rows"].sum()))
+    progress.jobs(dict(zip(live["job_id"], live["status"], strict=True)))
     if len(pending):
         rows = dict(zip(pending["job_id"], pending["num_rows"], strict=True))
 
