@@ -19,9 +19,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from humekit.backend import Backend, BatchBackend
+from humekit.backend import Backend, BatchBackend, lost_job_message
 from humekit.client import Client
-from humekit.errors import ConfigurationError, WaitTimeoutError
+from humekit.errors import ConfigurationError, NotFoundError, WaitTimeoutError
 from humekit.jobs import JobDetails
 from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
@@ -367,7 +367,12 @@ def _fetch_completed(store: Ledger, job_keys: set[str], backend: Backend) -> Non
     have = store.has_predictions(completed)
     for job_id in completed:
         if job_id not in have:
-            store.store_predictions(job_id, backend.fetch(job_id))
+            try:
+                predictions = backend.fetch(job_id)
+            except NotFoundError:  # the endpoint lost the job after it completed: its rows are failed, with why
+                store.record_status(job_id, "FAILED", lost_job_message(job_id, backend.endpoint))
+                continue
+            store.store_predictions(job_id, predictions)
 
 
 def _callback_hooks(callback: Any, store: Ledger) -> tuple[str | None, Any]:

@@ -516,3 +516,42 @@ def test_rerun_does_not_hash_files_again(tmp_path, clock, monkeypatch):
     make_wav(paths[0], segments=[(0.1, 0.4)], duration=0.9, sample_rate=8000, seed=9)  # the file changes
     changed = measure(table, **kwargs)
     assert hashed == [paths[0]] and posts(emu) == 2 and changed.status.loc[0, "job_id"] != first.status.loc[0, "job_id"]
+
+
+def _timed_out(table: pd.DataFrame, ledger, clock: VirtualClock) -> None:
+    """Run ``table`` into ``ledger`` against an emulator whose jobs are still queued when measure times out."""
+    emu = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=100, running=100))
+    backend = BatchBackend(emu.client(), endpoint="my-emulator")
+    with pytest.raises(humekit.WaitTimeoutError):
+        measure(table, id_col="id", source_col="text", models=["language"], backend=backend, ledger=ledger,
+                timeout=5, progress=False)
+
+
+@pytest.mark.parametrize("rows", [4, 250])
+def test_jobs_a_restarted_emulator_lost_come_back_failed_with_the_fix(tmp_path, clock, rows):
+    """A rerun whose ledgered jobs the endpoint answers 404 for: those rows are failed, saying why and what to do."""
+    table = pd.DataFrame({"id": range(rows), "text": [f"Text {i}." for i in range(rows)]})
+    _timed_out(table, tmp_path / "l.sqlite", clock)
+    restarted = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=1, running=1))
+    backend = BatchBackend(restarted.client(), endpoint="my-emulator")
+    result = measure(table, id_col="id", source_col="text", models=["language"], backend=backend,
+                     ledger=tmp_path / "l.sqlite", progress=False)
+    assert result.counts()["failed"] == rows
+    error = result.status["error"].iloc[0]
+    assert "my-emulator no longer knows job" in error and "404" in error and "retry_failed" in error
+    retried = retry_failed(result)
+    assert retried.counts()["ok"] == rows
+
+
+def test_a_completed_job_whose_predictions_are_gone_is_failed(tmp_path, clock):
+    """A job the ledger saw COMPLETED but whose predictions the endpoint no longer has (404) fails its rows."""
+    table = pd.DataFrame({"id": range(3), "text": ["a.", "b.", "c."]})
+    _timed_out(table, tmp_path / "l.sqlite", clock)
+    ledger = Ledger(tmp_path / "l.sqlite")
+    for job_id in ledger.jobs()["job_id"]:
+        ledger.record_status(job_id, "COMPLETED", None)
+    ledger.close()
+    restarted = Emulator(api_key="k", clock=clock)
+    result = measure(table, id_col="id", source_col="text", models=["language"], ledger=tmp_path / "l.sqlite",
+                     backend=BatchBackend(restarted.client(), endpoint="my-emulator"), progress=False)
+    assert result.counts()["failed"] == 3 and result.status["error"].str.contains("no longer knows job").all()
