@@ -21,7 +21,7 @@ import pandas as pd
 
 from humekit.backend import Backend, BatchBackend, lost_job_message
 from humekit.client import Client
-from humekit.errors import ConfigurationError, NotFoundError, WaitTimeoutError
+from humekit.errors import ConfigurationError, MeasureInterrupted, NotFoundError, WaitTimeoutError
 from humekit.jobs import JobDetails
 from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
@@ -215,13 +215,49 @@ def _run(
         store.supersede(r.fingerprint for r in rows if r.index in retry)
     display = progress if isinstance(progress, Progress) else Progress(len(rows), enabled=bool(progress),
                                                                        clock=backend.clock)
+    _interrupts_as_one_line()
     try:
         return _submit_wait_join(rows, by_fingerprint, checked, store=store, backend=backend, display=display,
                                  config=config, salt=salt, limits=limits, normalized=normalized,
                                  transcription=transcription, callback=callback, backoff=backoff, timeout=timeout,
                                  id_col=id_col, options=options)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, MeasureInterrupted):
+            raise
+        interrupted = _interrupted(store, list(by_fingerprint), backend)
     finally:
         display.close()
+    raise interrupted  # outside the except block: the traceback is measure's own two frames, not the wait's
+
+
+def _interrupted(store: Ledger, fingerprints: list[str], backend: Backend) -> MeasureInterrupted:
+    """The error for a Ctrl-C: how many of these rows' jobs are still queued, running or being submitted."""
+    try:
+        jobs = store.jobs(set(store.assigned(fingerprints).values()))
+        live = jobs["state"].isin(["submitting", "submitted"]) & ~jobs["status"].isin(["COMPLETED", "FAILED"])
+        running = list(jobs.loc[live, "job_id"].fillna("(being submitted)"))
+    except Exception:  # noqa: BLE001 - an interrupt must never turn into another error; the ledger is intact
+        running = []
+    message = MeasureInterrupted.describe(len(running), backend.endpoint, store.path,
+                                          again="the same humekit.measure(...) call")
+    return MeasureInterrupted(message, running=running, endpoint=backend.endpoint, ledger=store.path)
+
+
+def _interrupts_as_one_line() -> None:
+    """In IPython/Jupyter, show :class:`MeasureInterrupted` as its one-line message, not a traceback
+    (only when no other custom exception display is set)."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is None or getattr(shell, "custom_exceptions", ()) not in ((), (MeasureInterrupted,)):
+        return
+
+    def one_line(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
+        # _showtraceback is the hook IPython's frontends (ipykernel) implement to send an error output
+        shell._showtraceback(etype, value, [f"{etype.__name__}: {value}"])
+
+    shell.set_custom_exc((MeasureInterrupted,), one_line)
 
 
 def _submit_wait_join(rows: list[Any], by_fingerprint: Mapping[str, Any], checked: pd.DataFrame, *, store: Ledger,

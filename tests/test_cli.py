@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from humekit.cli import main
-from humekit.run import OUTPUTS, parse_models
+from humekit.emulator import Emulator, Schedule
+from humekit.run import EMULATOR_JOBS, OUTPUTS, parse_models
 from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
@@ -40,7 +46,7 @@ def test_run_writes_every_output_with_the_right_columns(first_run):
     """A run over the committed dataset exits 0 and writes predictions, per-row summaries, status and a plot."""
     code, text, out = first_run
     assert code == 0, text
-    assert sorted(p.name for p in out.iterdir() if p.name != "ledger.sqlite") == sorted(OUTPUTS)
+    assert sorted(p.name for p in out.iterdir() if p.name not in ("ledger.sqlite", EMULATOR_JOBS)) == sorted(OUTPUTS)
     table = pd.read_csv(RECORDINGS)
     status = pd.read_parquet(out / "status.parquet")
     assert list(status.columns) == ["id", "status", "job_id", "error"] and len(status) == len(table)
@@ -131,3 +137,38 @@ def test_demo_still_runs(capsys):
     code, text = run(capsys, "demo", "--quiet")
     assert code == 0, text
     assert "scores are synthetic" in text
+
+
+def test_timeout_writes_pending_rows_and_the_emulator_run_resumes(tmp_path, capsys):
+    """--timeout running out writes the outputs with rows pending and exits 1; the same command again
+    (a new embedded emulator, which kept its jobs in the out folder) collects them without resubmitting."""
+    out = tmp_path / "out"
+    code, text = run(capsys, *RUN, "--out", str(out), "--emulator", "--timeout", "0.1")
+    assert code == 1, text
+    assert set(pd.read_parquet(out / "status.parquet")["status"]) == {"pending"}
+    assert "run the same humekit run command again" in text and "Traceback" not in text
+    assert (out / EMULATOR_JOBS).exists()
+    time.sleep(1.0)  # the embedded emulator's jobs take 0.8 s
+    code, text = run(capsys, *RUN, "--out", str(out), "--emulator")
+    assert code == 0, text
+    assert "20 ok" in text and "0 submitted now, 1 reused" in text
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
+    """SIGINT while humekit run waits: one line (jobs still running, nothing lost, run it again), exit 130."""
+    with Emulator(api_key="k", schedule=Schedule(queued=60, running=60)) as emu:
+        env, url = {**os.environ, "HUME_API_KEY": "k"}, emu.url
+        proc = subprocess.Popen([sys.executable, "-m", "humekit.cli", *RUN, "--out", str(tmp_path / "out"),
+                                 "--base-url", emu.url], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        deadline = time.monotonic() + 60
+        while not emu.jobs and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # waiting now
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines == [f"Interrupted: 1 job is still queued or running at {url}; nothing is lost (every job is in "
+                     f"the ledger {tmp_path / 'out' / 'ledger.sqlite'}). Run the same humekit run command again to "
+                     "resume."], output

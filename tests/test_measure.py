@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -555,3 +556,47 @@ def test_a_completed_job_whose_predictions_are_gone_is_failed(tmp_path, clock):
     result = measure(table, id_col="id", source_col="text", models=["language"], ledger=tmp_path / "l.sqlite",
                      backend=BatchBackend(restarted.client(), endpoint="my-emulator"), progress=False)
     assert result.counts()["failed"] == 3 and result.status["error"].str.contains("no longer knows job").all()
+
+
+def test_kernel_interrupt_during_measure_shows_one_line(tmp_path):
+    """Kernel ▸ Interrupt (SIGINT to the kernel) mid-wait: the cell ends with one line, not a traceback."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    setup = textwrap.dedent(f"""
+        import pandas as pd, humekit
+        from humekit.emulator import Emulator, Schedule
+        emu = Emulator(api_key="k", schedule=Schedule(queued=120, running=120)).__enter__()
+        client = emu.client()
+        table = pd.DataFrame({{"id": range(5), "text": ["Hello there."] * 5}})
+        ledger = {str(tmp_path / "l.sqlite")!r}
+    """)
+    call = "humekit.measure(table, id_col='id', source_col='text', models=['language'], client=client, ledger=ledger)"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup), nbformat.v4.new_code_cell(call),
+                                               nbformat.v4.new_code_cell("emu.url")])
+    NotebookClient(notebook, timeout=8, interrupt_on_timeout=True, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = notebook.cells[1].outputs
+    errors = [o for o in outputs if o["output_type"] == "error"]
+    assert [o.get("name") for o in outputs if o["output_type"] == "stream"] == []
+    url = notebook.cells[2].outputs[0]["data"]["text/plain"].strip("'")
+    assert len(errors) == 1 and errors[0]["ename"] == "MeasureInterrupted"
+    assert [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in errors[0]["traceback"]] == [
+        f"MeasureInterrupted: Interrupted: 1 job is still queued or running at {url}; nothing is lost (every job is "
+        f"in the ledger {tmp_path / 'l.sqlite'}). Run the same humekit.measure(...) call again to resume."]
+
+
+def test_ctrl_c_in_measure_is_a_keyboard_interrupt_and_a_humekit_error(tmp_path, clock, monkeypatch):
+    """The interrupt measure raises is still a KeyboardInterrupt, rooted at HumekitError, counting running jobs."""
+    emu = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=100, running=100))
+
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(clock, "sleep", interrupt)
+    table = pd.DataFrame({"id": range(250), "text": [f"Text {i}." for i in range(250)]})
+    with pytest.raises(KeyboardInterrupt) as caught:
+        measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                ledger=tmp_path / "l.sqlite", progress=False)
+    assert isinstance(caught.value, humekit.MeasureInterrupted) and isinstance(caught.value, humekit.HumekitError)
+    assert len(caught.value.running) == 3 and str(caught.value).startswith("Interrupted: 3 jobs are still queued")
