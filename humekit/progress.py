@@ -242,7 +242,7 @@ class Progress:
             final = str(self._bar)
             if self.mode == "widget":
                 self._bar.close()
-                self._bar.container.close()  # the widget's model is gone: show the final line instead
+                _close_widget(self._bar.container)  # its models are gone: the display shows the final line
                 self._handle.update({"text/plain": final}, raw=True)
             elif self.mode == "notebook":
                 self._handle.update({"text/plain": final}, raw=True)
@@ -254,6 +254,16 @@ class Progress:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _close_widget(widget: Any) -> None:
+    """Close a widget, its children and their layout and style models (nothing left in the kernel)."""
+    for child in getattr(widget, "children", ()):
+        _close_widget(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if part is not None:
+            part.close()
+    widget.close()
 
 
 def _mb(n: int) -> str:

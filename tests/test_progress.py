@@ -159,3 +159,5 @@ def test_widget_mode_draws_a_widget(monkeypatch: pytest.MonkeyPatch) -> None:
     assert type(widget).__name__ == "TqdmHBox" and widget.children[1].value == 3 and widget.children[1].max == 3
     progress.close()
     assert shown[-1] == {"text/plain": "measure: 100%|██████████| 3/3 rows [00:00, 1 job: 1 done]"}
+    models = [widget, *widget.children, *(w.layout for w in widget.children), widget.layout]
+    assert all(model.comm is None for model in models)  # closed: no widget state left to save in the notebook
