@@ -9,6 +9,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 LAB_STAMP := $(VENV)/.lab-stamp
+BROWSER_STAMP := $(VENV)/.browser-stamp
+LAB_ROOT ?= notebooks
 LAB_ARGS ?=
 
 .PHONY: demo test install clean bench reliability lab browser-check
@@ -26,12 +28,17 @@ $(LAB_STAMP): $(STAMP)
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,plot,dask,lab]'
 	@touch $(LAB_STAMP)
 
-# JupyterLab on loopback, on the notebooks (LAB_ARGS: more options, e.g. --no-browser --port 8890).
+# JupyterLab on loopback, on the notebooks (LAB_ROOT: another folder; LAB_ARGS: more options, e.g. --no-browser).
 lab: $(LAB_STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(LAB_ROOT) \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+$(BROWSER_STAMP): $(LAB_STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,plot,dask,lab,browser]'
+	@touch $(BROWSER_STAMP)
 
 # 01-quickstart.ipynb run in JupyterLab in headless Chromium (Debian's); screenshots in out/browser-check/.
-browser-check: $(LAB_STAMP)
+browser-check: $(BROWSER_STAMP)
 	$(VENV)/bin/python .ci/browser_check.py
 
 demo: $(STAMP)
