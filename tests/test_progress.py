@@ -161,3 +161,21 @@ def test_widget_mode_draws_a_widget(monkeypatch: pytest.MonkeyPatch) -> None:
     assert shown[-1] == {"text/plain": "measure: 100%|██████████| 3/3 rows [00:00, 1 job: 1 done]"}
     models = [widget, *widget.children, *(w.layout for w in widget.children), widget.layout]
     assert all(model.comm is None for model in models)  # closed: no widget state left to save in the notebook
+
+
+def test_stored_notebooks_end_progress_as_text() -> None:
+    """The notebooks use progress=True, hide no tqdm warning, and store each display's final line as
+    text/plain with no widget state (readable when reopened without a kernel)."""
+    finals = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        assert "widgets" not in notebook.metadata, path.name
+        sources = "\n".join(cell.source for cell in notebook.cells)
+        assert "progress=False" not in sources and "IProgress" not in sources, path.name
+        for cell in notebook.cells:
+            for output in cell.get("outputs", []):
+                text = output.get("data", {}).get("text/plain", "")
+                if "rows [" in text:
+                    assert set(output["data"]) == {"text/plain"}, path.name
+                    finals.append(text)
+    assert len(finals) >= 5 and all(FRAME.search(text) for text in finals)
