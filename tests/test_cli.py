@@ -154,19 +154,28 @@ def test_timeout_writes_pending_rows_and_the_emulator_run_resumes(tmp_path, caps
     assert "20 ok" in text and "0 submitted now, 1 reused" in text
 
 
+def _default_sigint() -> None:
+    """Ctrl-C's default action in the child: a shell running this suite in the background ignores SIGINT,
+    and a Python started with SIGINT ignored never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
     """SIGINT while humekit run waits: one line (jobs still running, nothing lost, run it again), exit 130."""
     with Emulator(api_key="k", schedule=Schedule(queued=60, running=60)) as emu:
         env, url = {**os.environ, "HUME_API_KEY": "k"}, emu.url
         proc = subprocess.Popen([sys.executable, "-m", "humekit.cli", *RUN, "--out", str(tmp_path / "out"),
                                  "--base-url", emu.url], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+                                text=True, preexec_fn=_default_sigint)
         deadline = time.monotonic() + 60
         while not emu.jobs and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.5)  # waiting now
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
+        try:
+            output, _ = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
     assert proc.returncode == 130, output
     lines = [line for line in output.splitlines() if line.strip()]
     assert lines == [f"Interrupted: 1 job is still queued or running at {url}; nothing is lost (every job is in "
