@@ -10,6 +10,7 @@ Run by ``make browser-check`` (and by ``.ci/run``). It:
 4. fails if any cell shows an error or stderr output, if the ``MeasureResult`` summary or a plot
    is missing, or if measure's progress widget never renders; it saves screenshots in
    ``out/browser-check/`` (the widget while it waits, then the whole notebook) for a person to look at.
+   The widget must also move while it waits (its text changes: elapsed time, job states).
 """
 
 from __future__ import annotations
@@ -124,15 +125,22 @@ def check(executable: str, url: str) -> list[str]:
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
         page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea-output').length === 0", timeout=30_000)
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")  # not awaited
-        widget_seen = False
+        widget_texts: list[str] = []  # what the first progress widget said, each time it was looked at
+        watched, watching = None, True
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
-            progress = page.query_selector(".jp-OutputArea-output .widget-progress, "
-                                           ".jp-OutputArea-output .widget-hprogress")
-            if progress is not None and not widget_seen:
-                widget_seen = True
-                cell = page.query_selector(".jp-CodeCell:has(.widget-hprogress), .jp-CodeCell:has(.widget-progress)")
-                (cell or page).screenshot(path=str(OUT / "1-progress-widget.png"))
+            if watched is None:
+                watched = page.query_selector(".jp-CodeCell:has(.jp-OutputArea-output .widget-hprogress)")
+            if watched is not None and watching:
+                try:
+                    if watched.query_selector(".widget-hprogress") is None:
+                        watching = False  # measure finished: the widget became its final line
+                    else:
+                        widget_texts.append(watched.query_selector(".jp-OutputArea-output").inner_text())
+                        if len(set(widget_texts)) > 1:  # keep the latest moving state
+                            watched.screenshot(path=str(OUT / "1-progress-widget.png"))
+                except Exception:  # noqa: BLE001 - replaced by its final line between two looks
+                    watching = False
             cells = page.evaluate(OUTPUTS_JS)
             if cells and all(c["prompt"].strip() not in ("[ ]:", "[*]:", "") for c in cells):
                 break
@@ -158,8 +166,10 @@ def check(executable: str, url: str) -> list[str]:
         else:
             plots[0].scroll_into_view_if_needed()
             plots[0].screenshot(path=str(OUT / "4-plot.png"))
-        if not widget_seen:
+        if not widget_texts:
             problems.append("measure's progress widget never rendered")
+        elif len(set(widget_texts)) < 2:
+            problems.append(f"measure's progress widget never moved while it waited: {widget_texts[0]!r}")
         if "measure: 100%" not in texts:
             problems.append("measure's progress display did not end with its final line (measure: 100% ...)")
         browser.close()
