@@ -600,3 +600,23 @@ def test_ctrl_c_in_measure_is_a_keyboard_interrupt_and_a_humekit_error(tmp_path,
                 ledger=tmp_path / "l.sqlite", progress=False)
     assert isinstance(caught.value, humekit.MeasureInterrupted) and isinstance(caught.value, humekit.HumekitError)
     assert len(caught.value.running) == 3 and str(caught.value).startswith("Interrupted: 3 jobs are still queued")
+
+
+def test_interrupt_display_leaves_another_custom_exception_handler_alone(monkeypatch):
+    """In IPython, measure registers its one-line display only when no other custom exception display is set."""
+    import IPython
+
+    from humekit.measure import _interrupts_as_one_line
+
+    class Shell:
+        def __init__(self, custom):
+            self.custom_exceptions, self.registered = custom, None
+
+        def set_custom_exc(self, exc_tuple, handler):
+            self.registered = exc_tuple
+
+    theirs, fresh = Shell((ValueError,)), Shell(())
+    for shell in (theirs, fresh):
+        monkeypatch.setattr(IPython, "get_ipython", lambda shell=shell: shell)
+        _interrupts_as_one_line()
+    assert theirs.registered is None and fresh.registered == (humekit.MeasureInterrupted,)
