@@ -1,14 +1,19 @@
-# humekit: two commands. `make demo` measures datasets/recordings.csv end to end against the embedded emulator
-# (`humekit run ... --emulator`, outputs in out/demo/); `make test` runs every test and every notebook (nbval).
-# Both create .venv (if needed) and install humekit with its test extras into it.
+# humekit: three commands. `make demo` measures datasets/recordings.csv end to end against the embedded emulator
+# (`humekit run ... --emulator`, outputs in out/demo/); `make test` runs every test and every notebook (nbval);
+# `make lab` starts JupyterLab on 127.0.0.1 on notebooks/ (humekit[lab]: jupyterlab, ipywidgets).
+# All create .venv (if needed) and install humekit with its test extras into it.
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; \
 	done)
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
+LAB_STAMP := $(VENV)/.lab-stamp
+BROWSER_STAMP := $(VENV)/.browser-stamp
+LAB_ROOT ?= notebooks
+LAB_ARGS ?=
 
-.PHONY: demo test install clean bench reliability
+.PHONY: demo test install clean bench reliability lab browser-check
 
 install: $(STAMP)
 
@@ -18,6 +23,23 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,plot,dask]'
 	@touch $(STAMP)
+
+$(LAB_STAMP): $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,plot,dask,lab]'
+	@touch $(LAB_STAMP)
+
+# JupyterLab on loopback, on the notebooks (LAB_ROOT: another folder; LAB_ARGS: more options, e.g. --no-browser).
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(LAB_ROOT) \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+$(BROWSER_STAMP): $(LAB_STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,plot,dask,lab,browser]'
+	@touch $(BROWSER_STAMP)
+
+# 01-quickstart.ipynb run in JupyterLab in headless Chromium (Debian's); screenshots in out/browser-check/.
+browser-check: $(BROWSER_STAMP)
+	$(VENV)/bin/python .ci/browser_check.py
 
 demo: $(STAMP)
 	$(VENV)/bin/humekit run datasets/recordings.csv --id-col id --source-col path \

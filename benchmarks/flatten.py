@@ -1,7 +1,8 @@
 """Benchmark: flattening Hume predictions JSON into a long DataFrame (humekit vs. the usual ways).
 
 Builds a corpus of ``--size-mb`` of predictions files in a temp folder by replicating the real
-samples in ``../shared/samples`` (each file is one job of four sources: uploaded video with face,
+samples (``$HUMEKIT_SAMPLES``, else ``../shared/samples`` beside the repository; they are not in the
+repository, which holds only Hume's SDK example, in ``tests/data/hume_sdk``) (each file is one job of four sources: uploaded video with face,
 prosody and language; raw text; URL video; URL archive) with new ids and perturbed score digits.
 Then, each in a fresh subprocess so that peak memory is honest, it times:
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import re
 import subprocess
 import sys
@@ -43,7 +45,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = Path(os.environ.get("HUMEKIT_SAMPLES") or REPO.parent / "shared" / "samples")
+SDK_EXAMPLES = REPO / "tests" / "data" / "hume_sdk"
 BASES = (
     "real_predictions_file_video_face_prosody_language.json",
     "real_predictions_text_language_conversational_turn.json",
@@ -57,9 +61,19 @@ MODEL_NAMES = ("face", "burst", "prosody", "language", "ner", "facemesh")
 # ---------------------------------------------------------------- corpus
 
 
+def sample(name: str) -> Path:
+    """A base file: Hume's SDK example from the repository, or a real sample from ``SAMPLES``."""
+    return SDK_EXAMPLES / name if (SDK_EXAMPLES / name).exists() else SAMPLES / name
+
+
+def missing_samples() -> list[str]:
+    """The base files that cannot be found."""
+    return [name for name in BASES if not sample(name).is_file()]
+
+
 def build_corpus(folder: Path, size_mb: float, *, seed: int = 0) -> list[Path]:
     """Write replicas of the samples' sources, one job per file, until ``size_mb`` is reached."""
-    elements = [orjson.loads((SAMPLES / name).read_bytes())[0] for name in BASES]
+    elements = [orjson.loads(sample(name).read_bytes())[0] for name in BASES]
     base = orjson.dumps(elements)
     data = np.frombuffer(base, dtype=np.uint8)
     # positions of the 3rd-6th decimals of every "score":0.dddddd; rewritten per replica
@@ -193,7 +207,7 @@ def worker(method: str, folder: Path) -> dict[str, Any]:
     files = sorted(folder.glob("*.json"))
     # warm-up on the smallest sample (first-call costs: lazy imports, caches), for every method alike
     with tempfile.TemporaryDirectory() as warm:
-        (Path(warm) / "w.json").write_bytes((SAMPLES / BASES[-1]).read_bytes())
+        (Path(warm) / "w.json").write_bytes(sample(BASES[-1]).read_bytes())
         run(method, [Path(warm) / "w.json"], Path(warm))
     gc.collect()
     try:
@@ -215,7 +229,7 @@ def worker(method: str, folder: Path) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     """Build the corpus, run every method in its own subprocess and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=float, default=200.0, help="corpus size (default 200)")
@@ -226,7 +240,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, args.corpus)))
-        return
+        return 0
+    missing = missing_samples()
+    if missing:
+        print(f"benchmarks/flatten.py replicates Hume's real predictions samples, and {', '.join(missing)} "
+              f"{'is' if len(missing) == 1 else 'are'} not in {SAMPLES}. They are kept outside the repository "
+              "(third-party transcripts): put the samples folder at ../shared/samples beside the repository, or "
+              "set HUMEKIT_SAMPLES=/path/to/samples, and run it again.", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="humekit-bench-") as tmp:
         start = time.perf_counter()
         files = build_corpus(Path(tmp), args.size_mb)
@@ -256,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
         per = f"{r['peak_mb'] / r['df_mb']:.2f}" if r["df_mb"] else "-"
         print(f"{r['method']:<18}{r['seconds']:>9.2f}{ratio:>9}{vs_sdk:>9}{r['rows']:>11,}"
               f"{r['df_mb']:>9.1f}{r['peak_mb']:>9.1f}{per:>9}")  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from humekit.client import Client
 from humekit.clock import Clock
+from humekit.errors import NotFoundError
 from humekit.jobs import JobDetails, Upload
 from humekit.planning import PlannedJob
 
@@ -98,14 +99,21 @@ class BatchBackend:
 
     def poll(self, job_ids: Sequence[str], *, since_ms: int) -> dict[str, JobDetails]:
         if len(job_ids) < self.list_threshold:
-            return {job_id: self.client.get_job(job_id) for job_id in job_ids}
+            return {job_id: self._details(job_id) for job_id in job_ids}
         wanted = set(job_ids)
         found = {d.job_id: d for d in self._list_since(since_ms - _SKEW_MS) if d.job_id in wanted}
         # A job the list does not show at all (clock skew, a very busy account) is asked for directly.
         for job_id in job_ids:
             if job_id not in found:
-                found[job_id] = self.client.get_job(job_id)
+                found[job_id] = self._details(job_id)
         return found
+
+    def _details(self, job_id: str) -> JobDetails:
+        """One job's details; a job the endpoint does not know (404) is reported FAILED, saying why."""
+        try:
+            return self.client.get_job(job_id)
+        except NotFoundError:
+            return JobDetails(job_id=job_id, status="FAILED", message=lost_job_message(job_id, self.endpoint))
 
     def fetch(self, job_id: str) -> bytes:
         return self.client.get_bytes(f"/v0/batch/jobs/{job_id}/predictions")
@@ -127,6 +135,13 @@ class BatchBackend:
 
 
 _ECHO_FIELD = {"url": "urls", "text": "text", "file": "files"}
+
+
+def lost_job_message(job_id: str, endpoint: str) -> str:
+    """Why a job in the ledger has no result: the endpoint answers 404 for it, and what to do."""
+    return (f"{endpoint} no longer knows job {job_id} (404): the endpoint was restarted or reset (an emulator), "
+            "the API key belongs to another account, or the API was sunset. Nothing more will come from this job; "
+            "humekit.retry_failed(result) resubmits these rows as new jobs.")
 
 
 def _signature(job: PlannedJob) -> tuple[Any, ...]:

@@ -26,6 +26,7 @@ from humekit import errors
 from humekit.clock import Clock, SystemClock
 from humekit.config import Secret, resolve_api_key, resolve_base_url
 from humekit.jobs import JobDetails, Upload
+from humekit.progress import CountingReader, upload_listener
 
 __all__ = ["Client"]
 
@@ -238,8 +239,12 @@ class Client:
             with attempt, ExitStack() as stack:
                 files = None
                 if uploads:
-                    files = [("file", (u.filename, stack.enter_context(u.open()), u.content_type
-                                       or "application/octet-stream")) for u in uploads]
+                    listener = upload_listener.get()  # a progress display counting the bytes sent
+                    opened = [stack.enter_context(u.open()) for u in uploads]
+                    if listener is not None:
+                        opened = [CountingReader(f, listener) for f in opened]
+                    files = [("file", (u.filename, f, u.content_type or "application/octet-stream"))
+                             for u, f in zip(uploads, opened, strict=True)]
                     # Sent as a file part, as the official SDK does ("to match server expectations").
                     files.append(("json", ("request.json", json_part or b"{}", "application/json")))
                 response = self._send(method, path, params=params, content=content, headers=headers, files=files)

@@ -24,6 +24,7 @@ Each message says what is wrong, where (row, column, job id) and what to do next
     │       └── ServerError             5xx
     ├── JobFailedError                  a job ended FAILED (.job_id, Hume's message)
     ├── WaitTimeoutError                jobs still pending when a wait ran out (.pending)
+    ├── MeasureInterrupted (also KeyboardInterrupt)   Ctrl-C / Kernel ▸ Interrupt during measure (.running)
     ├── LedgerError                     the job ledger cannot be read or written
     ├── ChatAudioError                  an EVI chat's audio reconstruction ended ERROR/CANCELLED
     ├── EVISunsetError                  a live EVI call after Hume ended EVI (2026-11-13)
@@ -61,6 +62,7 @@ __all__ = [
     "LedgerError",
     "LimitExceededError",
     "MalformedPayloadError",
+    "MeasureInterrupted",
     "MissingAPIKeyError",
     "MissingColumnError",
     "MissingHeaderError",
@@ -213,6 +215,34 @@ class WaitTimeoutError(HumekitError):
         super().__init__(message)
         self.pending = list(pending)
         self.result = result
+
+
+class MeasureInterrupted(HumekitError, KeyboardInterrupt):
+    """Ctrl-C (or Kernel ▸ Interrupt) stopped :func:`humekit.measure`; nothing is lost and the same call resumes.
+
+    Its message is one line: how many jobs are still queued or running at the endpoint, that
+    nothing is lost, and that calling ``measure`` again the same way resumes. It is also a
+    ``KeyboardInterrupt``, so code that stops on Ctrl-C still stops; in Jupyter it shows as that one
+    line instead of a traceback, and ``humekit run`` prints it and exits 130.
+
+    Attributes:
+        running: the ids of the jobs still queued or running at the endpoint (or being submitted).
+        endpoint: where they run.
+        ledger: the ledger file that holds them.
+    """
+
+    def __init__(self, message: str, *, running: Sequence[str], endpoint: str, ledger: Any):
+        super().__init__(message)
+        self.running = list(running)
+        self.endpoint = endpoint
+        self.ledger = ledger
+
+    @staticmethod
+    def describe(running: int, endpoint: str, ledger: Any, *, again: str) -> str:
+        """The one line: ``again`` names what to run again (a call or a command)."""
+        jobs = f"{running} job{'s' if running != 1 else ''} {'is' if running == 1 else 'are'}"
+        return (f"Interrupted: {jobs} still queued or running at {endpoint}; nothing is lost (every job is in the "
+                f"ledger {ledger}). Run {again} again to resume.")
 
 
 class LedgerError(HumekitError):

@@ -19,9 +19,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from humekit.backend import Backend, BatchBackend
+from humekit.backend import Backend, BatchBackend, lost_job_message
 from humekit.client import Client
-from humekit.errors import ConfigurationError, WaitTimeoutError
+from humekit.errors import ConfigurationError, MeasureInterrupted, NotFoundError, WaitTimeoutError
 from humekit.jobs import JobDetails
 from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
@@ -30,6 +30,7 @@ from humekit.coverage import Coverage, cover
 from humekit.outputs import ResultTables
 from humekit.planning import (Plan, PlannedJob, RowInput, config_key, for_config, normalize_models, plan_jobs,
                               rebuild_job, row_inputs)
+from humekit.progress import Progress
 from humekit.submitting import SubmitReport, submit_jobs
 from humekit.validation import ADDED_COLUMNS, MODELS_FOR_KIND, media_category, validate
 from humekit.waiting import Backoff, wait_for_jobs
@@ -152,7 +153,8 @@ def measure(
         timeout: seconds to wait for jobs before :class:`~humekit.WaitTimeoutError` (resumable).
         wait_initial, wait_max: polling backoff (first poll after ``wait_initial`` >= 1 s, doubling
             up to ``wait_max``, ±20 % jitter that never goes past ``wait_max``).
-        progress: show a progress bar while waiting.
+        progress: show one progress display (rows and jobs by state, upload bytes, elapsed time;
+            a widget in JupyterLab with ipywidgets, a text line otherwise).
         callback: a started :class:`humekit.receiver.WebhookReceiver`: jobs are submitted with a
             ``callback_url`` carrying the receiver's unguessable token and this run's id; jobs
             whose callback arrives are neither polled nor fetched (the callback carries the
@@ -192,7 +194,7 @@ def _run(
     timeout: float | None,
     wait_initial: float,
     wait_max: float,
-    progress: bool,
+    progress: bool | Progress,
     callback: Any,
     callback_fallback: float,
     backend: Backend | None,
@@ -222,21 +224,76 @@ def _run(
     store.remember_md5s({r.value: r.md5 for r in rows if r.md5 is not None and r.value not in known})
     if retry:
         store.supersede(retry)
+    display = progress if isinstance(progress, Progress) else Progress(len(rows), enabled=bool(progress),
+                                                                       clock=backend.clock)
+    _interrupts_as_one_line()
+    try:
+        return _submit_wait_join(rows, checked, store=store, backend=backend, display=display, salt=salt,
+                                 limits=limits, normalized=normalized, identity=identity, transcription=transcription,
+                                 callback=callback, backoff=backoff, timeout=timeout, id_col=id_col, options=options)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, MeasureInterrupted):
+            raise
+        interrupted = _interrupted(store, rows, normalized, identity, backend)
+    finally:
+        display.close()
+    raise interrupted  # outside the except block: the traceback is measure's own two frames, not the wait's
+
+
+def _interrupted(store: Ledger, rows: list[RowInput], models: Mapping[str, Any], identity: Mapping[str, Any],
+                 backend: Backend) -> MeasureInterrupted:
+    """The error for a Ctrl-C: how many of these rows' jobs are still queued, running or being submitted."""
+    try:
+        jobs = store.jobs(cover(rows, store, models=dict(models), **identity).job_keys)
+        live = jobs["state"].isin(["submitting", "submitted"]) & ~jobs["status"].isin(["COMPLETED", "FAILED"])
+        running = list(jobs.loc[live, "job_id"].fillna("(being submitted)"))
+    except Exception:  # noqa: BLE001 - an interrupt must never turn into another error; the ledger is intact
+        running = []
+    message = MeasureInterrupted.describe(len(running), backend.endpoint, store.path,
+                                          again="the same humekit.measure(...) call")
+    return MeasureInterrupted(message, running=running, endpoint=backend.endpoint, ledger=store.path)
+
+
+def _interrupts_as_one_line() -> None:
+    """In IPython/Jupyter, show :class:`MeasureInterrupted` as its one-line message, not a traceback
+    (only when no other custom exception display is set)."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is None or getattr(shell, "custom_exceptions", ()) not in ((), (MeasureInterrupted,)):
+        return
+
+    def one_line(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
+        # _showtraceback is the hook IPython's frontends (ipykernel) implement to send an error output
+        shell._showtraceback(etype, value, [f"{etype.__name__}: {value}"])
+
+    shell.set_custom_exc((MeasureInterrupted,), one_line)
+
+
+def _submit_wait_join(rows: list[RowInput], checked: pd.DataFrame, *, store: Ledger, backend: Backend,
+                      display: Progress, salt: str, limits: Limits, normalized: dict[str, Any],
+                      identity: Mapping[str, Any], transcription: Any, callback: Any, backoff: Backoff,
+                      timeout: float | None, id_col: str, options: Mapping[str, Any]) -> MeasureResult:
+    """Submit what the ledger lacks, wait for the jobs, fetch and join (reporting to ``display``)."""
     callback_url, settled = _callback_hooks(callback, store)
     # Job keys (and the halves of a refused job) include the salt that makes retried rows new jobs.
     submit = dict(salt=salt, transcription=transcription, callback_url=callback_url)
 
+    display.stage("submitting")
     coverage = cover(rows, store, models=normalized, **identity)
     report = _resume_interrupted(coverage, backend, store, **submit)
     if report.submitted or report.reused or report.rejected:
         coverage = cover(rows, store, models=normalized, **identity)
     plan, groups = _plan_missing(rows, coverage, checked, normalized, identity=identity, limits=limits, salt=salt)
-    for group_models, jobs in groups:
-        fresh = submit_jobs(jobs, backend, store, config=config_key(models=group_models, **identity) + salt,
-                            models=group_models, transcription=transcription, callback_url=callback_url)
-        report.submitted += fresh.submitted
-        report.reused += fresh.reused
-        report.rejected.update(fresh.rejected)
+    uploads = sum(i.size for job in plan.jobs if job.kind == "file" for i in job.inputs)
+    with display.uploading(uploads):
+        for group_models, jobs in groups:
+            fresh = submit_jobs(jobs, backend, store, config=config_key(models=group_models, **identity) + salt,
+                                models=group_models, transcription=transcription, callback_url=callback_url)
+            report.submitted += fresh.submitted
+            report.reused += fresh.reused
+            report.rejected.update(fresh.rejected)
     if plan.jobs:  # new claims (or refusals) change what answers each row
         coverage = cover(rows, store, models=normalized, **identity)
 
@@ -250,7 +307,7 @@ def _run(
                              retryable=joined.failed)
 
     try:
-        _await_and_fetch(store, coverage.job_keys, backend, backoff=backoff, timeout=timeout, progress=progress,
+        _await_and_fetch(store, coverage.job_keys, backend, backoff=backoff, timeout=timeout, progress=display,
                          settled=settled)
     except WaitTimeoutError as exc:
         exc.result = result()  # what finished is not lost: its rows are ok, the others pending
@@ -378,13 +435,15 @@ def _resume_interrupted(coverage: Coverage, backend: Backend, store: Ledger, *, 
 
 
 def _await_and_fetch(store: Ledger, job_keys: list[str], backend: Backend, *, backoff: Backoff,
-                     timeout: float | None, progress: bool, settled: Any) -> None:
+                     timeout: float | None, progress: Progress, settled: Any) -> None:
     if not job_keys:
         return
     keys = set(job_keys)
     jobs = store.jobs(keys)
     live = jobs[jobs["job_id"].notna()]
     pending = live[~live["status"].isin(["COMPLETED", "FAILED"])]
+    progress.rows(int(live["num_rows"].sum()), done=int(live["num_rows"].sum() - pending["num_rows"].sum()))
+    progress.jobs(dict(zip(live["job_id"], live["status"], strict=True)))
     if len(pending):
         rows = dict(zip(pending["job_id"], pending["num_rows"], strict=True))
 
@@ -410,7 +469,12 @@ def _fetch_completed(store: Ledger, job_keys: set[str], backend: Backend) -> Non
     have = store.has_predictions(completed)
     for job_id in completed:
         if job_id not in have:
-            store.store_predictions(job_id, backend.fetch(job_id))
+            try:
+                predictions = backend.fetch(job_id)
+            except NotFoundError:  # the endpoint lost the job after it completed: its rows are failed, with why
+                store.record_status(job_id, "FAILED", lost_job_message(job_id, backend.endpoint))
+                continue
+            store.store_predictions(job_id, predictions)
 
 
 def _callback_hooks(callback: Any, store: Ledger) -> tuple[str | None, Any]:

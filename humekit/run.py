@@ -16,7 +16,9 @@ does (:func:`humekit.export.write_result`; :func:`humekit.export.read_result` re
   ``result.json`` (the ID column and every column's dtype);
 - ``top_emotions.png``: the mean score of the strongest emotions per row and model.
 
-It returns 0 when every row is ``ok``, 1 when some are not, 2 when nothing could be run.
+It returns 0 when every row is ``ok``, 1 when some are not (``--timeout`` running out leaves its
+rows ``pending``: the outputs are written, and the same command again collects them), 2 when
+nothing could be run, 130 when interrupted (Ctrl-C: the jobs keep running, the same command resumes).
 """
 
 from __future__ import annotations
@@ -34,16 +36,18 @@ from typing import Any
 
 import pandas as pd
 
-from humekit.errors import ConfigurationError, HumekitError, TableError
+from humekit.errors import ConfigurationError, HumekitError, MeasureInterrupted, TableError, WaitTimeoutError
 
-__all__ = ["OUTPUTS", "TABLE_FORMATS", "RunOptions", "in_cli_terms", "parse_models", "read_table", "run_table",
-           "summarize_rows"]
+__all__ = ["EMULATOR_JOBS", "OUTPUTS", "TABLE_FORMATS", "RunOptions", "in_cli_terms", "parse_models", "read_table",
+           "run_table", "summarize_rows"]
 
 #: The files ``run_table`` writes into the output folder: the result as ``result.save`` writes it
 #: (each table named after the result's own), and a plot.
 OUTPUTS = ("status.parquet", "status.csv", "predictions.parquet", "predictions.csv", "descriptors.parquet",
            "descriptors.csv", "per_row.parquet", "per_row.csv", "table.parquet", "table.csv", "result.json",
            "top_emotions.png")  # fmt: skip
+#: Where ``--emulator`` keeps the embedded emulator's jobs between runs (in the output folder).
+EMULATOR_JOBS = "emulator-jobs.json"
 
 
 @dataclass(frozen=True)
@@ -158,9 +162,17 @@ def summarize_rows(result: Any, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_table(options: RunOptions, *, say: Callable[[str], None] = print) -> int:
-    """Run ``humekit run`` with ``options``; returns the process exit code (0 all ok, 1 some not, 2 failure)."""
+    """Run ``humekit run`` with ``options``; returns the process exit code (0 all ok, 1 some not, 2 failure,
+    130 interrupted)."""
     try:
         return _run(options, say)
+    except MeasureInterrupted as exc:
+        say(MeasureInterrupted.describe(len(exc.running), exc.endpoint, exc.ledger, again="the same humekit run command"))
+        return 130
+    except KeyboardInterrupt:
+        say("Interrupted: nothing is lost (every job submitted is in the ledger). Run the same humekit run command "
+            "again to resume.")
+        return 130
     except HumekitError as exc:
         say(f"humekit run: error: {in_cli_terms(str(exc))}")
         return 2
@@ -205,14 +217,25 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
         backend, where = _backend(options, stack)
         callback = _receiver(out, stack) if options.callback else None
         out.mkdir(parents=True, exist_ok=True)
-        result = humekit.measure(table, id_col=options.id_col, source_col=options.source_col, models=models,
-                                 backend=backend, ledger=str(ledger), kind=options.kind, root=str(root), errors="mark",
-                                 timeout=options.timeout, progress=options.progress, callback=callback)  # fmt: skip
+        try:
+            result = humekit.measure(table, id_col=options.id_col, source_col=options.source_col, models=models,
+                                     backend=backend, ledger=str(ledger), kind=options.kind, root=str(root),
+                                     errors="mark", timeout=options.timeout, progress=options.progress,
+                                     callback=callback)  # fmt: skip
+            timed_out: list[str] = []
+        except WaitTimeoutError as exc:  # the outputs are still written, with the unfinished rows pending
+            if exc.result is None:
+                raise
+            result, timed_out = exc.result, exc.pending
         stack.callback(result.ledger.close)  # checkpoints the WAL: only ledger.sqlite stays in the folder
         callbacks = 0 if callback is None else len(callback.events(event_name="job"))
     written = _write(result, out, synthetic=options.emulator, top=options.top)
     _report(result, options, written, where=where, ledger=ledger, callbacks=callbacks, say=say, root=root,
             separator=table.attrs.get("separator"))
+    if timed_out:
+        say(f"  --timeout {options.timeout:g} s ran out with {len(timed_out)} job(s) still queued or running at "
+            f"{where}: their rows are pending. They keep running; run the same humekit run command again to "
+            "collect them (nothing is resubmitted).")
     return 0 if (result.status["status"] == "ok").all() else 1
 
 
@@ -235,7 +258,10 @@ def _backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
         return BatchBackend(client), client.base_url
     from humekit.emulator import Emulator, Schedule
 
-    emu = stack.enter_context(Emulator(schedule=Schedule(queued=0.2, running=0.6)))
+    options.out.mkdir(parents=True, exist_ok=True)
+    # Its jobs are kept in the out folder, so a run interrupted or timed out resumes when run again.
+    emu = stack.enter_context(Emulator(schedule=Schedule(queued=0.2, running=0.6),
+                                       jobs_file=options.out / EMULATOR_JOBS))
     # a new port each run, the same (deterministic) results: one endpoint for the ledger
     backend = BatchBackend(Client(api_key=emu.api_key, base_url=emu.url), endpoint="humekit-embedded-emulator")
     return backend, f"the embedded emulator at {emu.url}"

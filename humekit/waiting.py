@@ -17,11 +17,10 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tqdm.auto import tqdm
-
 from humekit.backend import Backend
 from humekit.errors import APIConnectionError, ConfigurationError, RateLimitError, ServerError, WaitTimeoutError
 from humekit.jobs import JobDetails
+from humekit.progress import Progress
 
 __all__ = ["Backoff", "wait_for_jobs"]
 
@@ -64,7 +63,7 @@ def wait_for_jobs(
     timeout: float | None = 3600.0,
     backoff: Backoff = Backoff(),
     rows: Mapping[str, int] | None = None,
-    progress: bool = True,
+    progress: bool | Progress = True,
     settled: Callable[[list[str]], Mapping[str, JobDetails]] | None = None,
     on_update: Callable[[JobDetails], None] = lambda details: None,
     seed: int | None = None,
@@ -78,7 +77,8 @@ def wait_for_jobs(
         timeout: seconds before giving up with :class:`~humekit.WaitTimeoutError` (``None``: no limit).
         backoff: the polling schedule.
         rows: rows per job, for the progress bar.
-        progress: show one tqdm bar (jobs done, rows done).
+        progress: show a progress display (rows done, jobs by state, elapsed time that ticks), or
+            report to this :class:`~humekit.progress.Progress` (``measure`` passes its own).
         settled: given the pending job ids, returns those known to be finished by other means
             (webhook callbacks); they are not polled.
         on_update: called with every status read (the pipeline records them in the ledger).
@@ -95,9 +95,16 @@ def wait_for_jobs(
     due = {job_id: start + backoff.delay(0, rng) for job_id in pending}
     done: dict[str, JobDetails] = {}
     rows = rows or {}
-    bar = tqdm(total=len(pending), unit="job", desc=f"Waiting for {len(pending)} jobs", disable=not progress,
-               leave=True)
-    rows_done = 0
+    own = not isinstance(progress, Progress)
+    display = Progress(sum(rows.get(job_id, 0) for job_id in pending), enabled=bool(progress), clock=clock) \
+        if own else progress
+    display.stage("waiting")
+    display.jobs({job_id: "QUEUED" for job_id in pending if job_id not in display.states})
+
+    def update(details: JobDetails) -> None:
+        display.jobs({details.job_id: details.status})
+        on_update(details)
+
     try:
         while pending:
             finished = _settled(settled, pending)
@@ -109,15 +116,14 @@ def wait_for_jobs(
                 if polled and len(pending) >= getattr(backend, "list_threshold", 3):
                     polled = list(pending)  # one list request answers for all of them: advance them together
                 if polled:
-                    finished, retry_after = _poll(backend, polled, since_ms, on_update)
+                    finished, retry_after = _poll(backend, polled, since_ms, update)
             for job_id, details in finished.items():
                 if job_id in due:
                     done[job_id] = details
                     pending.remove(job_id)
                     del due[job_id]
-                    rows_done += rows.get(job_id, 0)
-                    bar.update(1)
-                    bar.set_postfix(rows=rows_done, refresh=False)
+                    display.jobs({job_id: details.status})
+                    display.add_rows(rows.get(job_id, 0))
             for job_id in polled:
                 if job_id in due:
                     attempts[job_id] += 1
@@ -141,7 +147,8 @@ def wait_for_jobs(
             pause = next_due - now if settled is None else min(next_due - now, 1.0)
             clock.sleep(max(pause, 0.05))
     finally:
-        bar.close()
+        if own:
+            display.close()
     return done
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _paths import SAMPLES
+from _paths import SAMPLES, require_samples, samples_missing
 
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Schedule
@@ -19,12 +19,33 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    missing = samples_missing()
+    return f"humekit samples: {SAMPLES}" if missing is None else f"humekit samples: {missing}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Skips for missing samples share one location, so ``-ra`` folds them into one summary line."""
+    report = yield
+    missing = samples_missing()
+    if report.skipped and missing is not None and isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(
+            missing):
+        report.longrepr = (str(Path(__file__).with_name("_paths.py")), None, report.longrepr[2])
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _needs_samples(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``samples`` need the real Hume samples."""
+    if request.node.get_closest_marker("samples") is not None:
+        require_samples()
+
+
 @pytest.fixture
 def samples() -> Path:
-    """The real Hume samples shipped beside the repository (../shared/samples)."""
-    if not SAMPLES.is_dir():
-        pytest.fail(f"the shared samples are missing: expected them at {SAMPLES}")
-    return SAMPLES
+    """The real Hume samples kept outside the repository (HUMEKIT_SAMPLES or ../shared/samples)."""
+    return require_samples()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from _paths import SAMPLES
+from _paths import SAMPLES, require_samples
 
 import humekit
 from humekit.analysis import plot_timeline, summarize, top_emotions, wide
@@ -17,6 +17,7 @@ from humekit.predictions import to_frame
 from humekit.synthetic import make_image, make_wav
 
 matplotlib.use("Agg")
+pytestmark = pytest.mark.samples  # the real video and text predictions
 
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 TEXT = SAMPLES / "real_predictions_text_language_conversational_turn.json"
@@ -25,6 +26,7 @@ TEXT = SAMPLES / "real_predictions_text_language_conversational_turn.json"
 @pytest.fixture(scope="module")
 def video() -> pd.DataFrame:
     """The uploaded-video sample as a long table."""
+    require_samples()
     return to_frame(VIDEO.read_bytes())
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
-from _paths import SAMPLES
+from _paths import SAMPLES, payload, sample_param
 
 from humekit.archives import iter_prediction_files, read_predictions
 from humekit.errors import PredictionsFormatError
@@ -25,8 +25,8 @@ from humekit.vocabulary import (
     TOXICITY,
 )
 
-VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
-ZIP = SAMPLES / "real_artifacts_face_prosody_language.zip"
+VIDEO = payload("real_predictions_file_video_face_prosody_language.json")
+ZIP = payload("real_artifacts_face_prosody_language.zip")
 PREDICTION_SAMPLES = {
     "real_predictions_file_video_face_prosody_language.json": 16956,
     "real_predictions_text_language_conversational_turn.json": 1325,
@@ -86,6 +86,7 @@ def _sorted(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
+@pytest.mark.samples
 def test_helper_writes_the_real_headers() -> None:
     """The test ZIP writer produces exactly the CSV headers of the real artifacts ZIP."""
     with zipfile.ZipFile(ZIP) as archive:
@@ -94,6 +95,7 @@ def test_helper_writes_the_real_headers() -> None:
             assert archive.read(name).decode().splitlines()[0].split(",") == HEADERS[model]
 
 
+@pytest.mark.samples
 def test_real_zip_counts_and_values() -> None:
     """The real artifacts ZIP reads to exact row counts and pinned values."""
     tables = read_predictions(ZIP)
@@ -112,6 +114,7 @@ def test_real_zip_counts_and_values() -> None:
     assert set(s[s.model == "prosody"].group) == {"spk_0", "spk_1"}
 
 
+@pytest.mark.samples
 def test_json_and_zip_of_the_same_job_are_equal(tmp_path: Path) -> None:
     """A job read from JSON and from its artifacts ZIP gives the same rows, columns and dtypes."""
     doc = orjson.loads(VIDEO.read_bytes())
@@ -128,23 +131,25 @@ def test_json_and_zip_of_the_same_job_are_equal(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(left, right)
 
 
+@pytest.mark.samples
 @pytest.mark.parametrize(("name", "rows"), PREDICTION_SAMPLES.items())
 def test_every_prediction_sample_reads(name: str, rows: int) -> None:
     """Every predictions sample (JSON or ZIP) reads with its exact row count and the same dtypes."""
-    tables = read_predictions(SAMPLES / name)
+    tables = read_predictions(payload(name))
     assert len(tables.scores) == rows
     reference = to_tables(VIDEO.read_bytes()).scores.dtypes.astype(str)
     assert (tables.scores.dtypes.astype(str) == reference).all()
 
 
-@pytest.mark.parametrize("name", ["sdk_example_get_job_details_completed.json", "sdk_example_evi_list_chats.json",
-                                  "docs_webhook_chat_ended.json", "README.md"])  # fmt: skip
+@pytest.mark.parametrize("name", [sample_param(n, n) for n in ("sdk_example_get_job_details_completed.json",
+                                  "sdk_example_evi_list_chats.json", "docs_webhook_chat_ended.json", "README.md")])
 def test_non_predictions_name_the_file(name: str) -> None:
     """Files that are not predictions raise PredictionsFormatError naming the file."""
     with pytest.raises(PredictionsFormatError, match=name.replace(".", r"\.")):
-        read_predictions(SAMPLES / name)
+        read_predictions(payload(name))
 
 
+@pytest.mark.samples
 def test_samples_folder_recursively(tmp_path: Path) -> None:
     """A folder reads recursively; non-predictions files raise, or are skipped with on_invalid="skip"."""
     with pytest.raises(PredictionsFormatError):
@@ -160,6 +165,7 @@ def test_samples_folder_recursively(tmp_path: Path) -> None:
     assert len(read_predictions(tmp_path).scores) == 16956
 
 
+@pytest.mark.samples
 def test_extracted_artifacts_folder_equals_zip(tmp_path: Path) -> None:
     """An extracted artifacts folder reads exactly like the ZIP itself."""
     with zipfile.ZipFile(ZIP) as archive:
@@ -170,6 +176,7 @@ def test_extracted_artifacts_folder_equals_zip(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(found.descriptors, expected.descriptors)
 
 
+@pytest.mark.samples
 def test_models_filter_applies_to_zips() -> None:
     """models= also filters the CSVs of an artifacts ZIP."""
     tables = read_predictions(ZIP, models=["prosody"])

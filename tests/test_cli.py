@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from humekit.cli import main
-from humekit.run import OUTPUTS, parse_models
+from humekit.emulator import Emulator, Schedule
+from humekit.run import EMULATOR_JOBS, OUTPUTS, parse_models
 from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
@@ -40,7 +46,7 @@ def test_run_writes_every_output_with_the_right_columns(first_run):
     """A run over the committed dataset exits 0 and writes predictions, per-row summaries, status and a plot."""
     code, text, out = first_run
     assert code == 0, text
-    assert sorted(p.name for p in out.iterdir() if p.name != "ledger.sqlite") == sorted(OUTPUTS)
+    assert sorted(p.name for p in out.iterdir() if p.name not in ("ledger.sqlite", EMULATOR_JOBS)) == sorted(OUTPUTS)
     table = pd.read_csv(RECORDINGS)
     status = pd.read_parquet(out / "status.parquet")
     assert list(status.columns) == ["id", "status", "job_id", "error", "note"] and len(status) == len(table)
@@ -227,3 +233,47 @@ def test_ok_rows_with_nothing_found_are_reported(tmp_path, capsys):
     assert "1 ok row(s) where a model found nothing" in text and "'quiet': prosody: no speech found" in text
     status = pd.read_csv(tmp_path / "out" / "status.csv").set_index("id")
     assert status.loc["quiet", "note"] == "prosody: no speech found" and pd.isna(status.loc["s1", "note"])
+
+
+def test_timeout_writes_pending_rows_and_the_emulator_run_resumes(tmp_path, capsys):
+    """--timeout running out writes the outputs with rows pending and exits 1; the same command again
+    (a new embedded emulator, which kept its jobs in the out folder) collects them without resubmitting."""
+    out = tmp_path / "out"
+    code, text = run(capsys, *RUN, "--out", str(out), "--emulator", "--timeout", "0.1")
+    assert code == 1, text
+    assert set(pd.read_parquet(out / "status.parquet")["status"]) == {"pending"}
+    assert "run the same humekit run command again" in text and "Traceback" not in text
+    assert (out / EMULATOR_JOBS).exists()
+    time.sleep(1.0)  # the embedded emulator's jobs take 0.8 s
+    code, text = run(capsys, *RUN, "--out", str(out), "--emulator")
+    assert code == 0, text
+    assert "20 ok" in text and "0 submitted now, 1 reused" in text
+
+
+def _default_sigint() -> None:
+    """Ctrl-C's default action in the child: a shell running this suite in the background ignores SIGINT,
+    and a Python started with SIGINT ignored never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
+    """SIGINT while humekit run waits: one line (jobs still running, nothing lost, run it again), exit 130."""
+    with Emulator(api_key="k", schedule=Schedule(queued=60, running=60)) as emu:
+        env, url = {**os.environ, "HUME_API_KEY": "k"}, emu.url
+        proc = subprocess.Popen([sys.executable, "-m", "humekit.cli", *RUN, "--out", str(tmp_path / "out"),
+                                 "--base-url", emu.url], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, preexec_fn=_default_sigint)
+        deadline = time.monotonic() + 60
+        while not emu.jobs and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # waiting now
+        proc.send_signal(signal.SIGINT)
+        try:
+            output, _ = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines == [f"Interrupted: 1 job is still queued or running at {url}; nothing is lost (every job is in "
+                     f"the ledger {tmp_path / 'out' / 'ledger.sqlite'}). Run the same humekit run command again to "
+                     "resume."], output

@@ -13,9 +13,12 @@ import uuid
 import httpx
 import pytest
 
+import humekit.jobs
+
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Faults, Schedule
 from humekit.limits import DEFAULT_LIMITS
+from humekit.synthetic import make_wav
 
 KEY = {"X-Hume-Api-Key": "test-key"}
 JOBS = "/v0/batch/jobs"
@@ -503,3 +506,22 @@ def test_corrupt_archive_upload_is_a_per_file_error(emulator, clock):
     clock.advance(3)
     errors = api.get(f"{JOBS}/{job_id}/predictions").json()[0]["results"]["errors"]
     assert errors and "broken.zip" in errors[0]["message"]
+
+
+def test_jobs_file_keeps_jobs_across_restarts(tmp_path):
+    """An emulator restarted with the same jobs_file still knows earlier jobs, uploads included, and finishes them."""
+    clock = VirtualClock(start=1_750_000_000.0)
+    first = Emulator(api_key="test-key", clock=clock, schedule=Schedule(queued=5, running=5),
+                     jobs_file=tmp_path / "j.json")
+    job_id = submit_text(http(first), "Remembered text.")
+    with first.client() as client:
+        upload = client.start_job(files=[humekit.jobs.Upload(filename="a.wav", data=make_wav(duration=2.0))],
+                                  models={"prosody": {}})
+    first.stop()
+    clock.advance(20)
+    second = Emulator(api_key="test-key", clock=clock, jobs_file=tmp_path / "j.json")
+    with second.client() as client:
+        assert client.get_job(job_id).status == "COMPLETED" and client.get_job(upload).status == "COMPLETED"
+        assert client.get_predictions(job_id)[0]["results"]["predictions"][0]["models"]["language"]
+        assert client.get_predictions(upload)[0]["source"]["filename"] == "a.wav"
+    second.stop()

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from _paths import SDK_EXAMPLES
 
 from humekit.clock import VirtualClock
 from humekit.emulator.evi import EviEmulator
@@ -92,9 +93,9 @@ def test_official_sdk_sees_auth_and_errors(evi: EviEmulator) -> None:
     assert info.value.status_code == 400
 
 
-def test_events_page_shape_matches_the_sample(evi: EviEmulator, http: httpx.Client, samples: Any) -> None:
+def test_events_page_shape_matches_the_sample(evi: EviEmulator, http: httpx.Client) -> None:
     """GET /v0/evi/chats/{id} has the sample's keys; events have the sample's keys and ms timestamps."""
-    sample = orjson.loads((samples / "sdk_example_evi_list_chat_events.json").read_bytes())
+    sample = orjson.loads((SDK_EXAMPLES / "sdk_example_evi_list_chat_events.json").read_bytes())
     body = http.get(f"/v0/evi/chats/{evi.chat_ids()[0]}", params={"page_size": 5}).json()
     assert set(body) == set(sample)
     assert body["page_size"] == 5 and body["page_number"] == 0 and len(body["events_page"]) == 5
@@ -104,9 +105,9 @@ def test_events_page_shape_matches_the_sample(evi: EviEmulator, http: httpx.Clie
     assert body["events_page"][0]["type"] == "CHAT_START_MESSAGE"
 
 
-def test_list_chats_shape_and_filters(evi: EviEmulator, http: httpx.Client, samples: Any) -> None:
+def test_list_chats_shape_and_filters(evi: EviEmulator, http: httpx.Client) -> None:
     """GET /v0/evi/chats pages like the sample and filters by status."""
-    sample = orjson.loads((samples / "sdk_example_evi_list_chats.json").read_bytes())
+    sample = orjson.loads((SDK_EXAMPLES / "sdk_example_evi_list_chats.json").read_bytes())
     evi.create_chat(end_reason="INACTIVITY_TIMEOUT")
     body = http.get("/v0/evi/chats", params={"page_size": 2, "page_number": 1}).json()
     assert set(body) == set(sample) and set(body["chats_page"][0]) == set(sample["chats_page"][0])

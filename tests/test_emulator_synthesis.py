@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _paths import SAMPLES
+from _paths import payload, require_samples
 
 from humekit import synthetic
 from humekit.emulator.synthesis import MODEL_ORDER, Source, artifacts_zip, predict_source
@@ -62,12 +62,12 @@ def shape(value: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def real_video() -> dict[str, Any]:
-    return json.loads((SAMPLES / "real_predictions_file_video_face_prosody_language.json").read_text())[0]
+    return json.loads((require_samples() / "real_predictions_file_video_face_prosody_language.json").read_text())[0]
 
 
 @pytest.fixture(scope="module")
 def real_text() -> dict[str, Any]:
-    return json.loads((SAMPLES / "real_predictions_text_language_conversational_turn.json").read_text())[0]
+    return json.loads((require_samples() / "real_predictions_text_language_conversational_turn.json").read_text())[0]
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_text_structure_matches_real_sample(real_text):
 
 def test_image_structure_matches_sdk_archive_example():
     """A face on an image matches the SDK's archive example item: frame 0, time 0, facs/descriptions null."""
-    example = json.loads((SAMPLES / "sdk_example_get_job_predictions_face_url_archive.json").read_text())[0]
+    example = json.loads(payload("sdk_example_get_job_predictions_face_url_archive.json").read_text())[0]
     real_item = example["results"]["predictions"][0]["models"]["face"]["grouped_predictions"][0]["predictions"][0]
     ours = run(file_source("me.png", synthetic.make_image()), models(face=True))["results"]["predictions"][0]
     item = items(ours, "face")[0]
@@ -444,7 +444,7 @@ def test_fast_on_ten_minutes_and_a_hundred_texts():
 
 # --- artifacts ZIP ----------------------------------------------------------------------------------
 def _real_headers() -> dict[str, list[str]]:
-    with zipfile.ZipFile(SAMPLES / "real_artifacts_face_prosody_language.zip") as zf:
+    with zipfile.ZipFile(require_samples() / "real_artifacts_face_prosody_language.zip") as zf:
         return {Path(n).stem: next(csv.reader(io.StringIO(zf.read(n).decode()))) for n in zf.namelist()}
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from _paths import SDK_EXAMPLES
 
 from humekit.errors import MalformedPayloadError
 from humekit.events import ChatEnded, ChatStarted, JobCallback, ToolCall, ToolCallMessage, UnknownEvent, parse_event
@@ -31,9 +32,9 @@ def test_docs_chat_ended_sample(samples: Path) -> None:
     assert event.ended_at is not None and event.ended_at.tzinfo is UTC
 
 
-def test_fern_tool_call_sample_without_event_name(samples: Path) -> None:
+def test_fern_tool_call_sample_without_event_name() -> None:
     """The Fern tool_call example has no event_name; it is recognised by its tool_call_message."""
-    event = parse_event(json.loads((samples / "fern_example_webhook_tool_call.json").read_text()))
+    event = parse_event(json.loads((SDK_EXAMPLES / "fern_example_webhook_tool_call.json").read_text()))
     assert isinstance(event, ToolCall)
     assert isinstance(event.tool_call_message, ToolCallMessage)
     assert event.tool_call_message.response_required is True

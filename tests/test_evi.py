@@ -9,6 +9,7 @@ import httpx
 import orjson
 import pandas as pd
 import pytest
+from _paths import SDK_EXAMPLES
 
 from humekit.clock import VirtualClock
 from humekit.emulator.evi import EviEmulator
@@ -99,9 +100,9 @@ def test_chat_metadata_in_attrs(evi: EviEmulator, client: StandIn) -> None:
     assert meta["start_time"] < meta["end_time"] and meta["start_time"].tzinfo is not None
 
 
-def test_real_sample_events_parse(samples: Any) -> None:
+def test_real_sample_events_parse() -> None:
     """The SDK's example page (real-looking scores) parses: the user message's 48 scores, NaN for the prompt."""
-    page = orjson.loads((samples / "sdk_example_evi_list_chat_events.json").read_bytes())
+    page = orjson.loads((SDK_EXAMPLES / "sdk_example_evi_list_chat_events.json").read_bytes())
 
     class Pages:
         clock = VirtualClock(0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _paths import SAMPLES
+from _paths import SAMPLES, require_samples
 
 from humekit.analysis import summarize
 from humekit.archives import read_predictions
@@ -23,6 +23,7 @@ PREDICTIONS = [
     "real_artifacts_face_prosody_language.zip",
 ]
 TABLES = ("scores", "descriptors", "errors", "metadata")
+pytestmark = pytest.mark.samples  # the real predictions and artifacts
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,7 @@ def tables() -> PredictionTables:
     """The uploaded-video sample's tables, with one per-file error added."""
     import orjson
 
+    require_samples()
     doc = orjson.loads(VIDEO.read_bytes())
     doc[0]["results"]["errors"] = [{"file": "x.mp4", "message": "bad file"}]
     return to_tables(doc)

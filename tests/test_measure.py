@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -842,3 +843,106 @@ def test_rows_without_predictions_say_why(tmp_path, clock):
     assert set(result.predictions["id"]) >= {"speech", "face"} and "wall" not in set(result.predictions["id"])
     faces = result.predictions[result.predictions["model"] == "face"]
     assert len(faces) and faces["begin"].isna().all() and faces["end"].isna().all()  # an image has no timeline
+
+
+def _timed_out(table: pd.DataFrame, ledger, clock: VirtualClock) -> None:
+    """Run ``table`` into ``ledger`` against an emulator whose jobs are still queued when measure times out."""
+    emu = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=100, running=100))
+    backend = BatchBackend(emu.client(), endpoint="my-emulator")
+    with pytest.raises(humekit.WaitTimeoutError):
+        measure(table, id_col="id", source_col="text", models=["language"], backend=backend, ledger=ledger,
+                timeout=5, progress=False)
+
+
+@pytest.mark.parametrize("rows", [4, 250])
+def test_jobs_a_restarted_emulator_lost_come_back_failed_with_the_fix(tmp_path, clock, rows):
+    """A rerun whose ledgered jobs the endpoint answers 404 for: those rows are failed, saying why and what to do."""
+    table = pd.DataFrame({"id": range(rows), "text": [f"Text {i}." for i in range(rows)]})
+    _timed_out(table, tmp_path / "l.sqlite", clock)
+    restarted = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=1, running=1))
+    backend = BatchBackend(restarted.client(), endpoint="my-emulator")
+    result = measure(table, id_col="id", source_col="text", models=["language"], backend=backend,
+                     ledger=tmp_path / "l.sqlite", progress=False)
+    assert result.counts()["failed"] == rows
+    error = result.status["error"].iloc[0]
+    assert "my-emulator no longer knows job" in error and "404" in error and "retry_failed" in error
+    retried = retry_failed(result)
+    assert retried.counts()["ok"] == rows
+
+
+def test_a_completed_job_whose_predictions_are_gone_is_failed(tmp_path, clock):
+    """A job the ledger saw COMPLETED but whose predictions the endpoint no longer has (404) fails its rows."""
+    table = pd.DataFrame({"id": range(3), "text": ["a.", "b.", "c."]})
+    _timed_out(table, tmp_path / "l.sqlite", clock)
+    ledger = Ledger(tmp_path / "l.sqlite")
+    for job_id in ledger.jobs()["job_id"]:
+        ledger.record_status(job_id, "COMPLETED", None)
+    ledger.close()
+    restarted = Emulator(api_key="k", clock=clock)
+    result = measure(table, id_col="id", source_col="text", models=["language"], ledger=tmp_path / "l.sqlite",
+                     backend=BatchBackend(restarted.client(), endpoint="my-emulator"), progress=False)
+    assert result.counts()["failed"] == 3 and result.status["error"].str.contains("no longer knows job").all()
+
+
+def test_kernel_interrupt_during_measure_shows_one_line(tmp_path):
+    """Kernel ▸ Interrupt (SIGINT to the kernel) mid-wait: the cell ends with one line, not a traceback."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    setup = textwrap.dedent(f"""
+        import pandas as pd, humekit
+        from humekit.emulator import Emulator, Schedule
+        emu = Emulator(api_key="k", schedule=Schedule(queued=120, running=120)).__enter__()
+        client = emu.client()
+        table = pd.DataFrame({{"id": range(5), "text": ["Hello there."] * 5}})
+        ledger = {str(tmp_path / "l.sqlite")!r}
+    """)
+    call = "humekit.measure(table, id_col='id', source_col='text', models=['language'], client=client, ledger=ledger)"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup), nbformat.v4.new_code_cell(call),
+                                               nbformat.v4.new_code_cell("emu.url")])
+    NotebookClient(notebook, timeout=8, interrupt_on_timeout=True, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = notebook.cells[1].outputs
+    errors = [o for o in outputs if o["output_type"] == "error"]
+    assert [o.get("name") for o in outputs if o["output_type"] == "stream"] == []
+    url = notebook.cells[2].outputs[0]["data"]["text/plain"].strip("'")
+    assert len(errors) == 1 and errors[0]["ename"] == "MeasureInterrupted"
+    assert [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in errors[0]["traceback"]] == [
+        f"MeasureInterrupted: Interrupted: 1 job is still queued or running at {url}; nothing is lost (every job is "
+        f"in the ledger {tmp_path / 'l.sqlite'}). Run the same humekit.measure(...) call again to resume."]
+
+
+def test_ctrl_c_in_measure_is_a_keyboard_interrupt_and_a_humekit_error(tmp_path, clock, monkeypatch):
+    """The interrupt measure raises is still a KeyboardInterrupt, rooted at HumekitError, counting running jobs."""
+    emu = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=100, running=100))
+
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(clock, "sleep", interrupt)
+    table = pd.DataFrame({"id": range(250), "text": [f"Text {i}." for i in range(250)]})
+    with pytest.raises(KeyboardInterrupt) as caught:
+        measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                ledger=tmp_path / "l.sqlite", progress=False)
+    assert isinstance(caught.value, humekit.MeasureInterrupted) and isinstance(caught.value, humekit.HumekitError)
+    assert len(caught.value.running) == 3 and str(caught.value).startswith("Interrupted: 3 jobs are still queued")
+
+
+def test_interrupt_display_leaves_another_custom_exception_handler_alone(monkeypatch):
+    """In IPython, measure registers its one-line display only when no other custom exception display is set."""
+    import IPython
+
+    from humekit.measure import _interrupts_as_one_line
+
+    class Shell:
+        def __init__(self, custom):
+            self.custom_exceptions, self.registered = custom, None
+
+        def set_custom_exc(self, exc_tuple, handler):
+            self.registered = exc_tuple
+
+    theirs, fresh = Shell((ValueError,)), Shell(())
+    for shell in (theirs, fresh):
+        monkeypatch.setattr(IPython, "get_ipython", lambda shell=shell: shell)
+        _interrupts_as_one_line()
+    assert theirs.registered is None and fresh.registered == (humekit.MeasureInterrupted,)

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
-from _paths import SAMPLES
+from _paths import payload, sample_param
 
 from humekit.errors import PredictionsFormatError
 from humekit.predictions import (
@@ -24,10 +24,10 @@ from humekit.predictions import (
 )
 from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
 
-VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
-TEXT = SAMPLES / "real_predictions_text_language_conversational_turn.json"
-URL = SAMPLES / "real_predictions_url_video_face_TRIMMED.json"
-ARCHIVE = SAMPLES / "sdk_example_get_job_predictions_face_url_archive.json"
+VIDEO = payload("real_predictions_file_video_face_prosody_language.json")
+TEXT = payload("real_predictions_text_language_conversational_turn.json")
+URL = payload("real_predictions_url_video_face_TRIMMED.json")
+ARCHIVE = payload("sdk_example_get_job_predictions_face_url_archive.json")
 NOT_PREDICTIONS = [
     "sdk_example_get_job_details_completed.json",
     "sdk_example_list_jobs.json",
@@ -56,10 +56,10 @@ def load(path: Path) -> Any:
 @pytest.mark.parametrize(
     ("path", "scores", "by_model", "descriptors", "metadata"),
     [
-        (VIDEO, 16956, {"face": 15744, "prosody": 576, "language": 636}, 108, 2),
-        (TEXT, 1325, {"language": 1325}, 0, 0),
-        (URL, 576, {"face": 576}, 0, 0),
-        (ARCHIVE, 48, {"face": 48}, 0, 0),
+        sample_param(VIDEO.name, VIDEO, 16956, {"face": 15744, "prosody": 576, "language": 636}, 108, 2),
+        sample_param(TEXT.name, TEXT, 1325, {"language": 1325}, 0, 0),
+        sample_param(URL.name, URL, 576, {"face": 576}, 0, 0),
+        sample_param(ARCHIVE.name, ARCHIVE, 48, {"face": 48}, 0, 0),
     ],
 )
 def test_sample_row_counts(path: Path, scores: int, by_model: dict[str, int], descriptors: int, metadata: int) -> None:
@@ -72,6 +72,7 @@ def test_sample_row_counts(path: Path, scores: int, by_model: dict[str, int], de
     assert len(tables.errors) == 0
 
 
+@pytest.mark.samples
 def test_video_sample_exact_values() -> None:
     """Pinned values of the uploaded-video sample: face, prosody, language, sentiment, metadata."""
     tables = to_tables(VIDEO.read_bytes())
@@ -97,6 +98,7 @@ def test_video_sample_exact_values() -> None:
     assert tables.metadata.detected_language.tolist() == ["en", "en"]
 
 
+@pytest.mark.samples
 def test_text_url_and_archive_samples() -> None:
     """Raw text uses source "text" and the string index as file; URL sources keep the URL."""
     text = to_frame(TEXT.read_bytes())
@@ -112,7 +114,7 @@ def test_text_url_and_archive_samples() -> None:
     assert archive.file_type.isna().all() and archive.md5sum.isna().all()
 
 
-@pytest.mark.parametrize("path", [VIDEO, TEXT, URL, ARCHIVE])
+@pytest.mark.parametrize("path", [sample_param(p.name) for p in (VIDEO, TEXT, URL, ARCHIVE)])
 def test_schema_is_stable(path: Path) -> None:
     """Every table has the same columns and dtypes whatever models the sample has."""
     tables = to_tables(path.read_bytes())
@@ -124,6 +126,7 @@ def test_schema_is_stable(path: Path) -> None:
     assert list(tables.scores.emotion.cat.categories) == list(LANGUAGE_EMOTIONS)
 
 
+@pytest.mark.samples
 def test_inputs_bytes_str_parsed_and_callback_agree() -> None:
     """Raw bytes, str, parsed JSON and a callback body give identical tables."""
     raw = URL.read_bytes()
@@ -135,6 +138,7 @@ def test_inputs_bytes_str_parsed_and_callback_agree() -> None:
     assert isinstance(to_tables(raw), PredictionTables)
 
 
+@pytest.mark.samples
 def test_models_filter() -> None:
     """models= keeps only the named models; an unknown model name is an error."""
     frame = to_frame(VIDEO.read_bytes(), models=["prosody"])
@@ -143,6 +147,7 @@ def test_models_filter() -> None:
         to_frame(VIDEO.read_bytes(), models=["faces"])
 
 
+@pytest.mark.samples
 def test_nulls_missing_models_and_extra_keys_are_tolerated() -> None:
     """Null models, groups, items, emotions and scores, and unknown keys do not break flattening."""
     doc = load(VIDEO)
@@ -165,6 +170,7 @@ def test_nulls_missing_models_and_extra_keys_are_tolerated() -> None:
     assert len(tables.descriptors) == 108 - 9
 
 
+@pytest.mark.samples
 def test_unexpected_labels_take_the_slow_path() -> None:
     """Reordered, missing or unknown emotion labels are still matched to the right scores."""
     doc = load(URL)
@@ -215,11 +221,11 @@ def test_empty_predictions_give_empty_typed_tables() -> None:
     assert tables.scores.dtypes.astype(str).to_dict() == EXPECTED_DTYPES
 
 
-@pytest.mark.parametrize("name", NOT_PREDICTIONS)
+@pytest.mark.parametrize("name", [sample_param(name, name) for name in NOT_PREDICTIONS])
 def test_non_prediction_samples_are_rejected(name: str) -> None:
     """Job details, job lists, EVI payloads and webhooks are not predictions: a clear error."""
     with pytest.raises(PredictionsFormatError, match=r"expected Hume predictions.*; found"):
-        to_tables((SAMPLES / name).read_bytes())
+        to_tables(payload(name).read_bytes())
 
 
 @pytest.mark.parametrize(
@@ -241,6 +247,7 @@ def test_bad_documents_say_what_was_found(document: bytes | Path, found: str) ->
         to_frame(document)
 
 
+@pytest.mark.samples
 def test_label_sets_match_the_vocabulary() -> None:
     """Face rows carry the 48 expressions and language rows the 53, in JSON order."""
     frame = to_frame(VIDEO.read_bytes())

@@ -133,6 +133,7 @@ def test_no_secret_means_token_only(ledger: Path) -> None:
         assert httpx.post(rx.callback_url(), content=body, timeout=TIMEOUT).status_code == 200
 
 
+@pytest.mark.samples
 def test_a_secret_still_leaves_unsigned_batch_callbacks_their_token(ledger: Path) -> None:
     """With only a secret (for EVI), callback_url() carries a generated token, and a real-sized
     unsigned callback (two files' predictions, 1.8 MB) arriving there is accepted."""

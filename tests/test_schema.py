@@ -11,7 +11,7 @@ import msgspec
 import orjson
 import pandas as pd
 import pytest
-from _paths import SAMPLES
+from _paths import payload, sample_param
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,8 +23,10 @@ from humekit.errors import PredictionsFormatError
 from humekit.predictions import to_frame, to_tables
 from humekit.vocabulary import MODELS
 
-VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
-PREDICTION_SAMPLES = sorted(p for p in SAMPLES.glob("*.json") if "predictions" in p.name)
+VIDEO = payload("real_predictions_file_video_face_prosody_language.json")
+PREDICTION_SAMPLES = [sample_param(name) for name in (
+    "real_predictions_file_video_face_prosody_language.json", "real_predictions_text_language_conversational_turn.json",
+    "real_predictions_url_video_face_TRIMMED.json", "sdk_example_get_job_predictions_face_url_archive.json")]
 
 
 def load(path: Path) -> Any:
@@ -70,7 +72,7 @@ def known_labels_decode(data: bytes, *, described: bool) -> bool:
     return True
 
 
-@pytest.mark.parametrize("path", PREDICTION_SAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PREDICTION_SAMPLES)
 def test_every_sample_takes_the_fast_decoder(path: Path) -> None:
     """Real samples fit the typed shape with Hume's labels as they are: no repair, no fallback."""
     for described in (True, False):
@@ -87,6 +89,7 @@ def test_emulator_output_with_every_model_takes_the_fast_decoder() -> None:
     assert known_labels_decode(data, described=True) and known_labels_decode(data, described=False)
 
 
+@pytest.mark.samples
 def test_an_unknown_label_falls_back_to_the_string_decoder() -> None:
     """A label Hume does not have fails the fast decoder but still decodes in one pass, and is kept."""
     doc = load(VIDEO)
@@ -99,12 +102,13 @@ def test_an_unknown_label_falls_back_to_the_string_decoder() -> None:
     assert "Serenity" in set(tables.scores.emotion) and "AU99" in set(tables.descriptors.name)
 
 
-@pytest.mark.parametrize("path", PREDICTION_SAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PREDICTION_SAMPLES)
 def test_bytes_and_parsed_documents_give_equal_tables(path: Path) -> None:
     """The one-pass bytes decoder and the converter of parsed JSON give identical tables."""
     assert_tables_equal(to_tables(path.read_bytes()), to_tables(load(path)))
 
 
+@pytest.mark.samples
 def test_models_come_out_in_humes_order_whatever_the_json_order() -> None:
     """Rows follow face, burst, prosody, language... even if a document lists models otherwise."""
     doc = load(VIDEO)
@@ -113,6 +117,7 @@ def test_models_come_out_in_humes_order_whatever_the_json_order() -> None:
     assert list(to_frame(orjson.dumps(doc)).model.unique()) == ["face", "prosody", "language"]
 
 
+@pytest.mark.samples
 def test_wrong_type_is_read_as_null_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     """A value of the wrong type becomes null, and a WARNING names its JSON path and value."""
     doc = load(VIDEO)
@@ -130,6 +135,7 @@ def test_wrong_type_is_read_as_null_and_logged(caplog: pytest.LogCaptureFixture)
     assert "'n/a'" in caplog.text
 
 
+@pytest.mark.samples
 def test_numbers_given_as_strings_are_read_as_numbers() -> None:
     """A score written as a string ("0.5") is the number, not a repair."""
     doc = load(VIDEO)
@@ -138,6 +144,7 @@ def test_numbers_given_as_strings_are_read_as_numbers() -> None:
     assert to_frame(orjson.dumps(doc)).score.iloc[0] == 0.5
 
 
+@pytest.mark.samples
 def test_bad_list_elements_and_unknown_models_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
     """A null item, an emotion without a name and a model Hume lacks are dropped, each logged."""
     doc = load(VIDEO)
@@ -152,6 +159,7 @@ def test_bad_list_elements_and_unknown_models_are_dropped(caplog: pytest.LogCapt
     assert caplog.text.count("dropped $[0]") == 3
 
 
+@pytest.mark.samples
 def test_parsed_input_is_never_modified() -> None:
     """Repairs work on a copy: the caller's parsed document is left as it was."""
     doc = load(VIDEO)
@@ -162,6 +170,7 @@ def test_parsed_input_is_never_modified() -> None:
     assert doc == before
 
 
+@pytest.mark.samples
 def test_too_many_repairs_is_a_format_error() -> None:
     """A document needing more than MAX_REPAIRS repairs is not predictions with a few bad values."""
     doc = load(VIDEO)
@@ -193,7 +202,7 @@ def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-SMALL = load(SAMPLES / "sdk_example_get_job_predictions_face_url_archive.json")
+SMALL = load(payload("sdk_example_get_job_predictions_face_url_archive.json"))
 SMALL_PATHS = _paths(SMALL)
 
 

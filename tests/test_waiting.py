@@ -14,7 +14,6 @@ from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Faults, Schedule
 from humekit.errors import (
     ConfigurationError,
-    NotFoundError,
     RateLimitError,
     ServerError,
     WaitTimeoutError,
@@ -352,8 +351,11 @@ def test_no_jobs_returns_at_once(make_emulator, clock):
     assert emu.requests == [] and clock.time() == began
 
 
-def test_an_unknown_job_is_an_error_not_a_wait(make_emulator, clock):
-    """A job id the API does not know raises NotFoundError instead of being polled forever."""
+def test_an_unknown_job_is_failed_not_a_wait(make_emulator, clock):
+    """A job id the API does not know (404) ends FAILED, saying why and what to do, instead of being polled forever
+    (issue 12: it used to raise NotFoundError from deep inside the wait)."""
     emu = make_emulator()
-    with pytest.raises(NotFoundError):
-        wait_for_jobs(BatchBackend(emu.client()), [str(uuid.UUID(int=1))], since_ms=0, progress=False)
+    job_id = str(uuid.UUID(int=1))
+    done = wait_for_jobs(BatchBackend(emu.client()), [job_id], since_ms=0, progress=False)
+    assert done[job_id].status == "FAILED"
+    assert f"no longer knows job {job_id} (404)" in done[job_id].message and "retry_failed" in done[job_id].message

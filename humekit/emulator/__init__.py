@@ -18,6 +18,7 @@ model behind them; only the structure (sources, files, segments, frames, labels)
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,6 +57,8 @@ class Emulator:
         callback_transport: deliver callbacks through this httpx transport (e.g. an in-process app).
         allow_network_fetch: let URL jobs fetch non-loopback URLs (off: only ``/media/`` and loopback).
         host, port: where :meth:`start` listens (a free loopback port by default).
+        jobs_file: keep the jobs in this JSON file: loaded when it exists, written by :meth:`stop`,
+            so an emulator restarted with the same file still knows (and finishes) earlier jobs.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class Emulator:
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
+        jobs_file: str | os.PathLike[str] | None = None,
     ):
         self._api_key = api_key or f"emulator-{secrets.token_urlsafe(18)}"
         self.clock: Clock = clock or SystemClock()
@@ -100,6 +104,9 @@ class Emulator:
             on_job_created=self._job_created,
             extra_routes=self._evi_route,
         )
+        self._jobs_file = None if jobs_file is None else Path(jobs_file)
+        if self._jobs_file is not None and self._jobs_file.exists():
+            self._app.jobs.load(self._jobs_file)
 
     # -- serving -----------------------------------------------------------------------------
     def start(self) -> str:
@@ -110,11 +117,13 @@ class Emulator:
         return self.url
 
     def stop(self) -> None:
-        """Stop the HTTP server and the callback thread."""
+        """Stop the HTTP server and the callback thread (and write ``jobs_file``)."""
         if self._server is not None:
             self._server.stop()
             self._server = None
         self._callbacks.close()
+        if self._jobs_file is not None:
+            self._app.jobs.save(self._jobs_file)
 
     def __enter__(self) -> Emulator:
         self.start()

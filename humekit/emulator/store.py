@@ -7,11 +7,17 @@ are synthesized once, the first time a finished job is looked at, and kept.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import os
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from humekit.emulator.synthesis import Source
 
@@ -122,3 +128,33 @@ class JobStore:
     def __len__(self) -> int:
         with self._lock:
             return len(self._jobs)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write every job to ``path`` as JSON (uploaded bytes in base64), replacing it atomically."""
+        with self._lock:
+            jobs = [_job_json(job) for job in self._jobs.values()]
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(orjson.dumps({"version": 1, "jobs": jobs}))
+        tmp.replace(path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Add the jobs :meth:`save` wrote to ``path`` (so a restarted emulator still knows them)."""
+        document = orjson.loads(Path(path).read_bytes())
+        with self._lock:
+            for data in document["jobs"]:
+                job = _job_from_json(data)
+                self._jobs[job.job_id] = job
+
+
+def _job_json(job: Job) -> dict[str, Any]:
+    data = {f.name: getattr(job, f.name) for f in dataclasses.fields(job)}
+    data["sources"] = [{**dataclasses.asdict(source), "data": None if source.data is None
+                        else base64.b64encode(source.data).decode()} for source in job.sources]
+    return data
+
+
+def _job_from_json(data: dict[str, Any]) -> Job:
+    sources = [Source(**{**s, "texts": tuple(s["texts"]),
+                         "data": None if s["data"] is None else base64.b64decode(s["data"])}) for s in data["sources"]]
+    return Job(**{**data, "sources": sources})
