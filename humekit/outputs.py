@@ -9,8 +9,8 @@
 
 Both tables keep every input row (rows without predictions have empty scores) and carry your
 table's columns on request: ``columns=True`` for all of them, or a list of names. A carried column
-named like one of humekit's (``status``, ``model``, ``segments``, an emotion...) is carried as
-``table_<name>``, so neither is lost or overwritten.
+named like a column of the table it is carried into (``status``, ``model``, ``segments``, an
+emotion...) is carried as ``table_<name>``, so neither is lost or overwritten.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from humekit.columns import OUTPUT_COLUMNS
 from humekit.errors import MissingColumnError
 
 __all__ = ["ResultTables", "SavedResult", "per_row", "wide_rows"]
@@ -46,23 +45,24 @@ def _carried(table: pd.DataFrame, id_col: str, columns: Columns) -> list[str]:
     return [id_col, *[c for c in wanted if c != id_col]]
 
 
-def _carried_name(name: str, id_col: str, carried: Sequence[str]) -> str:
-    """The name a carried column gets: its own, or ``table_<name>`` when humekit's tables use that name."""
-    if name == id_col or str(name) not in OUTPUT_COLUMNS:
-        return name
-    renamed = f"table_{name}"
-    while renamed in carried or renamed in OUTPUT_COLUMNS:
+def _carried_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``table_<name>`` (prefixed again while that too is taken)."""
+    renamed = name
+    while renamed in taken:
         renamed = f"table_{renamed}"
     return renamed
 
 
-def _base(status: pd.DataFrame, table: pd.DataFrame, id_col: str, columns: Columns) -> pd.DataFrame:
-    """One row per input row: the carried columns, then ``status``; in the input's order."""
+def _base(status: pd.DataFrame, table: pd.DataFrame, id_col: str, columns: Columns,
+          beside: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per input row: the carried columns, then ``status``; in the input's order. A carried
+    column named ``status`` or like one of ``beside`` (the columns joined to it) becomes ``table_<name>``."""
     out = pd.DataFrame(index=pd.RangeIndex(len(status)))
     carried = _carried(table, id_col, columns)
     for name in carried:
         column = table[name] if name in table.columns else status[name]  # the table keeps the ID's dtype
-        out[_carried_name(name, id_col, carried)] = column.reset_index(drop=True)
+        taken = {"status", *map(str, beside), *(c for c in carried if c != name)} - {id_col}
+        out[name if name == id_col else _carried_name(name, taken)] = column.reset_index(drop=True)
     out["status"] = status["status"].reset_index(drop=True)
     return out
 
@@ -72,17 +72,18 @@ def wide_rows(status: pd.DataFrame, predictions: pd.DataFrame, *, id_col: str, t
     """One row per input row and segment, one ``Float64`` column per emotion (see :meth:`ResultTables.wide`)."""
     from humekit.analysis import wide
 
-    base = _base(status, table, id_col, columns)
     if predictions.empty:
-        return base
-    return base.merge(wide(predictions), on=id_col, how="left", sort=False)
+        return _base(status, table, id_col, columns)
+    scores = wide(predictions)
+    return _base(status, table, id_col, columns, beside=scores.columns).merge(scores, on=id_col, how="left",
+                                                                              sort=False)
 
 
 def per_row(status: pd.DataFrame, predictions: pd.DataFrame, *, id_col: str, table: pd.DataFrame,
             columns: Columns = None) -> pd.DataFrame:
     """One row per input row and model: segments and mean scores (see :meth:`ResultTables.per_row`)."""
-    base = _base(status, table, id_col, columns)
     if predictions.empty:
+        base = _base(status, table, id_col, columns, beside=("model", "segments"))
         return base.assign(model=pd.Categorical([None] * len(base)), segments=pd.array([0] * len(base), "Int64"))
     keys = [c for c in _SEGMENT_KEYS if c in predictions.columns]
     segments = (predictions.drop_duplicates([id_col, "model", *keys])
@@ -91,6 +92,7 @@ def per_row(status: pd.DataFrame, predictions: pd.DataFrame, *, id_col: str, tab
                                     observed=True, sort=False)
     means.columns = [str(c) for c in means.columns]
     summary = pd.concat([segments, means.astype("Float64")], axis=1).reset_index()
+    base = _base(status, table, id_col, columns, beside=summary.columns)
     out = base.merge(summary, on=id_col, how="left", sort=False)
     out["segments"] = out["segments"].fillna(0).astype("Int64")
     return out

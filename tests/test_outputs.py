@@ -80,7 +80,8 @@ def test_summarize_rows_is_a_deprecated_alias(result: humekit.MeasureResult) -> 
 
 
 def test_user_columns_named_like_humekit_columns_are_carried_beside_them(tmp_path, capsys) -> None:
-    """Your columns named status, model, segments or Joy come out as table_<name> in per_row and wide, and
+    """Your columns named like a column of per_row or wide (status, model, segments, Joy) come out as table_<name>
+    there, others keep their names, and
     humekit run writes its outputs (it used to crash with KeyError 'model' after the jobs were paid for)."""
     from humekit.cli import main
 
@@ -89,10 +90,13 @@ def test_user_columns_named_like_humekit_columns_are_carried_beside_them(tmp_pat
     with Emulator(api_key="k", clock=VirtualClock(start=1_750_000_000.0)) as emu:
         result = humekit.measure(table, id_col="id", source_col="text", kind="text", models=["language"],
                                  client=emu.client(), ledger=tmp_path / "l.sqlite", progress=False)
-    for frame in (result.per_row(columns=True), result.wide(columns=True)):
+    per_row, wide = result.per_row(columns=True), result.wide(columns=True)
+    for frame in (per_row, wide):
         assert frame["table_status"].tolist()[:1] == ["pilot"] and set(frame["status"].astype(str)) == {"ok"}
-        assert {"table_model", "table_segments", "table_Joy", "model"} <= set(frame.columns)
+        assert {"table_model", "table_Joy", "model", "Joy"} <= set(frame.columns)
         assert not frame.columns.duplicated().any()
+    assert "table_segments" in per_row and "segments" in per_row
+    assert wide["segments"].tolist()[:1] == [3]  # wide() has no segments column of its own: yours keeps its name
     path = tmp_path / "t.csv"
     table.to_csv(path, index=False)
     code = main(["run", str(path), "--id-col", "id", "--source-col", "text", "--kind", "text", "--models",
