@@ -24,7 +24,6 @@ Each message says what is wrong, where (row, column, job id) and what to do next
     │       └── ServerError             5xx
     ├── JobFailedError                  a job ended FAILED (.job_id, Hume's message)
     ├── WaitTimeoutError                jobs still pending when a wait ran out (.pending)
-    ├── MeasureInterrupted (also KeyboardInterrupt)   Ctrl-C / Kernel ▸ Interrupt during measure (.running)
     ├── LedgerError                     the job ledger cannot be read or written
     ├── ChatAudioError                  an EVI chat's audio reconstruction ended ERROR/CANCELLED
     ├── EVISunsetError                  a live EVI call after Hume ended EVI (2026-11-13)
@@ -35,6 +34,10 @@ Each message says what is wrong, where (row, column, job id) and what to do next
         │   ├── StaleTimestampError     too old: a delayed delivery or a replay
         │   └── FutureTimestampError    too far ahead: a skewed clock
         └── MalformedPayloadError
+
+Not an error, so outside the tree: :class:`MeasureInterrupted` (a ``KeyboardInterrupt``) is
+Ctrl-C / Kernel ▸ Interrupt during ``measure``; ``except Exception`` (or ``HumekitError``) never
+swallows it.
 """
 
 from __future__ import annotations
@@ -217,13 +220,14 @@ class WaitTimeoutError(HumekitError):
         self.result = result
 
 
-class MeasureInterrupted(HumekitError, KeyboardInterrupt):
+class MeasureInterrupted(KeyboardInterrupt):
     """Ctrl-C (or Kernel ▸ Interrupt) stopped :func:`humekit.measure`; nothing is lost and the same call resumes.
 
     Its message is one line: how many jobs are still queued or running at the endpoint, that
-    nothing is lost, and that calling ``measure`` again the same way resumes. It is also a
-    ``KeyboardInterrupt``, so code that stops on Ctrl-C still stops; in Jupyter it shows as that one
-    line instead of a traceback, and ``humekit run`` prints it and exits 130.
+    nothing is lost, and that calling ``measure`` again the same way resumes. It is a
+    ``KeyboardInterrupt`` and deliberately not a :class:`HumekitError`: code that stops on Ctrl-C
+    still stops, and an ``except Exception`` retry loop cannot swallow it. In Jupyter it shows as
+    that one line instead of a traceback, and ``humekit run`` prints it and exits 130.
 
     Attributes:
         running: the ids of the jobs still queued or running at the endpoint (or being submitted).
