@@ -136,8 +136,9 @@ def check(executable: str, url: str) -> list[str]:
                     if watched.query_selector(".widget-hprogress") is None:
                         watching = False  # measure finished: the widget became its final line
                     else:
-                        widget_texts.append(watched.query_selector(".jp-OutputArea-output").inner_text())
-                        if len(set(widget_texts)) > 1:  # keep the latest moving state
+                        text = watched.query_selector(".jp-OutputArea-output").inner_text()
+                        widget_texts.append(text)
+                        if len(set(widget_texts)) > 1 and "100%" not in text:  # the latest state mid-wait
                             watched.screenshot(path=str(OUT / "1-progress-widget.png"))
                 except Exception:  # noqa: BLE001 - replaced by its final line between two looks
                     watching = False
