@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from _paths import SAMPLES
+from _paths import SAMPLES, payload, require_samples
 
 from humekit.joining import _notes, no_predictions_note
 from humekit.predictions import tables_and_files
@@ -15,7 +15,7 @@ from humekit.predictions import tables_and_files
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 URL_VIDEO = SAMPLES / "real_predictions_url_video_face_TRIMMED.json"
 TEXT = SAMPLES / "real_predictions_text_language_conversational_turn.json"
-ARCHIVE = SAMPLES / "sdk_example_get_job_predictions_face_url_archive.json"
+ARCHIVE = payload("sdk_example_get_job_predictions_face_url_archive.json")  # in the repo
 
 
 def notes(document: Any, kind: str, requested: list[str]) -> dict[str, str]:
@@ -26,14 +26,17 @@ def notes(document: Any, kind: str, requested: list[str]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def video() -> list[Any]:
     """Real Hume output for one uploaded video: face, prosody and language all found something."""
+    require_samples()  # a module fixture is set up before the samples mark is looked at
     return orjson.loads(VIDEO.read_bytes())
 
 
+@pytest.mark.samples
 def test_real_output_with_every_model_found_has_no_note(video: list[Any]) -> None:
     """A real prediction where each requested model has segments gives no note."""
     assert notes(video, "file", ["face", "prosody", "language"]) == {}
 
 
+@pytest.mark.samples
 @pytest.mark.parametrize("how", ["empty groups", "model left out"])
 def test_real_output_without_faces_says_no_face_found(video: list[Any], how: str) -> None:
     """Real output whose face model is empty (or absent) notes 'face: no face found' for that file."""
@@ -46,6 +49,7 @@ def test_real_output_without_faces_says_no_face_found(video: list[Any], how: str
     assert notes(doc, "file", ["face", "prosody", "language"]) == {"video1318490298.mp4": "face: no face found"}
 
 
+@pytest.mark.samples
 def test_real_silent_output_says_no_speech_found(video: list[Any]) -> None:
     """Real output with prosody and language empty notes no speech and nothing transcribed."""
     doc = copy.deepcopy(video)
@@ -56,6 +60,7 @@ def test_real_silent_output_says_no_speech_found(video: list[Any]) -> None:
         "video1318490298.mp4": "prosody: no speech found; language: no speech transcribed"}
 
 
+@pytest.mark.samples
 def test_real_video_without_sound_says_so() -> None:
     """Hume's file_type video_no_audio (the URL sample) explains an empty prosody."""
     doc = orjson.loads(URL_VIDEO.read_bytes())
@@ -63,6 +68,7 @@ def test_real_video_without_sound_says_so() -> None:
     assert url[0].startswith("https://") and url[1] == "prosody: the video has no audio track"
 
 
+@pytest.mark.samples
 def test_real_text_and_archive_outputs() -> None:
     """Raw text keyed by its index: nothing to note; an archive notes how many of its files lack a face."""
     assert notes(orjson.loads(TEXT.read_bytes()), "text", ["language"]) == {}
@@ -92,6 +98,7 @@ def test_unstated_or_unusual_file_types() -> None:
     assert no_predictions_note([("x", None)], set(), ["face"]) == "face: no face found"
 
 
+@pytest.mark.samples
 def test_a_prediction_without_a_file_name_is_matched_to_its_scores(video: list[Any]) -> None:
     """A prediction whose file is null still pairs with its own segments (no false 'nothing found')."""
     doc = copy.deepcopy(video)
