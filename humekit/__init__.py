@@ -42,7 +42,6 @@ from humekit.errors import (
     HumekitError,
     InvalidRowsError,
     InvalidSignatureError,
-    JobFailedError,
     LedgerError,
     LimitExceededError,
     MalformedPayloadError,
@@ -58,6 +57,7 @@ from humekit.errors import (
     StaleTimestampError,
     TableError,
     TimestampOutsideToleranceError,
+    UnknownModelError,
     WaitTimeoutError,
     WebhookVerificationError,
 )
@@ -91,7 +91,6 @@ __all__ = [
     "HumekitError",
     "InvalidRowsError",
     "InvalidSignatureError",
-    "JobFailedError",
     "join_archived",
     "Ledger",
     "LedgerError",
@@ -118,6 +117,7 @@ __all__ = [
     "TimestampOutsideToleranceError",
     "to_frame",
     "to_tables",
+    "UnknownModelError",
     "validate",
     "WaitTimeoutError",
     "WebhookVerificationError",
@@ -130,3 +130,17 @@ for _name in __all__:
             _obj.__module__ = "humekit"  # reprs and docs read humekit.Client, not humekit.client.Client
         except (AttributeError, TypeError):
             pass
+
+
+def __getattr__(name: str) -> object:
+    """``humekit.JobFailedError``: deprecated (never raised; a failed job is a ``failed`` row), kept one release."""
+    if name == "JobFailedError":
+        import warnings
+
+        from humekit.errors import JobFailedError
+
+        warnings.warn("humekit.JobFailedError is deprecated and never raised: a failed job is a row with "
+                      "status 'failed' and Hume's message in 'error'; it will be removed in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return JobFailedError
+    raise AttributeError(f"module 'humekit' has no attribute {name!r}")
