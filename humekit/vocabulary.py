@@ -19,6 +19,7 @@ __all__ = [
     "GRANULARITIES",
     "LANGUAGE_EMOTIONS",
     "MODELS",
+    "MODEL_ORDER",
     "SENTIMENT",
     "TOXICITY",
     "TRANSCRIPTION_LANGUAGES",
@@ -28,6 +29,9 @@ __all__ = [
 #: The six batch models, in the order Hume echoes them.
 MODELS: tuple[str, ...] = ("burst", "face", "facemesh", "language", "ner", "prosody")
 
+
+#: The same six in the order Hume writes them inside each prediction (and the order rows come out in).
+MODEL_ORDER: tuple[str, ...] = ("face", "burst", "prosody", "language", "ner", "facemesh")
 
 
 def check_models(names: Iterable[str], *, table: bool = False) -> frozenset[str]:
