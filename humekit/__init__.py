@@ -63,7 +63,7 @@ from humekit.errors import (
 )
 from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
-from humekit.measure import MeasureResult, measure, retry_failed
+from humekit.measure import MeasureOptions, MeasureResult, measure, retry_failed
 from humekit.predictions import PredictionTables, to_frame, to_tables
 from humekit.validation import validate
 
@@ -99,6 +99,7 @@ __all__ = [
     "MalformedPayloadError",
     "measure",
     "MeasureInterrupted",
+    "MeasureOptions",
     "MeasureResult",
     "MissingAPIKeyError",
     "MissingColumnError",
