@@ -42,7 +42,6 @@ from humekit.errors import (
     HumekitError,
     InvalidRowsError,
     InvalidSignatureError,
-    JobFailedError,
     LedgerError,
     LimitExceededError,
     MalformedPayloadError,
@@ -58,12 +57,13 @@ from humekit.errors import (
     StaleTimestampError,
     TableError,
     TimestampOutsideToleranceError,
+    UnknownModelError,
     WaitTimeoutError,
     WebhookVerificationError,
 )
 from humekit.ledger import Ledger
 from humekit.limits import DEFAULT_LIMITS, Limits
-from humekit.measure import MeasureResult, measure, retry_failed
+from humekit.measure import MeasureOptions, MeasureResult, measure, retry_failed
 from humekit.predictions import PredictionTables, to_frame, to_tables
 from humekit.validation import validate
 
@@ -91,7 +91,6 @@ __all__ = [
     "HumekitError",
     "InvalidRowsError",
     "InvalidSignatureError",
-    "JobFailedError",
     "join_archived",
     "Ledger",
     "LedgerError",
@@ -100,6 +99,7 @@ __all__ = [
     "MalformedPayloadError",
     "measure",
     "MeasureInterrupted",
+    "MeasureOptions",
     "MeasureResult",
     "MissingAPIKeyError",
     "MissingColumnError",
@@ -118,6 +118,7 @@ __all__ = [
     "TimestampOutsideToleranceError",
     "to_frame",
     "to_tables",
+    "UnknownModelError",
     "validate",
     "WaitTimeoutError",
     "WebhookVerificationError",
@@ -130,3 +131,17 @@ for _name in __all__:
             _obj.__module__ = "humekit"  # reprs and docs read humekit.Client, not humekit.client.Client
         except (AttributeError, TypeError):
             pass
+
+
+def __getattr__(name: str) -> object:
+    """``humekit.JobFailedError``: deprecated (never raised; a failed job is a ``failed`` row), kept one release."""
+    if name == "JobFailedError":
+        import warnings
+
+        from humekit.errors import JobFailedError
+
+        warnings.warn("humekit.JobFailedError is deprecated and never raised: a failed job is a row with "
+                      "status 'failed' and Hume's message in 'error'; it will be removed in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return JobFailedError
+    raise AttributeError(f"module 'humekit' has no attribute {name!r}")

@@ -30,14 +30,20 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 
 from humekit.errors import PredictionsFormatError
-from humekit.vocabulary import BURST_DESCRIPTIONS, FACE_DESCRIPTIONS, FACS, LANGUAGE_EMOTIONS, SENTIMENT, TOXICITY
+from humekit.vocabulary import (
+    BURST_DESCRIPTIONS,
+    FACE_DESCRIPTIONS,
+    FACS,
+    LANGUAGE_EMOTIONS,
+    MODEL_ORDER,
+    SENTIMENT,
+    TOXICITY,
+)
 
 __all__ = ["MODEL_ORDER", "decode", "decode_python"]
 
 logger = logging.getLogger("humekit")
 
-#: The models in the order Hume echoes them in ``models`` (and the order rows come out in).
-MODEL_ORDER = ("face", "burst", "prosody", "language", "ner", "facemesh")
 #: The descriptor lists an item may carry, in the order of ``DESCRIPTOR_KINDS`` in the tables.
 DESCRIPTOR_KEYS = ("facs", "descriptions", "sentiment", "toxicity")
 DESCRIPTOR_NAMES = tuple(dict.fromkeys((*FACS, *FACE_DESCRIPTIONS, *BURST_DESCRIPTIONS, *SENTIMENT, *TOXICITY)))

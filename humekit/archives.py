@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from humekit._tables import PredictionTables, TableBuilder, is_image
+from humekit._tables import STRING_FIELDS, PredictionTables, TableBuilder, is_image
 from humekit.errors import PredictionsFormatError
 from humekit.predictions import add_document
-from humekit.vocabulary import FACS, LANGUAGE_EMOTIONS, MODELS, SENTIMENT, TOXICITY
+from humekit.vocabulary import FACS, LANGUAGE_EMOTIONS, MODEL_ORDER, MODELS, SENTIMENT, TOXICITY
 
 __all__ = ["iter_prediction_files", "read_predictions"]
 
@@ -46,10 +46,8 @@ _FIELD_MAP = {
     "speakerconfidence": "speaker_confidence", "entity": "entity",
     "entityconfidence": "entity_confidence", "support": "support", "uri": "uri", "linkword": "link_word",
 }  # fmt: skip
-_STRING_FIELDS = {"group", "text", "entity", "uri", "link_word"}
 _EMOTION_RANK = {name: i for i, name in enumerate(LANGUAGE_EMOTIONS)}
 _KINDS = {**{n: 0 for n in FACS}, **{n: 2 for n in SENTIMENT}, **{n: 3 for n in TOXICITY}}  # else 1
-_MODEL_ORDER = ("face", "burst", "prosody", "language", "ner", "facemesh")
 _TOP = re.compile(r"file-(\d+)-(.*)")
 
 
@@ -71,7 +69,7 @@ def _locate(parts: tuple[str, ...]) -> tuple[int, str, str, str] | None:
 
 def _add_csv(builder: TableBuilder, data: bytes, *, pred: int, model: str, where: str) -> None:
     header = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8-sig").rstrip("\r")]), [])
-    strings = {h for h in header if _FIELD_MAP.get(_normal(h)) in _STRING_FIELDS}
+    strings = {h for h in header if _FIELD_MAP.get(_normal(h)) in STRING_FIELDS}
     types = {h: (pa.string() if h in strings else pa.float64()) for h in header}
     try:
         table = pacsv.read_csv(
@@ -89,7 +87,7 @@ def _add_csv(builder: TableBuilder, data: bytes, *, pred: int, model: str, where
             emotions.append((j, h))
         elif field is None:
             kinds.append((j, h, _KINDS.get(h, 1)))
-        elif field in _STRING_FIELDS:
+        elif field in STRING_FIELDS:
             values = table.column(j).to_numpy(zero_copy_only=False).astype(object)
             if field == "group":
                 values[values == ""] = None
@@ -129,7 +127,7 @@ def _add_csvs(builder: TableBuilder, members: Iterable[tuple[tuple[str, ...], An
         located = _locate(parts)
         if located is not None:
             index, source, file, model = located
-            found.append(((index, source, file, _MODEL_ORDER.index(model)), model, load, "/".join(parts)))
+            found.append(((index, source, file, MODEL_ORDER.index(model)), model, load, "/".join(parts)))
     preds: dict[tuple[str, str], int] = {}
     for (_, source, file, _), model, load, name in sorted(found, key=lambda f: f[0]):
         if (source, file) not in preds:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import random
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
@@ -23,6 +22,7 @@ import orjson
 import tenacity
 
 from humekit import errors
+from humekit._backoff import exponential
 from humekit.clock import Clock, SystemClock
 from humekit.config import Secret, resolve_api_key, resolve_base_url
 from humekit.jobs import JobDetails, Upload
@@ -299,8 +299,7 @@ class Client:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return float(retry_after)
-        base = min(self.wait_max, self.wait_initial * 2 ** (state.attempt_number - 1))
-        return min(self.wait_max, base * random.uniform(0.8, 1.2))
+        return exponential(state.attempt_number - 1, initial=self.wait_initial, maximum=self.wait_max, jitter=0.2)
 
 
 def _should_retry(exc: BaseException, idempotent: bool, max_retry_after: float) -> bool:

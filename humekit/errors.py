@@ -4,7 +4,8 @@ Each message says what is wrong, where (row, column, job id) and what to do next
 
     HumekitError
     ├── ConfigurationError              missing API key, bad base URL, bad option
-    │   └── MissingAPIKeyError          no API key anywhere (argument, HUME_API_KEY, .env)
+    │   ├── MissingAPIKeyError          no API key anywhere (argument, HUME_API_KEY, .env)
+    │   └── UnknownModelError (also ValueError)   a model name Hume does not have
     ├── TableError (also ValueError)    a recordings table that cannot be sent
     │   ├── MissingColumnError
     │   ├── DuplicateIdError
@@ -22,7 +23,6 @@ Each message says what is wrong, where (row, column, job id) and what to do next
     │       ├── NotFoundError           404
     │       ├── RateLimitError          429 (.retry_after)
     │       └── ServerError             5xx
-    ├── JobFailedError                  a job ended FAILED (.job_id, Hume's message)
     ├── WaitTimeoutError                jobs still pending when a wait ran out (.pending)
     ├── LedgerError                     the job ledger cannot be read or written
     ├── ChatAudioError                  an EVI chat's audio reconstruction ended ERROR/CANCELLED
@@ -34,6 +34,10 @@ Each message says what is wrong, where (row, column, job id) and what to do next
         │   ├── StaleTimestampError     too old: a delayed delivery or a replay
         │   └── FutureTimestampError    too far ahead: a skewed clock
         └── MalformedPayloadError
+
+``JobFailedError`` is deprecated and no longer part of the public API: nothing ever raised it (a failed
+job is a ``failed`` row with Hume's message in ``error``, never an exception). ``humekit.JobFailedError``
+still resolves, with a ``DeprecationWarning``, for this release.
 
 Not an error, so outside the tree: :class:`MeasureInterrupted` (a ``KeyboardInterrupt``) is
 Ctrl-C / Kernel ▸ Interrupt during ``measure``; ``except Exception`` (or ``HumekitError``) never
@@ -61,7 +65,6 @@ __all__ = [
     "HumekitError",
     "InvalidRowsError",
     "InvalidSignatureError",
-    "JobFailedError",
     "LedgerError",
     "LimitExceededError",
     "MalformedPayloadError",
@@ -77,6 +80,7 @@ __all__ = [
     "StaleTimestampError",
     "TableError",
     "TimestampOutsideToleranceError",
+    "UnknownModelError",
     "WaitTimeoutError",
     "WebhookVerificationError",
 ]
@@ -92,6 +96,14 @@ class ConfigurationError(HumekitError):
 
 class MissingAPIKeyError(ConfigurationError):
     """No API key was given: not as an argument, nor in ``HUME_API_KEY``, nor in a ``.env`` file."""
+
+
+class UnknownModelError(ConfigurationError, ValueError):
+    """A model name Hume does not have (raised by :func:`humekit.vocabulary.check_models`)."""
+
+    def __init__(self, message: str, *, unknown: Sequence[str]):
+        super().__init__(message)
+        self.unknown = list(unknown)
 
 
 class TableError(HumekitError, ValueError):
@@ -197,7 +209,10 @@ class ServerError(APIStatusError):
 
 
 class JobFailedError(HumekitError):
-    """A batch job ended in the FAILED state."""
+    """Deprecated, never raised: a failed job is a ``failed`` row whose ``error`` holds Hume's message.
+
+    Kept importable (``humekit.JobFailedError`` warns) for this release; it will be removed.
+    """
 
     def __init__(self, message: str, *, job_id: str, reason: str | None = None):
         super().__init__(message)

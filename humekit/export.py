@@ -104,6 +104,11 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     return table
 
 
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """The one way humekit writes a Parquet file: humekit's columns with their Arrow types, no index."""
+    pq.write_table(_arrow(frame), path)
+
+
 def _destination(data: Any, path: PathLike | None, what: str) -> Path:
     """``path`` as a Path, or an error saying what to pass."""
     if path is None:
@@ -138,9 +143,9 @@ def to_parquet(data: pd.DataFrame | PredictionTables | ResultTables, path: PathL
     if isinstance(data, PredictionTables):
         path.mkdir(parents=True, exist_ok=True)
         for name in _TABLES:
-            pq.write_table(_arrow(getattr(data, name)), path / f"{name}.parquet")
+            _write_parquet(getattr(data, name), path / f"{name}.parquet")
     else:
-        pq.write_table(_arrow(data), path)
+        _write_parquet(data, path)
     return path
 
 
@@ -255,7 +260,7 @@ def write_result(result: ResultTables, folder: PathLike, *, formats: Sequence[st
         frame = _storable(frame, name)
         manifest["tables"][name] = {c: _dtype_record(frame[c]) for c in frame.columns}
         if "parquet" in formats:
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out / f"{name}.parquet")
+            _write_parquet(frame, out / f"{name}.parquet")
         if "csv" in formats:
             frame.to_csv(out / f"{name}.csv", index=False)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")

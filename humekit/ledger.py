@@ -21,7 +21,6 @@ import os
 import socket
 import sqlite3
 import threading
-import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from humekit._sqlite import connect
 from humekit.clock import Clock, SystemClock
 from humekit.errors import LedgerError
 
@@ -177,11 +177,7 @@ class Ledger:
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            _enable_wal(db)
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
+            db = self._local.db = connect(self.path)
         return db
 
     @contextmanager
@@ -421,17 +417,3 @@ class Ledger:
     def integrity_check(self) -> str:
         """SQLite's own integrity check: ``"ok"`` when the file is sound."""
         return self._db().execute("PRAGMA integrity_check").fetchone()[0]
-
-
-def _enable_wal(db: sqlite3.Connection, *, patience: float = 30.0) -> None:
-    """Switch to WAL, retrying while another process holds the file: SQLite can answer "database is
-    locked" to a journal-mode change at once, without waiting for the busy timeout."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)

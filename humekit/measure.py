@@ -35,7 +35,40 @@ from humekit.submitting import SubmitReport, submit_jobs
 from humekit.validation import ADDED_COLUMNS, MODELS_FOR_KIND, media_category, validate
 from humekit.waiting import Backoff, wait_for_jobs
 
-__all__ = ["MeasureResult", "measure", "retry_failed"]
+__all__ = ["MeasureOptions", "MeasureResult", "measure", "retry_failed"]
+
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    """The options of one :func:`measure` call: the one list of their names and defaults.
+
+    :func:`measure` spells them out in its signature (so an IDE shows each one; a test checks the two agree),
+    ``_run`` takes this object, :attr:`MeasureResult.options` keeps it and :func:`retry_failed` overrides it.
+    See :func:`measure` for what each option means.
+    """
+
+    id_col: str
+    source_col: str
+    models: Iterable[str] | Mapping[str, Any]
+    client: Client | None = None
+    ledger: Ledger | str | None = None
+    kind: Literal["auto", "file", "url", "text"] = "auto"
+    transcription: Mapping[str, Any] | Literal[False] | None = None
+    root: str | None = None
+    limits: Limits | Mapping[str, int] = DEFAULT_LIMITS
+    errors: Literal["raise", "mark"] = "raise"
+    timeout: float | None = 3600.0
+    wait_initial: float = 1.0
+    wait_max: float = 60.0
+    progress: bool = True
+    callback: Any = None
+    callback_fallback: float = 60.0
+    backend: Backend | None = None
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The option names, in :func:`measure`'s order."""
+        return tuple(f.name for f in dataclasses.fields(cls))
 
 
 @dataclass(frozen=True)
@@ -71,7 +104,8 @@ class MeasureResult(ResultTables):
     r"""Jobs created by this call."""
     reused: tuple[str, ...] = ()
     r"""Jobs this call found already submitted (nothing paid again)."""
-    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    options: MeasureOptions | None = field(default=None, repr=False)
+    r"""The options of the call that made this result (what :func:`retry_failed` starts from)."""
     retryable: tuple[str, ...] = field(default=(), repr=False)
     r"""The fingerprints of the (row, job) answers that failed: what :func:`retry_failed` resends."""
 
@@ -169,53 +203,29 @@ def measure(
         A :class:`MeasureResult` with ``.status``, ``.predictions``, ``.wide()``, ``.per_row()``
         and ``.save(folder)``.
     """
-    options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
-                   transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
-                   wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
-                   callback_fallback=callback_fallback, backend=backend)
-    return _run(table, salt="", retry=frozenset(), **options)
+    options = MeasureOptions(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger,
+                             kind=kind, transcription=transcription, root=root, limits=limits, errors=errors,
+                             timeout=timeout, wait_initial=wait_initial, wait_max=wait_max, progress=progress,
+                             callback=callback, callback_fallback=callback_fallback, backend=backend)
+    return _run(table, options, salt="", retry=frozenset())
 
 
-def _run(
-    table: pd.DataFrame,
-    *,
-    salt: str,
-    retry: frozenset[str],
-    id_col: str,
-    source_col: str,
-    models: Iterable[str] | Mapping[str, Any],
-    client: Client | None,
-    ledger: Ledger | str | None,
-    kind: Literal["auto", "file", "url", "text"],
-    transcription: Mapping[str, Any] | Literal[False] | None,
-    root: str | None,
-    limits: Limits,
-    errors: Literal["raise", "mark"],
-    timeout: float | None,
-    wait_initial: float,
-    wait_max: float,
-    progress: bool | Progress,
-    callback: Any,
-    callback_fallback: float,
-    backend: Backend | None,
-) -> MeasureResult:
+def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: frozenset[str]) -> MeasureResult:
     """The stages of :func:`measure`; ``salt`` makes new job keys and ``retry`` lists the fingerprints whose
     failed answers are resent."""
-    options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
-                   transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
-                   wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
-                   callback_fallback=callback_fallback, backend=backend)
-    limits = _limits(limits)
+    o = options
+    id_col, source_col, timeout, transcription, callback = o.id_col, o.source_col, o.timeout, o.transcription, o.callback
+    limits = _limits(o.limits)
     _check_options(timeout=timeout, transcription=transcription)
+    wait_initial, wait_max = o.wait_initial, o.wait_max
     if callback is not None:
-        wait_initial, wait_max = max(wait_initial, callback_fallback), max(wait_max, 4 * callback_fallback)
+        wait_initial, wait_max = max(wait_initial, o.callback_fallback), max(wait_max, 4 * o.callback_fallback)
     backoff = Backoff(wait_initial=wait_initial, wait_max=wait_max)
-    normalized = normalize_models(models)
-    checked = validate(table, id_col=id_col, source_col=source_col, kind=kind, models=normalized, root=root,
-                       limits=limits, errors=errors)
-    if backend is None:
-        backend = BatchBackend(client if client is not None else Client())
-    store = ledger if isinstance(ledger, Ledger) else Ledger(ledger, clock=backend.clock)
+    normalized = normalize_models(o.models)
+    checked = validate(table, id_col=id_col, source_col=source_col, kind=o.kind, models=normalized, root=o.root,
+                       limits=limits, errors=o.errors)
+    backend = o.backend if o.backend is not None else BatchBackend(o.client if o.client is not None else Client())
+    store = o.ledger if isinstance(o.ledger, Ledger) else Ledger(o.ledger, clock=backend.clock)
     identity = dict(backend=backend.name, endpoint=backend.endpoint, transcription=transcription)
     config = config_key(models=normalized, **identity)
     files = checked.loc[checked["source_kind"].eq("file") & checked["source_problem"].isna(), "source_path"]
@@ -224,7 +234,7 @@ def _run(
     store.remember_md5s({r.value: r.md5 for r in rows if r.md5 is not None and r.value not in known})
     if retry:
         store.supersede(retry)
-    display = progress if isinstance(progress, Progress) else Progress(len(rows), enabled=bool(progress),
+    display = o.progress if isinstance(o.progress, Progress) else Progress(len(rows), enabled=bool(o.progress),
                                                                        clock=backend.clock)
     _interrupts_as_one_line()
     try:
@@ -274,7 +284,7 @@ def _interrupts_as_one_line() -> None:
 def _submit_wait_join(rows: list[RowInput], checked: pd.DataFrame, *, store: Ledger, backend: Backend,
                       display: Progress, salt: str, limits: Limits, normalized: dict[str, Any],
                       identity: Mapping[str, Any], transcription: Any, callback: Any, backoff: Backoff,
-                      timeout: float | None, id_col: str, options: Mapping[str, Any]) -> MeasureResult:
+                      timeout: float | None, id_col: str, options: MeasureOptions) -> MeasureResult:
     """Submit what the ledger lacks, wait for the jobs, fetch and join (reporting to ``display``)."""
     callback_url, settled = _callback_hooks(callback, store)
     # Job keys (and the halves of a refused job) include the salt that makes retried rows new jobs.
@@ -349,16 +359,19 @@ def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
     Returns:
         A new :class:`MeasureResult` for the whole table.
     """
-    unknown = sorted(set(overrides) - (set(result.options) - {"ledger"}))
+    if result.options is None:
+        raise ConfigurationError("retry_failed takes the result of humekit.measure (this one has no options)")
+    allowed = set(MeasureOptions.names()) - {"ledger"}
+    unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ConfigurationError(f"retry_failed: unknown option(s) {unknown}; it takes measure's options "
-                                 f"{sorted(set(result.options) - {'ledger'})} (the ledger is the original's)")
+                                 f"{sorted(allowed)} (the ledger is the original's)")
     failed = frozenset(np.flatnonzero(result.status["status"].to_numpy() == "failed").tolist())
     if not failed:
         return result
-    options = {**result.options, **overrides, "ledger": result.ledger}
+    options = dataclasses.replace(result.options, **overrides, ledger=result.ledger)
     table = result.checked.drop(columns=list(ADDED_COLUMNS))
-    return _run(table, salt=f"|retry-{secrets.token_hex(4)}", retry=frozenset(result.retryable), **options)
+    return _run(table, options, salt=f"|retry-{secrets.token_hex(4)}", retry=frozenset(result.retryable))
 
 
 def _plan_missing(rows: list[RowInput], coverage: Coverage, checked: pd.DataFrame, models: dict[str, Any], *,

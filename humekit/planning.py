@@ -25,7 +25,7 @@ import pandas as pd
 from humekit.errors import ConfigurationError
 from humekit.limits import DEFAULT_LIMITS, Limits
 from humekit.validation import id_token
-from humekit.vocabulary import MODELS
+from humekit.vocabulary import MODELS, check_models
 
 __all__ = [
     "Plan",
@@ -145,9 +145,9 @@ def normalize_models(models: Iterable[str] | Mapping[str, Any] | None) -> dict[s
     normalized = (
         {str(k): dict(v or {}) for k, v in models.items()} if isinstance(models, Mapping) else {str(m): {} for m in models}
     )
-    unknown = sorted(set(normalized) - set(MODELS))
-    if unknown or not normalized:
-        raise ConfigurationError(f"Unknown or no model(s) {unknown or '[]'}; choose from {list(MODELS)}")
+    if not normalized:
+        raise ConfigurationError(f"No model(s) []; choose from Hume's batch models {list(MODELS)}")
+    check_models(normalized)
     return dict(sorted(normalized.items()))
 
 

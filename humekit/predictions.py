@@ -64,7 +64,7 @@ from humekit._tables import (
 )
 from humekit._schema import DESCRIPTOR_KEYS, MODEL_ORDER, Box, Position, Span, decode, decode_python
 from humekit.errors import PredictionsFormatError
-from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS, MODELS
+from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS, check_models
 
 __all__ = [
     "DESCRIPTOR_COLUMNS",
@@ -233,9 +233,7 @@ def add_document(
 
     With ``descriptors=False`` the descriptor lists are not even decoded (what :func:`to_frame` needs).
     """
-    wanted = None if models is None else frozenset([models] if isinstance(models, str) else models)
-    if wanted is not None and not wanted <= set(MODELS):
-        raise ValueError(f"unknown model(s) {sorted(wanted - set(MODELS))}; Hume's models are {list(MODELS)}")
+    wanted = None if models is None else check_models(models)
     if isinstance(predictions, str) and _looks_like_a_path(predictions):
         raise PredictionsFormatError(
             f"expected the predictions JSON itself, found what looks like a path ({predictions[:200]!r}); "

@@ -55,6 +55,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from humekit._sqlite import connect
 from humekit.clock import Clock, SystemClock
 from humekit.errors import (
     ConfigurationError,
@@ -522,10 +523,7 @@ def _reject(status: int, reason: str, message: str) -> JSONResponse:
 
 def _open(path: Path) -> sqlite3.Connection:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")  # the 200 is sent only once the event is on disk
+        db = connect(path, timeout=10.0)  # synchronous=FULL: the 200 is sent only once the event is on disk
         db.executescript(_SCHEMA)
         db.isolation_level = "DEFERRED"  # `with db:` now wraps each write in a transaction
     except sqlite3.Error as exc:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from humekit._backoff import exponential
 from humekit.backend import Backend
 from humekit.errors import APIConnectionError, APIStatusError, LimitExceededError, ServerError
 from humekit.ledger import Claim, Ledger, LedgerInput, owner_token, payload_key
@@ -147,7 +148,8 @@ def _post(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, pa
             if attempt == _POST_ATTEMPTS:
                 raise
             logger.info("submitting failed (%s) and no job was created; posting again", exc)
-            backend.clock.sleep(max(0.0, min(30.0, 2.0**attempt) - backend.settle))  # _find waited settle
+            pause = exponential(attempt, initial=1.0, maximum=30.0)
+            backend.clock.sleep(max(0.0, pause - backend.settle))  # _find waited settle
             continue
         except APIStatusError as exc:
             if exc.status_code not in _MAYBE_CREATED:

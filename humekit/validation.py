@@ -24,7 +24,7 @@ from humekit.columns import DESCRIPTOR_COLUMNS, OUTPUT_COLUMNS, PREDICTION_COLUM
 from humekit.errors import DuplicateIdError, InvalidRowsError, MissingColumnError, TableError
 from humekit.limits import DEFAULT_LIMITS, Limits
 from humekit.media import probe
-from humekit.vocabulary import MODELS
+from humekit.vocabulary import MODELS, check_models
 
 __all__ = ["ADDED_COLUMNS", "MODELS_FOR_KIND", "validate"]
 
@@ -244,11 +244,7 @@ def _is_null(value: Any) -> bool:
 def _model_names(models: Iterable[str] | dict[str, Any] | None) -> frozenset[str] | None:
     if models is None:
         return None
-    names = frozenset(models)
-    unknown = sorted(names - set(MODELS))
-    if unknown:
-        raise TableError(f"Unknown model(s) {unknown}; Hume's batch models are {list(MODELS)}")
-    return names
+    return check_models(models, table=True)
 
 
 def _check_source(value: Any, *, kind: str, base: Path, limits: Limits, models: frozenset[str] | None) -> _Checked:

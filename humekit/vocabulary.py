@@ -7,6 +7,8 @@ artifacts ZIP header); the artifacts CSVs use a different column order, kept in 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "BURST_DESCRIPTIONS",
     "CSV_EMOTIONS",
@@ -17,13 +19,37 @@ __all__ = [
     "GRANULARITIES",
     "LANGUAGE_EMOTIONS",
     "MODELS",
+    "MODEL_ORDER",
     "SENTIMENT",
     "TOXICITY",
     "TRANSCRIPTION_LANGUAGES",
+    "check_models",
 ]
 
 #: The six batch models, in the order Hume echoes them.
 MODELS: tuple[str, ...] = ("burst", "face", "facemesh", "language", "ner", "prosody")
+
+
+#: The same six in the order Hume writes them inside each prediction (and the order rows come out in).
+MODEL_ORDER: tuple[str, ...] = ("face", "burst", "prosody", "language", "ner", "facemesh")
+
+
+def check_models(names: Iterable[str], *, table: bool = False) -> frozenset[str]:
+    """``names`` as a set, or :class:`~humekit.errors.UnknownModelError` naming every name Hume does not have.
+
+    The one unknown-model check: ``measure``, ``validate``, ``to_frame``/``to_tables`` all call it, with one
+    message. ``table=True`` (``validate``, whose contract is that everything wrong with its call is a
+    ``TableError``) raises a :class:`~humekit.errors.TableError` with the same message.
+    """
+    from humekit.errors import TableError, UnknownModelError
+
+    wanted = frozenset([names] if isinstance(names, str) else names)
+    unknown = sorted(str(name) for name in wanted - set(MODELS))
+    if unknown:
+        message = f"unknown model(s) {unknown}; choose from Hume's batch models {list(MODELS)}"
+        raise TableError(message) if table else UnknownModelError(message, unknown=unknown)
+    return wanted
+
 
 GRANULARITIES: tuple[str, ...] = ("word", "sentence", "utterance", "conversational_turn")
 

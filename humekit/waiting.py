@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from humekit._backoff import exponential
 from humekit.backend import Backend
 from humekit.errors import APIConnectionError, ConfigurationError, RateLimitError, ServerError, WaitTimeoutError
 from humekit.jobs import JobDetails
@@ -51,8 +52,8 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """The wait before poll number ``attempt`` (0-based), jittered but never under 1 s nor over ``wait_max``."""
-        base = min(self.wait_max, self.wait_initial * 2**attempt)
-        return max(1.0, min(self.wait_max, base * rng.uniform(1 - self.wait_jitter, 1 + self.wait_jitter)))
+        return exponential(attempt, initial=self.wait_initial, maximum=self.wait_max, jitter=self.wait_jitter,
+                           floor=1.0, rng=rng)
 
 
 def wait_for_jobs(

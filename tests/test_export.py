@@ -193,3 +193,15 @@ def test_read_parquet_returns_the_dtypes_written(measured, tmp_path: Path) -> No
         back = read_parquet(to_parquet(frame, tmp_path / "t.parquet"))
         assert back.dtypes.astype(str).to_dict() == frame.dtypes.astype(str).to_dict()
         _same(back, frame)
+
+
+def test_a_result_and_a_single_table_are_written_to_parquet_the_same_way(measured, tmp_path: Path) -> None:
+    """write_result's predictions.parquet has the schema to_parquet gives the same table (one Parquet writer)."""
+    import pyarrow.parquet as pq
+
+    from humekit.export import write_result
+
+    folder = write_result(measured, tmp_path / "r", formats="parquet")
+    single = to_parquet(measured.predictions, tmp_path / "p.parquet")
+    assert pq.read_schema(folder / "predictions.parquet").remove_metadata() == \
+        pq.read_schema(single).remove_metadata()

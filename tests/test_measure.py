@@ -946,3 +946,35 @@ def test_interrupt_display_leaves_another_custom_exception_handler_alone(monkeyp
         monkeypatch.setattr(IPython, "get_ipython", lambda shell=shell: shell)
         _interrupts_as_one_line()
     assert theirs.registered is None and fresh.registered == (humekit.MeasureInterrupted,)
+
+
+def test_measure_signature_and_measure_options_agree():
+    """measure's keyword-only options are MeasureOptions' fields: same names, order, defaults and types."""
+    import inspect
+
+    from humekit.measure import MeasureOptions
+
+    params = list(inspect.signature(measure).parameters.values())
+    assert params[0].name == "table" and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    options = params[1:]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in options)
+    fields = dataclasses.fields(MeasureOptions)
+    assert [p.name for p in options] == [f.name for f in fields] == list(MeasureOptions.names())
+    for p, f in zip(options, fields, strict=True):
+        default = inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+        assert p.default is default or p.default == default, p.name
+        assert p.annotation == f.type, p.name  # both strings (postponed annotations), written the same way
+
+
+def test_result_options_are_the_call_and_retry_failed_overrides_them(tmp_path, clock):
+    """result.options is the MeasureOptions of the call; retry_failed replaces only what it is given."""
+    from humekit.measure import MeasureOptions
+
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1], "text": ["One."]})
+    result = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
+                     ledger=tmp_path / "l.sqlite", progress=False, kind="text", timeout=99.0)
+    assert isinstance(result.options, MeasureOptions)
+    assert (result.options.timeout, result.options.kind, result.options.progress) == (99.0, "text", False)
+    with pytest.raises(humekit.ConfigurationError, match="the ledger is the original's"):
+        retry_failed(result, ledger=tmp_path / "other.sqlite")

@@ -43,6 +43,7 @@ from humekit.emulator.inputs import FileError, Media, Source, source_files
 from humekit.emulator.scores import named, rng_for, score_matrix, sentiment_matrix
 from humekit.emulator.timeline import Unit, face_frames, text_units, windows, word_spans
 from humekit.limits import DEFAULT_LIMITS, Limits
+from humekit.vocabulary import MODEL_ORDER  # order of models inside each prediction
 from humekit.vocabulary import (
     BURST_DESCRIPTIONS,
     EMOTIONS,
@@ -55,8 +56,6 @@ from humekit.vocabulary import (
 
 __all__ = ["MODEL_ORDER", "Source", "artifacts_zip", "predict_source"]
 
-#: Order of models inside each prediction (sample 1 lists face, prosody, language).
-MODEL_ORDER: tuple[str, ...] = ("face", "burst", "prosody", "language", "ner", "facemesh")
 SOURCE_FPS = 25.0  # the frame rate of a video whose container does not state one
 MAX_BURST = 1.2  # seconds: longer voiced segments are speech, not vocal bursts
 
