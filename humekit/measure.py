@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 import numpy as np
 import orjson
@@ -35,7 +36,33 @@ from humekit.submitting import SubmitReport, submit_jobs
 from humekit.validation import ADDED_COLUMNS, MODELS_FOR_KIND, media_category, validate
 from humekit.waiting import Backoff, wait_for_jobs
 
-__all__ = ["MeasureResult", "measure", "retry_failed"]
+if TYPE_CHECKING:  # the receiver (Starlette, uvicorn) is imported only by those who use it
+    from humekit.receiver import CallbackReceiver
+
+__all__ = ["MeasureOptions", "MeasureResult", "measure", "retry_failed"]
+
+
+class MeasureOptions(TypedDict, total=False):
+    """:func:`measure`'s keyword options, as :attr:`MeasureResult.options` keeps them and
+    :func:`retry_failed` takes them (see :func:`measure` for what each means)."""
+
+    id_col: str
+    source_col: str
+    models: Iterable[str] | Mapping[str, Any]
+    client: Client | None
+    ledger: Ledger | str | os.PathLike[str] | None
+    kind: Literal["auto", "file", "url", "text"]
+    transcription: Mapping[str, Any] | Literal[False] | None
+    root: str | None
+    limits: Limits | Mapping[str, int]
+    errors: Literal["raise", "mark"]
+    timeout: float | None
+    wait_initial: float
+    wait_max: float
+    progress: bool | Progress
+    callback: CallbackReceiver | None
+    callback_fallback: float
+    backend: Backend | None
 
 
 @dataclass(frozen=True)
@@ -71,13 +98,13 @@ class MeasureResult(ResultTables):
     r"""Jobs created by this call."""
     reused: tuple[str, ...] = ()
     r"""Jobs this call found already submitted (nothing paid again)."""
-    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    options: MeasureOptions = field(default_factory=lambda: MeasureOptions(), repr=False)
     retryable: tuple[str, ...] = field(default=(), repr=False)
     r"""The fingerprints of the (row, job) answers that failed: what :func:`retry_failed` resends."""
 
     def counts(self) -> dict[str, int]:
         """How many rows are ok, failed, invalid and pending."""
-        return {k: int(v) for k, v in self.status["status"].value_counts(sort=False).items()}
+        return {str(k): int(v) for k, v in self.status["status"].value_counts(sort=False).items()}
 
     @property
     def jobs(self) -> pd.DataFrame:
@@ -88,8 +115,8 @@ class MeasureResult(ResultTables):
         jobs = self.ledger.jobs()
         jobs = jobs[jobs["job_id"].isin(ids)].reset_index(drop=True)
         requests = self.ledger.requests(jobs["job_key"])  # one query, not one per job
-        jobs["config"] = [{k: requests[key].get(k) for k in ("endpoint", "models", "transcription")}
-                          for key in jobs["job_key"]]
+        jobs["config"] = pd.Series([{k: requests[key].get(k) for k in ("endpoint", "models", "transcription")}
+                                    for key in jobs["job_key"]], index=jobs.index, dtype=object)
         return jobs
 
     def _user_table(self) -> pd.DataFrame:
@@ -119,7 +146,7 @@ def measure(
     source_col: str,
     models: Iterable[str] | Mapping[str, Any],
     client: Client | None = None,
-    ledger: Ledger | str | None = None,
+    ledger: Ledger | str | os.PathLike[str] | None = None,
     kind: Literal["auto", "file", "url", "text"] = "auto",
     transcription: Mapping[str, Any] | Literal[False] | None = None,
     root: str | None = None,
@@ -129,7 +156,7 @@ def measure(
     wait_initial: float = 1.0,
     wait_max: float = 60.0,
     progress: bool = True,
-    callback: Any = None,
+    callback: CallbackReceiver | None = None,
     callback_fallback: float = 60.0,
     backend: Backend | None = None,
 ) -> MeasureResult:
@@ -155,7 +182,8 @@ def measure(
             up to ``wait_max``, ±20 % jitter that never goes past ``wait_max``).
         progress: show one progress display (rows and jobs by state, upload bytes, elapsed time;
             a widget in JupyterLab with ipywidgets, a text line otherwise).
-        callback: a started :class:`humekit.receiver.WebhookReceiver`: jobs are submitted with a
+        callback: a started :class:`humekit.receiver.WebhookReceiver` (any
+            :class:`humekit.receiver.CallbackReceiver`): jobs are submitted with a
             ``callback_url`` carrying the receiver's unguessable token and this run's id; jobs
             whose callback arrives are neither polled nor fetched (the callback carries the
             predictions).
@@ -169,10 +197,10 @@ def measure(
         A :class:`MeasureResult` with ``.status``, ``.predictions``, ``.wide()``, ``.per_row()``
         and ``.save(folder)``.
     """
-    options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
-                   transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
-                   wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
-                   callback_fallback=callback_fallback, backend=backend)
+    options = MeasureOptions(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger,
+                             kind=kind, transcription=transcription, root=root, limits=limits, errors=errors,
+                             timeout=timeout, wait_initial=wait_initial, wait_max=wait_max, progress=progress,
+                             callback=callback, callback_fallback=callback_fallback, backend=backend)
     return _run(table, salt="", retry=frozenset(), **options)
 
 
@@ -185,26 +213,26 @@ def _run(
     source_col: str,
     models: Iterable[str] | Mapping[str, Any],
     client: Client | None,
-    ledger: Ledger | str | None,
+    ledger: Ledger | str | os.PathLike[str] | None,
     kind: Literal["auto", "file", "url", "text"],
     transcription: Mapping[str, Any] | Literal[False] | None,
     root: str | None,
-    limits: Limits,
+    limits: Limits | Mapping[str, int],
     errors: Literal["raise", "mark"],
     timeout: float | None,
     wait_initial: float,
     wait_max: float,
     progress: bool | Progress,
-    callback: Any,
+    callback: CallbackReceiver | None,
     callback_fallback: float,
     backend: Backend | None,
 ) -> MeasureResult:
     """The stages of :func:`measure`; ``salt`` makes new job keys and ``retry`` lists the fingerprints whose
     failed answers are resent."""
-    options = dict(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger, kind=kind,
-                   transcription=transcription, root=root, limits=limits, errors=errors, timeout=timeout,
-                   wait_initial=wait_initial, wait_max=wait_max, progress=progress, callback=callback,
-                   callback_fallback=callback_fallback, backend=backend)
+    options = MeasureOptions(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger,
+                             kind=kind, transcription=transcription, root=root, limits=limits, errors=errors,
+                             timeout=timeout, wait_initial=wait_initial, wait_max=wait_max, progress=progress,
+                             callback=callback, callback_fallback=callback_fallback, backend=backend)
     limits = _limits(limits)
     _check_options(timeout=timeout, transcription=transcription)
     if callback is not None:
@@ -216,7 +244,7 @@ def _run(
     if backend is None:
         backend = BatchBackend(client if client is not None else Client())
     store = ledger if isinstance(ledger, Ledger) else Ledger(ledger, clock=backend.clock)
-    identity = dict(backend=backend.name, endpoint=backend.endpoint, transcription=transcription)
+    identity: dict[str, Any] = dict(backend=backend.name, endpoint=backend.endpoint, transcription=transcription)
     config = config_key(models=normalized, **identity)
     files = checked.loc[checked["source_kind"].eq("file") & checked["source_problem"].isna(), "source_path"]
     known = store.known_md5s(files)
@@ -273,8 +301,9 @@ def _interrupts_as_one_line() -> None:
 
 def _submit_wait_join(rows: list[RowInput], checked: pd.DataFrame, *, store: Ledger, backend: Backend,
                       display: Progress, salt: str, limits: Limits, normalized: dict[str, Any],
-                      identity: Mapping[str, Any], transcription: Any, callback: Any, backoff: Backoff,
-                      timeout: float | None, id_col: str, options: Mapping[str, Any]) -> MeasureResult:
+                      identity: Mapping[str, Any], transcription: Any, callback: CallbackReceiver | None,
+                      backoff: Backoff,
+                      timeout: float | None, id_col: str, options: MeasureOptions) -> MeasureResult:
     """Submit what the ledger lacks, wait for the jobs, fetch and join (reporting to ``display``)."""
     callback_url, settled = _callback_hooks(callback, store)
     # Job keys (and the halves of a refused job) include the salt that makes retried rows new jobs.
@@ -340,7 +369,7 @@ def _check_options(*, timeout: Any, transcription: Any) -> None:
         )
 
 
-def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
+def retry_failed(result: MeasureResult, **overrides: Unpack[MeasureOptions]) -> MeasureResult:
     """Resubmit only the rows of ``result`` whose status is ``failed``, as new jobs.
 
     Jobs refused for a limit are not resent as they were (they are split, or stay failed).
@@ -356,7 +385,7 @@ def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
     failed = frozenset(np.flatnonzero(result.status["status"].to_numpy() == "failed").tolist())
     if not failed:
         return result
-    options = {**result.options, **overrides, "ledger": result.ledger}
+    options: MeasureOptions = {**result.options, **overrides, "ledger": result.ledger}
     table = result.checked.drop(columns=list(ADDED_COLUMNS))
     return _run(table, salt=f"|retry-{secrets.token_hex(4)}", retry=frozenset(result.retryable), **options)
 
@@ -477,13 +506,16 @@ def _fetch_completed(store: Ledger, job_keys: set[str], backend: Backend) -> Non
             store.store_predictions(job_id, predictions)
 
 
-def _callback_hooks(callback: Any, store: Ledger) -> tuple[str | None, Any]:
+def _callback_hooks(callback: CallbackReceiver | None, store: Ledger
+                    ) -> tuple[str | None, Callable[[list[str]], Mapping[str, JobDetails]] | None]:
     """The callback URL to submit with, and what the waiter asks to learn which jobs finished."""
     if callback is None:
         return None, None
     if not hasattr(callback, "callback_url") or not hasattr(callback, "received"):
-        raise ConfigurationError("callback= must be a humekit.receiver.WebhookReceiver, started (receiver.start()) "
-                                 "or given a public base_url that Hume can reach")
+        raise ConfigurationError(f"callback= must be a humekit.receiver.WebhookReceiver, started (receiver.start()) "
+                                 "or given a public base_url that Hume can reach (or any humekit.receiver."
+                                 "CallbackReceiver: callback_url(run=...) and received(ids, event_name=...)), "
+                                 f"not {type(callback).__name__}")
     url = callback.callback_url(run=secrets.token_hex(8))
 
     def settled(job_ids: Iterable[str]) -> dict[str, JobDetails]:
