@@ -121,7 +121,7 @@ class KnownDescriptor(msgspec.Struct, gc=False):
 
 
 @cache
-def _types(described: bool, known_labels: bool) -> tuple[Any, msgspec.json.Decoder]:
+def _types(described: bool, known_labels: bool) -> tuple[Any, msgspec.json.Decoder[Any]]:
     """The document type and its JSON decoder: with or without the descriptor lists, and with
     emotion and descriptor names restricted to Hume's (the fast case) or any string."""
     emotion, descriptor = (KnownEmotion, KnownDescriptor) if known_labels else (NamedScore, NamedScore)
