@@ -109,6 +109,8 @@ class Source(msgspec.Struct, gc=False):
     md5sum: Text = None
 
 
+# The `type: ignore[valid-type]` below: these types are built at import time from humekit's vocabularies
+# (Literal[<tuple>], classes made by a function) for msgspec, which reads them at runtime; mypy cannot.
 class KnownEmotion(msgspec.Struct, gc=False):
     """An emotion entry whose label is one of Hume's 53: decoded to the vocabulary's own string
     object, so checking a list of labels compares pointers (and allocates no strings)."""
@@ -125,7 +127,7 @@ class KnownDescriptor(msgspec.Struct, gc=False):
 
 
 @cache
-def _types(described: bool, known_labels: bool) -> tuple[Any, msgspec.json.Decoder]:
+def _types(described: bool, known_labels: bool) -> tuple[Any, msgspec.json.Decoder[Any]]:
     """The document type and its JSON decoder: with or without the descriptor lists, and with
     emotion and descriptor names restricted to Hume's (the fast case) or any string."""
     emotion, descriptor = (KnownEmotion, KnownDescriptor) if known_labels else (NamedScore, NamedScore)
@@ -180,7 +182,7 @@ def _types(described: bool, known_labels: bool) -> tuple[Any, msgspec.json.Decod
     return document, msgspec.json.Decoder(document, strict=False)
 
 
-def decode(data: bytes | str, *, described: bool) -> list[Any] | None:
+def decode(data: bytes | bytearray | memoryview | str, *, described: bool) -> list[Any] | None:
     """Decode a JSON predictions list in one pass; ``None`` if it needs the lenient path.
 
     Raises:

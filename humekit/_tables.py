@@ -131,7 +131,7 @@ def categorical(
     ``used`` marks the values that reach some row; the others are not made categories.
     """
     if used is not None:
-        values = np.where(used, values, None)
+        values = np.where(used, values, np.array(None, dtype=object))
     fixed = FIXED_CATEGORIES.get(name)
     if fixed is None:
         codes, uniques = pd.factorize(values, sort=True)
@@ -166,8 +166,7 @@ def nullable(
     if rows is not None and mask.all():
         return kind(np.zeros(rows, dtype=dtype), np.ones(rows, dtype=bool))
     data = np.where(mask, 0, values).astype(np.int64) if integer else values
-    no_nulls = rows is not None and not mask.any()
-    return kind(spread(data), np.zeros(rows, dtype=bool) if no_nulls else spread(mask))
+    return kind(spread(data), np.zeros(rows, dtype=np.bool_) if rows is not None and not mask.any() else spread(mask))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_demo(quiet=args.quiet)
 
 
-def _add_run_command(commands: argparse._SubParsersAction) -> None:
+def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser(
         "run",
         help="measure every row of a CSV/Parquet recordings table; write predictions, summaries, status, a plot",
@@ -76,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     return run_table(options)
 
 
-def _add_emulator_command(commands: argparse._SubParsersAction) -> None:
+def _add_emulator_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     emu = commands.add_parser(
         "emulator",
         help="serve the Hume v0 batch API emulator on loopback (synthetic scores)",

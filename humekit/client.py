@@ -170,10 +170,11 @@ class Client:
             params.append(("limit", str(limit)))
         for value in [status] if isinstance(status, str) else (status or []):
             params.append(("status", value))
-        for key, value in (("when", when), ("timestamp_ms", timestamp_ms), ("sort_by", sort_by),
-                           ("direction", direction)):
-            if value is not None:
-                params.append((key, str(value)))
+        filters: tuple[tuple[str, str | int | None], ...] = (
+            ("when", when), ("timestamp_ms", timestamp_ms), ("sort_by", sort_by), ("direction", direction))
+        for key, given in filters:
+            if given is not None:
+                params.append((key, str(given)))
         data = self._call("GET", "/v0/batch/jobs", params=params)
         if not isinstance(data, list):
             raise errors.APIError(f"GET /v0/batch/jobs should answer a JSON array, got {type(data).__name__}")
@@ -277,7 +278,7 @@ class Client:
                 f"{method} {path} could not be sent: httpx refused a request header as invalid (its text is withheld "
                 "because it can hold the API key); check the api_key= / HUME_API_KEY value and any headers you set"
             )
-            error.request_sent = False  # type: ignore[attr-defined]
+            error.request_sent = False
             raise error from None
         except httpx.TransportError as exc:
             error = errors.APIConnectionError(
@@ -285,7 +286,7 @@ class Client:
                 f"check that {self.base_url} is reachable"
             )
             # A refused connection proves the request never reached the server.
-            error.request_sent = not isinstance(exc, httpx.ConnectError)  # type: ignore[attr-defined]
+            error.request_sent = not isinstance(exc, httpx.ConnectError)
             raise error from exc
         logger.debug("%s %s -> %d (%.3f s)", method, path, response.status_code, time.perf_counter() - started)
         return response

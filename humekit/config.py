@@ -70,6 +70,7 @@ def resolve_api_key(api_key: str | Secret | None = None) -> Secret:
     in a newline). A key that still holds a space, a control character or a non-ASCII character
     raises :class:`ConfigurationError` naming where it came from, never the key.
     """
+    value: str | None
     if isinstance(api_key, Secret):
         value, source = api_key.reveal(), "the Secret passed as api_key="
     elif api_key is not None and not isinstance(api_key, str):

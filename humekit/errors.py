@@ -150,6 +150,9 @@ class APIError(HumekitError):
 class APIConnectionError(APIError):
     """The request did not get an HTTP response (refused, reset or dropped connection)."""
 
+    request_sent: bool = True
+    r"""False when the request provably never reached the server (so resending it cannot pay twice)."""
+
 
 class APITimeoutError(APIConnectionError):
     """The request timed out before a response arrived."""

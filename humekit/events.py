@@ -353,7 +353,8 @@ def _job(data: dict[str, Any]) -> JobCallback:
     job_id = data.get("job_id")
     if not isinstance(job_id, str) or not job_id:
         raise MalformedPayloadError(f"a job callback needs a non-empty string 'job_id', got {job_id!r}")
-    state = data.get("state") if isinstance(data.get("state"), dict) else {}
+    given_state = data.get("state")
+    state: dict[str, Any] = given_state if isinstance(given_state, dict) else {}
     status = data.get("status", state.get("status"))
     if not isinstance(status, str) or not status:
         raise MalformedPayloadError(f"the callback for job {job_id} needs a string 'status', got {status!r}")

@@ -99,8 +99,11 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     known = [c for c in frame.columns if _humekit_typed(c, frame[c].dtype)]
     table = pa.Table.from_pandas(frame, preserve_index=False)  # other columns (e.g. the ID) as pyarrow infers
     for c in known:
+        want = column_dtype(c)
+        if want is None:  # not a humekit column (known holds only those)
+            continue
         i = table.schema.get_field_index(c)
-        table = table.set_column(i, pa.field(c, _ARROW[column_dtype(c)]), table.column(i).cast(_ARROW[column_dtype(c)]))
+        table = table.set_column(i, pa.field(c, _ARROW[want]), table.column(i).cast(_ARROW[want]))
     return table
 
 
@@ -170,7 +173,8 @@ def _read_table(path: Path, *, restore: bool = False) -> pd.DataFrame:
 
 def _as_objects(column: pd.Series) -> pd.Series:
     """``column`` as ``object`` with ``None`` for missing values, as humekit's tables hold them."""
-    values = column.to_numpy(dtype=object, na_value=None)
+    # pandas-stubs reject na_value=None, which pandas documents and accepts
+    values = column.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     return pd.Series(values, index=column.index, dtype=object, name=column.name)
 
 
@@ -220,8 +224,8 @@ def read_csv(path: PathLike) -> pd.DataFrame | PredictionTables | SavedResult:
     if path.is_dir():
         return PredictionTables(**{n: read_csv(path / f"{n}.csv") for n in _TABLES})  # type: ignore[arg-type]
     header = pd.read_csv(path, nrows=0).columns
-    dtypes = {c: ("str" if column_dtype(c) in ("category", "string") else column_dtype(c)) for c in header
-              if column_dtype(c) is not None}
+    dtypes = {c: ("str" if want in ("category", "string") else want) for c in header
+              if (want := column_dtype(c)) is not None}
     frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""], float_precision="round_trip")
     return restore_dtypes(frame)
 
@@ -303,7 +307,8 @@ def _restore(frame: pd.DataFrame, dtypes: Mapping[str, Any]) -> pd.DataFrame:
             column = column.map({"True": True, "False": False}).astype(want)
         elif isinstance(want, str) and want != str(column.dtype):
             try:
-                column = column.astype(want)
+                # want is a dtype name from humekit's schema; pandas-stubs type astype for literal names only
+                column = column.astype(want)  # type: ignore[call-overload]
             except (TypeError, ValueError):
                 logger.warning("column %r could not be read back as %s; kept as %s", name, want, column.dtype)
         out[name] = column

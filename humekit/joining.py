@@ -263,7 +263,8 @@ def _attach(frame: pd.DataFrame, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
     models = keys["models"].tolist()
     blocks: list[np.ndarray] = []  # positions in frame, one block per (input, table row)
     targets: list[int] = []  # the keys row each block belongs to
-    for input_key, where in by.groupby(by, sort=False, observed=True).indices.items():
+    for input_key, found in by.groupby(by, sort=False, observed=True).indices.items():
+        where: np.ndarray = np.asarray(found)  # already an array of positions (no copy); typed as one
         for target in targets_of.get(str(input_key), ()):
             if model_of is not None and not present <= set(models[target]):
                 where = where[np.isin(model_of[where], list(models[target]))]  # the models this row takes from the job

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import orjson
@@ -35,6 +36,9 @@ from humekit.submitting import SubmitReport, submit_jobs
 from humekit.validation import ADDED_COLUMNS, MODELS_FOR_KIND, media_category, validate
 from humekit.waiting import Backoff, wait_for_jobs
 
+if TYPE_CHECKING:  # the receiver (Starlette, uvicorn) is imported only by those who use it
+    from humekit.receiver import CallbackReceiver
+
 __all__ = ["MeasureOptions", "MeasureResult", "measure", "retry_failed"]
 
 
@@ -51,7 +55,7 @@ class MeasureOptions:
     source_col: str
     models: Iterable[str] | Mapping[str, Any]
     client: Client | None = None
-    ledger: Ledger | str | None = None
+    ledger: Ledger | str | os.PathLike[str] | None = None
     kind: Literal["auto", "file", "url", "text"] = "auto"
     transcription: Mapping[str, Any] | Literal[False] | None = None
     root: str | None = None
@@ -61,7 +65,7 @@ class MeasureOptions:
     wait_initial: float = 1.0
     wait_max: float = 60.0
     progress: bool = True
-    callback: Any = None
+    callback: CallbackReceiver | None = None
     callback_fallback: float = 60.0
     backend: Backend | None = None
 
@@ -111,7 +115,7 @@ class MeasureResult(ResultTables):
 
     def counts(self) -> dict[str, int]:
         """How many rows are ok, failed, invalid and pending."""
-        return {k: int(v) for k, v in self.status["status"].value_counts(sort=False).items()}
+        return {str(k): int(v) for k, v in self.status["status"].value_counts(sort=False).items()}
 
     @property
     def jobs(self) -> pd.DataFrame:
@@ -122,8 +126,8 @@ class MeasureResult(ResultTables):
         jobs = self.ledger.jobs()
         jobs = jobs[jobs["job_id"].isin(ids)].reset_index(drop=True)
         requests = self.ledger.requests(jobs["job_key"])  # one query, not one per job
-        jobs["config"] = [{k: requests[key].get(k) for k in ("endpoint", "models", "transcription")}
-                          for key in jobs["job_key"]]
+        jobs["config"] = pd.Series([{k: requests[key].get(k) for k in ("endpoint", "models", "transcription")}
+                                    for key in jobs["job_key"]], index=jobs.index, dtype=object)
         return jobs
 
     def _user_table(self) -> pd.DataFrame:
@@ -153,7 +157,7 @@ def measure(
     source_col: str,
     models: Iterable[str] | Mapping[str, Any],
     client: Client | None = None,
-    ledger: Ledger | str | None = None,
+    ledger: Ledger | str | os.PathLike[str] | None = None,
     kind: Literal["auto", "file", "url", "text"] = "auto",
     transcription: Mapping[str, Any] | Literal[False] | None = None,
     root: str | None = None,
@@ -163,7 +167,7 @@ def measure(
     wait_initial: float = 1.0,
     wait_max: float = 60.0,
     progress: bool = True,
-    callback: Any = None,
+    callback: CallbackReceiver | None = None,
     callback_fallback: float = 60.0,
     backend: Backend | None = None,
 ) -> MeasureResult:
@@ -189,7 +193,8 @@ def measure(
             up to ``wait_max``, ±20 % jitter that never goes past ``wait_max``).
         progress: show one progress display (rows and jobs by state, upload bytes, elapsed time;
             a widget in JupyterLab with ipywidgets, a text line otherwise).
-        callback: a started :class:`humekit.receiver.WebhookReceiver`: jobs are submitted with a
+        callback: a started :class:`humekit.receiver.WebhookReceiver` (any
+            :class:`humekit.receiver.CallbackReceiver`): jobs are submitted with a
             ``callback_url`` carrying the receiver's unguessable token and this run's id; jobs
             whose callback arrives are neither polled nor fetched (the callback carries the
             predictions).
@@ -226,7 +231,7 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
                        limits=limits, errors=o.errors)
     backend = o.backend if o.backend is not None else BatchBackend(o.client if o.client is not None else Client())
     store = o.ledger if isinstance(o.ledger, Ledger) else Ledger(o.ledger, clock=backend.clock)
-    identity = dict(backend=backend.name, endpoint=backend.endpoint, transcription=transcription)
+    identity: dict[str, Any] = dict(backend=backend.name, endpoint=backend.endpoint, transcription=transcription)
     config = config_key(models=normalized, **identity)
     files = checked.loc[checked["source_kind"].eq("file") & checked["source_problem"].isna(), "source_path"]
     known = store.known_md5s(files)
@@ -234,8 +239,7 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     store.remember_md5s({r.value: r.md5 for r in rows if r.md5 is not None and r.value not in known})
     if retry:
         store.supersede(retry)
-    display = o.progress if isinstance(o.progress, Progress) else Progress(len(rows), enabled=bool(o.progress),
-                                                                       clock=backend.clock)
+    display = Progress(len(rows), enabled=o.progress, clock=backend.clock)
     _interrupts_as_one_line()
     try:
         return _submit_wait_join(rows, checked, store=store, backend=backend, display=display, salt=salt,
@@ -283,7 +287,8 @@ def _interrupts_as_one_line() -> None:
 
 def _submit_wait_join(rows: list[RowInput], checked: pd.DataFrame, *, store: Ledger, backend: Backend,
                       display: Progress, salt: str, limits: Limits, normalized: dict[str, Any],
-                      identity: Mapping[str, Any], transcription: Any, callback: Any, backoff: Backoff,
+                      identity: Mapping[str, Any], transcription: Any, callback: CallbackReceiver | None,
+                      backoff: Backoff,
                       timeout: float | None, id_col: str, options: MeasureOptions) -> MeasureResult:
     """Submit what the ledger lacks, wait for the jobs, fetch and join (reporting to ``display``)."""
     callback_url, settled = _callback_hooks(callback, store)
@@ -490,13 +495,16 @@ def _fetch_completed(store: Ledger, job_keys: set[str], backend: Backend) -> Non
             store.store_predictions(job_id, predictions)
 
 
-def _callback_hooks(callback: Any, store: Ledger) -> tuple[str | None, Any]:
+def _callback_hooks(callback: CallbackReceiver | None, store: Ledger
+                    ) -> tuple[str | None, Callable[[list[str]], Mapping[str, JobDetails]] | None]:
     """The callback URL to submit with, and what the waiter asks to learn which jobs finished."""
     if callback is None:
         return None, None
     if not hasattr(callback, "callback_url") or not hasattr(callback, "received"):
-        raise ConfigurationError("callback= must be a humekit.receiver.WebhookReceiver, started (receiver.start()) "
-                                 "or given a public base_url that Hume can reach")
+        raise ConfigurationError(f"callback= must be a humekit.receiver.WebhookReceiver, started (receiver.start()) "
+                                 "or given a public base_url that Hume can reach (or any humekit.receiver."
+                                 "CallbackReceiver: callback_url(run=...) and received(ids, event_name=...)), "
+                                 f"not {type(callback).__name__}")
     url = callback.callback_url(run=secrets.token_hex(8))
 
     def settled(job_ids: Iterable[str]) -> dict[str, JobDetails]:

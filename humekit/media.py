@@ -432,7 +432,7 @@ def _is_mpeg_audio_frame(head: bytes) -> bool:
 def _inflate(opener: Callable[[], object]) -> Callable[[bytes], bytes]:
     def run(head: bytes) -> bytes:
         try:
-            return opener().decompress(head)[:1024]  # type: ignore[attr-defined]
+            return opener().decompress(head)[:1024]  # type: ignore[attr-defined]  # a zlib/bz2/lzma decompressor
         except Exception:  # a truncated or corrupt stream: no tar header to be seen
             return b""
 

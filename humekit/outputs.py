@@ -16,7 +16,7 @@ emotion...) is carried as ``table_<name>``, so neither is lost or overwritten.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def _carried_name(name: str, taken: set[str]) -> str:
 
 
 def _base(status: pd.DataFrame, table: pd.DataFrame, id_col: str, columns: Columns,
-          beside: Sequence[str] = ()) -> pd.DataFrame:
+          beside: Iterable[str] = ()) -> pd.DataFrame:
     """One row per input row: the carried columns, then ``status``; in the input's order. A carried
     column named ``status`` or like one of ``beside`` (the columns joined to it) becomes ``table_<name>``."""
     out = pd.DataFrame(index=pd.RangeIndex(len(status)))
@@ -166,4 +166,4 @@ class SavedResult(ResultTables):
 
     def counts(self) -> dict[str, int]:
         """How many rows are ok, failed, invalid and pending."""
-        return {k: int(v) for k, v in self.status["status"].value_counts(sort=False).items()}
+        return {str(k): int(v) for k, v in self.status["status"].value_counts(sort=False).items()}

@@ -240,7 +240,8 @@ def add_document(
             "to read files use humekit.read_predictions(path)"
         )
     with _gc_paused():
-        elements, failures = None, []
+        elements: list[Any] | None = None
+        failures: list[str] = []
         if isinstance(predictions, (bytes, bytearray, memoryview, str)):
             elements = decode(predictions, described=descriptors)  # None: not a plain, well-typed list
         if elements is None:

@@ -43,9 +43,9 @@ import sqlite3
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import orjson
@@ -94,6 +94,22 @@ CREATE TABLE IF NOT EXISTS webhook_events (
 CREATE INDEX IF NOT EXISTS webhook_events_subject ON webhook_events (subject_id);
 """
 _JSON_TYPES = ("application/json", "text/json")
+
+
+class CallbackReceiver(Protocol):
+    """What ``measure(callback=...)`` needs from a receiver of batch job callbacks.
+
+    :class:`WebhookReceiver` is one; any object with these two methods can stand in for it (e.g. a
+    receiver running in another process that you reach through a shared store).
+    """
+
+    def callback_url(self, *, run: str) -> str:
+        """The public URL Hume should call back, carrying ``run`` (this measure call's id) as a query parameter."""
+        ...
+
+    def received(self, ids: Iterable[str], *, event_name: str) -> Mapping[str, Event]:
+        """The events already recorded for these job ids (``event_name="job"``), without waiting."""
+        ...
 
 
 class WebhookReceiver:
@@ -425,7 +441,7 @@ class WebhookReceiver:
             Columns ``event_id, event_name, subject_id, status, received_at, deliveries, auth, state,
             attempts, error, handled_at, payload, event``; times are UTC datetimes.
         """
-        sql, args = "SELECT * FROM webhook_events WHERE 1=1", []
+        sql, args = "SELECT * FROM webhook_events WHERE 1=1", list[object]()
         if event_name is not None:
             sql, args = sql + " AND event_name = ?", [*args, event_name]
         if state is not None:
@@ -438,7 +454,7 @@ class WebhookReceiver:
         for column in ("received_at", "handled_at"):
             df[column] = pd.to_datetime(df[column].astype("float64"), unit="s", utc=True)
         df["payload"] = [orjson.loads(b) for b in df["body"]]
-        df["event"] = [parse_event(p) for p in df["payload"]]
+        df["event"] = pd.Series([parse_event(p) for p in df["payload"]], index=df.index, dtype=object)
         return df.drop(columns="body")
 
     def wait_for(

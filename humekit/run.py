@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -62,7 +62,7 @@ class RunOptions:
     base_url: str | None = None
     ledger: Path | None = None
     callback: bool = False
-    kind: str = "auto"
+    kind: Literal["auto", "file", "url", "text"] = "auto"
     root: Path | None = None
     emulator: bool = False
     timeout: float = 3600.0
@@ -296,7 +296,7 @@ def plot_top_emotions(per_row: pd.DataFrame, path: Path, *, id_col: str, top: in
     """
     with _agg() as plt:
         scored = per_row[per_row["segments"].notna() & (per_row["segments"] > 0)]
-        emotions = list(per_row.columns[per_row.columns.get_loc("segments") + 1 :]) if len(scored) else []
+        emotions = list(per_row.columns[list(per_row.columns).index("segments") + 1 :]) if len(scored) else []
         shown = scored.head(max_rows)
         fig, ax = plt.subplots(figsize=(10, max(2.5, 0.32 * len(shown) + 1.5)))
         if not emotions:

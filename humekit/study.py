@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -66,7 +67,7 @@ def make_recordings(
     for i in range(n):
         kind = kinds[i % len(kinds)]
         session = f"s{i // 8:03d}"
-        row = {"id": _row_id(i), "kind": kind, "speaker": f"spk{i % 7}", "condition": ("calm", "stress")[i % 2],
+        row: dict[str, Any] = {"id": _row_id(i), "kind": kind, "speaker": f"spk{i % 7}", "condition": ("calm", "stress")[i % 2],
                "duration": float("nan")}
         if kind == "audio":
             duration = round(0.6 + (i * 0.37) % 4.0, 2)
@@ -89,6 +90,7 @@ def make_recordings(
                 name = f"clip-{i:05d}.wav"
                 make_wav(root / "media" / name, segments=_segments(duration, rng), duration=duration,
                          sample_rate=sample_rate, seed=i)
+                assert media_url is not None  # refused above when kinds include "url"
                 row |= {"source": f"{media_url.rstrip('/')}/{name}", "duration": duration}
                 shared_urls.append(row["source"])
         rows.append(row)

@@ -185,9 +185,10 @@ def _wait_for_peer(claim: Claim, ledger: Ledger, backend: Backend) -> Claim:
     while _alive(current.owner) and current.job_id is None and current.state == "submitting" and waited < _PEER_WAIT:
         backend.clock.sleep(1.0)
         waited += 1.0
-        current = ledger.state(claim.job_key)
-        if current is None:  # released: its POST was refused and nothing was created
+        state = ledger.state(claim.job_key)
+        if state is None:  # released: its POST was refused and nothing was created
             return claim
+        current = state
     return current
 
 

@@ -238,7 +238,8 @@ def _is_null(value: Any) -> bool:
     if isinstance(value, float):
         return math.isnan(value)
     # numpy scalars (float32 NaN, datetime64 NaT...) are not Python floats
-    return isinstance(value, np.generic) and bool(pd.isna(value))
+    # pandas-stubs type pd.isna without numpy scalars, which it accepts at runtime
+    return isinstance(value, np.generic) and bool(pd.isna(value))  # type: ignore[call-overload]
 
 
 def _model_names(models: Iterable[str] | dict[str, Any] | None) -> frozenset[str] | None:

@@ -97,8 +97,8 @@ def wait_for_jobs(
     done: dict[str, JobDetails] = {}
     rows = rows or {}
     own = not isinstance(progress, Progress)
-    display = Progress(sum(rows.get(job_id, 0) for job_id in pending), enabled=bool(progress), clock=clock) \
-        if own else progress
+    display = progress if isinstance(progress, Progress) else \
+        Progress(sum(rows.get(job_id, 0) for job_id in pending), enabled=bool(progress), clock=clock)
     display.stage("waiting")
     display.jobs({job_id: "QUEUED" for job_id in pending if job_id not in display.states})
 

@@ -22,7 +22,7 @@ import hmac
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from humekit.errors import (
     ConfigurationError,
@@ -32,6 +32,9 @@ from humekit.errors import (
     MissingHeaderError,
     StaleTimestampError,
 )
+
+if TYPE_CHECKING:  # parse_event (and the events module) is loaded only when construct_event runs
+    from humekit.events import Event
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -124,6 +127,7 @@ def get_header(headers: Headers, name: str) -> str | None:
     if isinstance(headers, Mapping):
         for candidate in (name, wanted):
             try:
+                # a str key on a Mapping[bytes, bytes] is allowed at runtime (TypeError or None is handled)
                 value = headers.get(candidate)  # type: ignore[call-overload]
             except TypeError:  # a mapping keyed by bytes
                 value = None
@@ -211,7 +215,7 @@ def construct_event(
     secret: Secret,
     tolerance: float = DEFAULT_TOLERANCE,
     now: float | None = None,
-) -> Any:
+) -> Event:
     """Verify a webhook (see :func:`verify`), then parse it into a typed event.
 
     Args:

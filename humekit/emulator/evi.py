@@ -286,7 +286,7 @@ class EviEmulator:
             base = self.base_url or f"http://{request.header('host') or '127.0.0.1'}"
             expires = int((now + 3600) * 1000)
             body.update(filename=f"{chat.user_id}/{chat.id}/reconstructed_audio.wav",
-                        modified_at=int((chat.audio_requested_at + done) * 1000),  # type: ignore[operator]
+                        modified_at=int((chat.audio_requested_at + done) * 1000),
                         signed_audio_url=f"{base.rstrip('/')}/media/{name}?expires={expires}",
                         signed_url_expiration_timestamp_millis=expires)  # fmt: skip
         return body
@@ -387,8 +387,9 @@ def _script(chat: _Chat, rng: random.Random, new_id: Callable[[], str]) -> list[
 
     def add(ts: int, role: str, kind: str, text: str | None = None, scores: bool = False,
             related: str | None = None, metadata: str = "") -> str:  # fmt: skip
-        event = {"id": new_id(), "chat_id": chat.id, "timestamp": ts, "role": role, "type": kind,
-                 "message_text": text, "emotion_features": _scores(rng) if scores else "", "metadata": metadata}
+        event: dict[str, Any] = {"id": new_id(), "chat_id": chat.id, "timestamp": ts, "role": role, "type": kind,
+                                 "message_text": text, "emotion_features": _scores(rng) if scores else "",
+                                 "metadata": metadata}
         if related is not None:
             event["related_event_id"] = related
         events.append(event)

@@ -10,6 +10,7 @@ which the caller reports under ``results.errors``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import posixpath
@@ -18,6 +19,7 @@ import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from humekit.emulator.scores import rng_for
@@ -83,7 +85,7 @@ def source_files(source: Source, limits: Limits) -> Iterator[tuple[str, Callable
         order = rng_for(*(hashlib.md5(t.encode()).hexdigest() for t in source.texts), "order")
         for index in order.permutation(len(source.texts)).tolist():
             file = str(index + 1)
-            yield file, lambda file=file, text=source.texts[index]: _text_media(file, text, limits)
+            yield file, functools.partial(_text_media, file, source.texts[index], limits)
         return
     data = source.data or b""
     name = source.filename if source.type == "file" else _url_name(source.url or "")
@@ -99,7 +101,7 @@ def source_files(source: Source, limits: Limits) -> Iterator[tuple[str, Callable
         yield name, lambda: _raise(message)
         return
     for path, blob in members:
-        yield path, lambda path=path, blob=blob: _load(path, blob, probe(blob, filename=path), limits)
+        yield path, functools.partial(_load_member, path, blob, limits)
 
 
 def _raise(message: str) -> Media:
@@ -117,6 +119,7 @@ def _archive_members(data: bytes, info: MediaInfo) -> list[tuple[str, bytes]]:
             return [(i.filename, zf.read(i)) for i in zf.infolist()
                     if not i.is_dir() and not _HIDDEN.search(i.filename)]
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+        # extractfile is None only for members that are not regular files, which m.isfile() filters out
         return [(m.name, tf.extractfile(m).read()) for m in tf.getmembers()  # type: ignore[union-attr]
                 if m.isfile() and not _HIDDEN.search(m.name)]
 
@@ -129,9 +132,14 @@ def _one_colour(data: bytes) -> bool:
         with Image.open(io.BytesIO(data)) as img:
             img.draft("RGB", (64, 64))  # JPEG decodes at a fraction of its size
             small = img.convert("RGB").resize((64, 64))
-            return all(low == high for low, high in small.getextrema())
+            bands = cast(tuple[tuple[int, int], ...], small.getextrema())  # RGB: one (min, max) per band
+            return all(low == high for low, high in bands)
     except Exception:  # Pillow signals undecodable images with several exception types
         return False
+
+
+def _load_member(path: str, blob: bytes, limits: Limits) -> Media:
+    return _load(path, blob, probe(blob, filename=path), limits)
 
 
 def _text_media(file: str, text: str, limits: Limits) -> Media:

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 from humekit.emulator.wire import EmuRequest, EmuResponse
@@ -31,7 +32,7 @@ class LoopbackServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def start(self) -> str:
         """Start serving in a daemon thread; returns the base URL."""
@@ -58,7 +59,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
             return  # a client that vanished (killed, timed out) is normal here, not a server error
         super().handle_error(request, client_address)
@@ -119,7 +120,7 @@ def _make_request_handler(handler: Callable[[EmuRequest], EmuResponse]) -> type[
             return body
 
         def _read_chunked(self) -> bytes:
-            chunks = []
+            chunks: list[bytes] = []
             total = 0
             while True:
                 line = self.rfile.readline()

@@ -33,7 +33,7 @@ Choices where Hume's behaviour is not documented (UNCONFIRMED):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,9 +114,9 @@ def _predict(media: Media, requested: dict[str, Any], transcription: dict[str, A
 Built = tuple[dict[str, Any] | None, list[dict[str, Any]]]
 
 
-def _grouped(items: list[tuple[str, float, dict[str, Any]]]) -> list[dict[str, Any]]:
+def _grouped(items: Sequence[tuple[str, float, Mapping[str, Any]]]) -> list[dict[str, Any]]:
     """(group id, sort key, item) triples → ``[{"id", "predictions"}]``, ids sorted, items by key."""
-    groups: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+    groups: dict[str, list[tuple[float, Mapping[str, Any]]]] = {}
     for gid, key, item in items:
         groups.setdefault(gid, []).append((key, item))
     return [{"id": gid, "predictions": [item for _, item in sorted(groups[gid], key=lambda p: p[0])]}
@@ -159,7 +159,7 @@ def _face_items(media: Media, config: dict[str, Any], *, facemesh: bool) -> list
     times = frames / rate
     threshold = float(config.get("prob_threshold", 0.99))
     identify = bool(config.get("identify_faces"))
-    items = []
+    items: list[tuple[str, float, dict[str, Any]]] = []
     for k in range(faces):
         boxes = _face_boxes(media, k, faces, len(frames), width, height)
         if boxes is None or boxes[0, 2] < float(config.get("min_face_size") or 0):
@@ -218,6 +218,7 @@ def _prosody(media: Media, config: dict[str, Any], transcription: dict[str, Any]
     else:
         units = media.transcript.units(config.get("granularity") or "utterance")
     with_text = transcription is not None and window is None
+    # every unit here is timed (windows, speech segments, a transcript of speech); only text units lack t0/t1
     mids = np.array([(u.t0 + u.t1) / 2 for u in units])  # type: ignore[operator]
     scores = score_matrix(media.md5, "prosody", "prosody", len(units), 48, mids)
     items = [(u.speaker if identify and with_text else "unknown", u.t0 or 0.0, {

@@ -97,6 +97,7 @@ def wav_samples(data: bytes) -> tuple[np.ndarray, int] | None:
     frames = fmt.data_size // fmt.block_align
     raw = np.frombuffer(data, np.uint8, frames * fmt.block_align, fmt.data_offset)
     raw = raw.reshape(frames, fmt.block_align)[:, : width * fmt.channels].reshape(frames, fmt.channels, width)
+    x: np.ndarray  # float32 samples; the stubs widen int / float32 arithmetic to float64
     if fmt.format_tag == 3:
         x = raw.reshape(frames, -1).view("<f4" if width == 4 else "<f8").astype(np.float32)
     elif width == 1:
