@@ -272,7 +272,7 @@ class Client:
             raise errors.APITimeoutError(
                 f"{method} {path} timed out ({type(exc).__name__}); the API may be slow or unreachable at {self.base_url}"
             ) from exc
-        except httpx.LocalProtocolError as exc:
+        except httpx.LocalProtocolError:
             # Raised before anything is sent, and its text quotes header values (the key among them): never copied.
             error = errors.APIConnectionError(
                 f"{method} {path} could not be sent: httpx refused a request header as invalid (its text is withheld "

@@ -298,9 +298,9 @@ class WebhookReceiver:
                 event = parse_event(body)
             except MalformedPayloadError as exc:
                 if not credentials:  # an anonymous sender learns nothing about how bodies are parsed
-                    self._authorize(None, credentials, request)
+                    self._authorize(None, credentials)
                 return _reject(400, "malformed_payload", str(exc))
-            auth = self._authorize(event, credentials, request)
+            auth = self._authorize(event, credentials)
         except WebhookVerificationError as exc:
             return _reject(401, _reason(exc), str(exc))
         new, deliveries = self._record(event, body, auth)
@@ -323,7 +323,7 @@ class WebhookReceiver:
             proven.add("token")
         return proven
 
-    def _authorize(self, event: Event | None, credentials: set[str], request: Request) -> str:
+    def _authorize(self, event: Event | None, credentials: set[str]) -> str:
         """The ``auth`` to record for this event, or the reason it is refused (``event=None``: unparsed)."""
         if "hmac" in credentials:
             return "hmac"

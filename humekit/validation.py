@@ -450,7 +450,8 @@ def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool, base: Path
         return
     bad = out.iloc[positions]
     lines = [f"  - {describe_row(int(position), row_id)}: {problem}"
-             for position, row_id, problem in zip(positions[:_SHOWN], bad[id_col], bad["source_problem"])]
+             for position, row_id, problem in zip(positions[:_SHOWN], bad[id_col], bad["source_problem"],
+                                                  strict=False)]  # the first _SHOWN rows only
     more = f"\n  … and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
     missing = bad["source_problem"].str.startswith("file not found")
     hint = ("\nkind='auto' read some of these as file paths; if the column holds texts, pass kind='text'."
