@@ -7,8 +7,8 @@ prosody and language; raw text; URL video; URL archive) with new ids and perturb
 Then, each in a fresh subprocess so that peak memory is honest, it times:
 
 - ``floor``: ``orjson.loads`` of every file, nothing else (the lower bound);
-- ``humekit``: ``humekit.archives.read_predictions(folder).scores`` (one table for the corpus);
-- ``humekit_per_file``: ``humekit.predictions.to_frame(bytes)`` per file (one table per file);
+- ``humekit``: ``humekit.predictions.archives.read_predictions(folder).scores`` (one table for the corpus);
+- ``humekit_per_file``: ``humekit.predictions.decoding.to_frame(bytes)`` per file (one table per file);
 - ``loop``: ``orjson.loads`` and the loop users write: a dict per emotion, then ``pd.DataFrame``;
 - ``json_normalize``: ``pandas.json_normalize`` per model block, then ``pd.concat``;
 - ``sdk``: ``hume==0.13.13``'s own parsing (stdlib ``json`` then pydantic
@@ -152,11 +152,11 @@ def run(method: str, files: list[Path], folder: Path) -> Any:
             orjson.loads(f.read_bytes())
         return None
     if method == "humekit":
-        from humekit.archives import read_predictions
+        from humekit.predictions.archives import read_predictions
 
         return read_predictions(folder).scores
     if method == "humekit_per_file":
-        from humekit.predictions import to_frame
+        from humekit.predictions.decoding import to_frame
 
         return [to_frame(f.read_bytes()) for f in files]
     if method == "loop":
@@ -200,7 +200,7 @@ def worker(method: str, folder: Path) -> dict[str, Any]:
     """Time one method in this process and measure its peak RSS rise and output size."""
     import pandas as pd  # noqa: F401  (imports are not part of the measurement)
 
-    import humekit.archives  # noqa: F401
+    import humekit.predictions.archives  # noqa: F401
 
     if method == "sdk":
         import hume.expression_measurement.batch.types  # noqa: F401

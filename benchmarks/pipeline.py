@@ -28,7 +28,7 @@ import httpx
 import pandas as pd
 
 import humekit
-from humekit.study import make_recordings
+from humekit.testing.study import make_recordings
 
 MODELS = ["prosody", "face", "language"]
 

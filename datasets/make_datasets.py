@@ -8,7 +8,7 @@ Run from the repository root (needs espeak-ng and sox on PATH; only to *regenera
 
 Everything here is made by this script, so it is the project's own work, dedicated to the public
 domain (CC0 1.0); see datasets/README.md. For large synthetic tables (hundreds to tens of thousands
-of rows) use :func:`humekit.study.make_recordings` instead, or ``--large N --out DIR`` below.
+of rows) use :func:`humekit.testing.study.make_recordings` instead, or ``--large N --out DIR`` below.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ SPEECH = [
     ("s6", "en-029+m3", "excited", 190, 75, 155, 0, "Are you serious? They cancelled the whole concert?"),
 ]
 
-# Face drawings (humekit.synthetic.make_image): (speaker, condition, seed). Cartoon faces, not photos.
+# Face drawings (humekit.testing.synthetic.make_image): (speaker, condition, seed). Cartoon faces, not photos.
 IMAGES = [("f1", "calm", 11), ("f1", "excited", 12), ("f2", "calm", 21), ("f2", "excited", 22)]
 
 # Short texts, written for this dataset: (speaker, condition, text).
@@ -80,7 +80,7 @@ def speak(out: Path, *, voice: str, speed: int, pitch: int, amplitude: int, gap:
 
 def build(root: Path) -> pd.DataFrame:
     """Write every file under ``root`` and return the recordings table (also written as recordings.csv)."""
-    from humekit.synthetic import make_image
+    from humekit.testing.synthetic import make_image
 
     rows = []
     for speaker, voice, condition, speed, pitch, amplitude, gap, text in SPEECH:
@@ -133,12 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare checksums")
     parser.add_argument("--large", type=int, metavar="N", help="instead: a synthetic study of N rows "
-                        "(humekit.study.make_recordings) written to --out")  # fmt: skip
+                        "(humekit.testing.study.make_recordings) written to --out")  # fmt: skip
     parser.add_argument("--out", type=Path, help="folder for --large (its table goes to OUT/recordings.csv)")
     parser.add_argument("--seed", type=int, default=0, help="seed for --large")
     args = parser.parse_args(argv)
     if args.large:
-        from humekit.study import make_recordings
+        from humekit.testing.study import make_recordings
 
         if args.out is None:
             parser.error("--large needs --out DIR")

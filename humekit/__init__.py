@@ -22,10 +22,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
-from humekit.archives import read_predictions
-from humekit.evi import read_chat_events
-from humekit.rejoin import ArchivedJoin, join_archived
-from humekit.client import Client
+from humekit._internal import moved as _moved
+from humekit.backends.v0.client import Client
 from humekit.errors import (
     APIConnectionError,
     APIError,
@@ -61,11 +59,16 @@ from humekit.errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
-from humekit.ledger import Ledger
-from humekit.limits import DEFAULT_LIMITS, Limits
-from humekit.measure import MeasureOptions, MeasureResult, measure, retry_failed
-from humekit.predictions import PredictionTables, to_frame, to_tables
-from humekit.validation import validate
+from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
+from humekit.pipeline.ledger import Ledger
+from humekit.pipeline.measure import MeasureOptions, MeasureResult, measure, retry_failed
+from humekit.pipeline.validation import validate
+from humekit.predictions.archives import read_predictions
+from humekit.predictions.decoding import PredictionTables, to_frame, to_tables
+from humekit.predictions.rejoin import ArchivedJoin, join_archived
+from humekit.webhooks.evi import read_chat_events
+
+_moved.install()  # the modules' old paths (humekit.measure, humekit.ledger, ...) keep working this release
 
 try:
     __version__ = _version("humekit")
@@ -128,7 +131,7 @@ for _name in __all__:
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("humekit."):
         try:
-            _obj.__module__ = "humekit"  # reprs and docs read humekit.Client, not humekit.client.Client
+            _obj.__module__ = "humekit"  # reprs and docs read humekit.Client, not humekit.backends.v0.client.Client
         except (AttributeError, TypeError):
             pass
 

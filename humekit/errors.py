@@ -99,7 +99,7 @@ class MissingAPIKeyError(ConfigurationError):
 
 
 class UnknownModelError(ConfigurationError, ValueError):
-    """A model name Hume does not have (raised by :func:`humekit.vocabulary.check_models`)."""
+    """A model name Hume does not have (raised by :func:`humekit.predictions.vocabulary.check_models`)."""
 
     def __init__(self, message: str, *, unknown: Sequence[str]):
         super().__init__(message)
@@ -136,7 +136,7 @@ class PredictionsFormatError(HumekitError, ValueError):
 
 
 class ScoresTableError(HumekitError, ValueError):
-    """A table given to :mod:`humekit.analysis` lacks what it needs (a key column, ``emotion``/``score``)."""
+    """A table given to :mod:`humekit.predictions.analysis` lacks what it needs (a key column, ``emotion``/``score``)."""
 
 
 class ChatEventsFormatError(HumekitError, ValueError):
@@ -228,7 +228,7 @@ class WaitTimeoutError(HumekitError):
 
     Attributes:
         pending: the ids of the jobs still queued or running.
-        result: from :func:`humekit.measure`, the partial :class:`~humekit.measure.MeasureResult`:
+        result: from :func:`humekit.measure`, the partial :class:`~humekit.pipeline.measure.MeasureResult`:
             rows of finished jobs with their predictions, the others ``pending``; else ``None``.
     """
 

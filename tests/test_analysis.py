@@ -1,4 +1,4 @@
-"""Tests for humekit.analysis: wide tables, summaries, top emotions and timeline plots."""
+"""Tests for humekit.predictions.analysis: wide tables, summaries, top emotions and timeline plots."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import pytest
 from _paths import SAMPLES, require_samples
 
 import humekit
-from humekit.analysis import plot_timeline, summarize, top_emotions, wide
+from humekit.predictions.analysis import plot_timeline, summarize, top_emotions, wide
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Schedule
 from humekit.errors import ScoresTableError
-from humekit.predictions import to_frame
-from humekit.synthetic import make_image, make_wav
+from humekit.predictions.decoding import to_frame
+from humekit.testing.synthetic import make_image, make_wav
 
 matplotlib.use("Agg")
 pytestmark = pytest.mark.samples  # the real video and text predictions

@@ -1,4 +1,4 @@
-"""Tests for humekit.archives: predictions JSON, artifacts ZIPs and folders read the same way."""
+"""Tests for humekit.predictions.archives: predictions JSON, artifacts ZIPs and folders read the same way."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from _paths import SAMPLES, payload, sample_param
 
-from humekit.archives import iter_prediction_files, read_predictions
+from humekit.predictions.archives import iter_prediction_files, read_predictions
 from humekit.errors import PredictionsFormatError
-from humekit.predictions import to_tables
-from humekit.vocabulary import (
+from humekit.predictions.decoding import to_tables
+from humekit.predictions.vocabulary import (
     CSV_EMOTIONS,
     CSV_LANGUAGE_EMOTIONS,
     FACE_DESCRIPTIONS,
@@ -200,7 +200,7 @@ def test_bad_zip_and_missing_path(tmp_path: Path) -> None:
 def test_image_faces_have_no_time_in_json_and_in_artifacts(tmp_path: Path) -> None:
     """A face on an uploaded image: begin/end null from the JSON (Hume's time 0) and from its artifacts CSV."""
     from humekit.emulator.synthesis import Source, artifacts_zip, predict_source
-    from humekit.synthetic import make_image
+    from humekit.testing.synthetic import make_image
 
     data = make_image()
     config = {"fps_pred": 3, "prob_threshold": 0.99, "identify_faces": False, "min_face_size": 60, "facs": None,

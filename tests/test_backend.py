@@ -1,4 +1,4 @@
-"""Tests for humekit.backend: finding a job whose answer was lost, among jobs with the same inputs."""
+"""Tests for humekit.backends.v0.backend: finding a job whose answer was lost, among jobs with the same inputs."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import dataclasses
 
 import pandas as pd
 
-from humekit.backend import BatchBackend
+from humekit.backends.v0.backend import BatchBackend
 from humekit.emulator import Emulator
-from humekit.planning import config_key, normalize_models, plan_jobs, row_inputs
-from humekit.synthetic import make_wav
-from humekit.validation import validate
+from humekit.pipeline.planning import config_key, normalize_models, plan_jobs, row_inputs
+from humekit.testing.synthetic import make_wav
+from humekit.pipeline.validation import validate
 
 
 def test_find_tells_apart_jobs_with_the_same_inputs_and_other_models(clock):

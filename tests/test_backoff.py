@@ -1,4 +1,4 @@
-"""Tests for humekit._backoff: the one exponential backoff formula and its bounds."""
+"""Tests for humekit._internal.backoff: the one exponential backoff formula and its bounds."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from humekit._backoff import exponential
+from humekit._internal.backoff import exponential
 
 
 def test_without_jitter_it_doubles_up_to_the_maximum():
@@ -40,7 +40,7 @@ def test_a_seeded_rng_gives_a_reproducible_schedule_and_zero_jitter_leaves_it_un
 
 def test_client_waiting_and_submitting_use_it():
     """The client's retries, the poll schedule and the lost-POST resubmission all wait by this formula."""
-    from humekit import client, submitting, waiting
+    from humekit.backends.v0 import client, submitting, waiting
 
     for module in (client, submitting, waiting):
         assert module.exponential is exponential

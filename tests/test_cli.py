@@ -15,8 +15,8 @@ import pytest
 
 from humekit.cli import main
 from humekit.emulator import Emulator, Schedule
-from humekit.run import EMULATOR_JOBS, OUTPUTS, parse_models
-from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
+from humekit.cli.run import EMULATOR_JOBS, OUTPUTS, parse_models
+from humekit.predictions.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 RECORDINGS = DATASETS / "recordings.csv"
@@ -61,7 +61,7 @@ def test_run_writes_every_output_with_the_right_columns(first_run):
     assert "Calmness" in per_row.columns
     assert not per_row.duplicated(["id", "model"]).any()
     assert not (out / "wide.parquet").exists()  # the old name for per_row: not reused for another table
-    from humekit.export import read_result
+    from humekit.predictions.export import read_result
 
     saved = read_result(out)  # the folder is a saved result
     assert saved.id_col == "id" and saved.per_row(columns=True).shape == per_row.shape
@@ -211,7 +211,7 @@ def test_missing_files_say_where_relative_paths_were_resolved_in_cli_words(tmp_p
 
 def test_messages_are_put_in_cli_words_without_touching_paths():
     """in_cli_terms turns id_col=/root=/kind='text' into flags and leaves paths such as /tmp/pytest-of-root alone."""
-    from humekit.run import in_cli_terms
+    from humekit.cli.run import in_cli_terms
 
     assert in_cli_terms("id_col='a b' is not a column. Pass id_col= with one of them; choose another id_col.") == (
         "--id-col 'a b' is not a column. Pass --id-col with one of them; choose another --id-col.")
@@ -222,7 +222,7 @@ def test_messages_are_put_in_cli_words_without_touching_paths():
 
 def test_ok_rows_with_nothing_found_are_reported(tmp_path, capsys):
     """A silent recording is ok with a note in status.csv, and the summary says how many rows have one."""
-    from humekit.synthetic import make_wav
+    from humekit.testing.synthetic import make_wav
 
     make_wav(tmp_path / "silent.wav", segments=[], duration=2.0)
     pd.DataFrame({"id": ["quiet", "s1"], "path": [str(tmp_path / "silent.wav"),

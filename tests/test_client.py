@@ -1,4 +1,4 @@
-"""Tests for humekit.client: configuration, the five endpoints, error mapping and retries."""
+"""Tests for humekit.backends.v0.client: configuration, the five endpoints, error mapping and retries."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 import humekit
-from humekit.client import Client
+from humekit.backends.v0.client import Client
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Faults, Schedule
-from humekit.jobs import Upload
+from humekit.backends.v0.jobs import Upload
 
 
 class SleepLog(VirtualClock):

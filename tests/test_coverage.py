@@ -1,4 +1,4 @@
-"""Tests for humekit.coverage: which (row, model) pairs the ledger already answers, and which are missing."""
+"""Tests for humekit.pipeline.coverage: which (row, model) pairs the ledger already answers, and which are missing."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import pandas as pd
 
 import humekit
-from humekit.coverage import cover
-from humekit.ledger import Ledger, LedgerInput
-from humekit.planning import config_key, for_config, normalize_models, plan_jobs, row_inputs
+from humekit.pipeline.coverage import cover
+from humekit.pipeline.ledger import Ledger, LedgerInput
+from humekit.pipeline.planning import config_key, for_config, normalize_models, plan_jobs, row_inputs
 
 IDENTITY = dict(backend="hume-v0-batch", endpoint="http://api.test", transcription=None)
 TABLE = pd.DataFrame({"id": ["a", "b"], "src": ["First text.", "Second text."]})

@@ -13,12 +13,12 @@ import uuid
 import httpx
 import pytest
 
-import humekit.jobs
+import humekit.backends.v0.jobs
 
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Faults, Schedule
-from humekit.limits import DEFAULT_LIMITS
-from humekit.synthetic import make_wav
+from humekit.backends.v0.limits import DEFAULT_LIMITS
+from humekit.testing.synthetic import make_wav
 
 KEY = {"X-Hume-Api-Key": "test-key"}
 JOBS = "/v0/batch/jobs"
@@ -464,7 +464,7 @@ def test_python_m_humekit_emulator_serves(tmp_path):
 
 def test_url_file_size_limit_is_a_source_error(clock):
     """A URL whose file is over max_url_file_bytes fails as a source, naming the limit; the job completes."""
-    from humekit.synthetic import make_wav
+    from humekit.testing.synthetic import make_wav
 
     emu = Emulator(api_key="test-key", clock=clock, limits=dataclasses.replace(DEFAULT_LIMITS, max_url_file_bytes=1000))
     url = emu.add_media("big.wav", make_wav(None, segments=[(0.1, 0.9)], duration=1.0))
@@ -477,7 +477,7 @@ def test_url_file_size_limit_is_a_source_error(clock):
 
 def test_over_long_media_is_a_per_file_error_through_the_api(clock):
     """An upload longer than max_media_seconds is a per-file error inside a COMPLETED job."""
-    from humekit.synthetic import make_wav
+    from humekit.testing.synthetic import make_wav
 
     emu = Emulator(api_key="test-key", clock=clock, limits=dataclasses.replace(DEFAULT_LIMITS, max_media_seconds=2.0))
     wav = make_wav(None, segments=[(0.1, 2.5)], duration=3.0, sample_rate=8000)
@@ -515,7 +515,7 @@ def test_jobs_file_keeps_jobs_across_restarts(tmp_path):
                      jobs_file=tmp_path / "j.json")
     job_id = submit_text(http(first), "Remembered text.")
     with first.client() as client:
-        upload = client.start_job(files=[humekit.jobs.Upload(filename="a.wav", data=make_wav(duration=2.0))],
+        upload = client.start_job(files=[humekit.backends.v0.jobs.Upload(filename="a.wav", data=make_wav(duration=2.0))],
                                   models={"prosody": {}})
     first.stop()
     clock.advance(20)

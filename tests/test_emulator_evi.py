@@ -12,9 +12,9 @@ from _paths import SDK_EXAMPLES
 from humekit.clock import VirtualClock
 from humekit.emulator.evi import EviEmulator
 from humekit.emulator.wire import EmuRequest, EmuResponse, json_response
-from humekit.events import ChatEnded, ChatStarted, parse_event
-from humekit.vocabulary import EMOTIONS
-from humekit.webhooks import verify
+from humekit.webhooks.events import ChatEnded, ChatStarted, parse_event
+from humekit.predictions.vocabulary import EMOTIONS
+from humekit.webhooks.signing import verify
 
 KEY = "evi-test-key"
 

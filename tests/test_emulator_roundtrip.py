@@ -7,7 +7,7 @@ import pytest
 
 from humekit import read_predictions, to_tables
 from humekit.emulator import Emulator
-from humekit.synthetic import make_image, make_wav
+from humekit.testing.synthetic import make_image, make_wav
 
 # Fields the artifacts CSVs do not carry (source identity differs too: CSV folders name the files).
 SEGMENT = ["model", "group", "frame", "begin", "end", "text", "position_begin", "position_end"]
@@ -33,7 +33,7 @@ def _compare(left: pd.DataFrame, right: pd.DataFrame, columns: list[str]) -> Non
 @pytest.mark.parametrize("kind", ["audio", "image", "text"])
 def test_json_and_artifacts_of_an_emulator_job_are_equal(emulator, clock, tmp_path, kind):
     """Scores and descriptors from /predictions equal those read from /artifacts for the same job."""
-    from humekit.jobs import Upload
+    from humekit.backends.v0.jobs import Upload
 
     if kind == "audio":
         make_wav(tmp_path / "a.wav", segments=[(0.2, 1.1), (1.5, 2.6)], duration=3.0)

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from _paths import payload, require_samples
 
-from humekit import synthetic
+from humekit.testing import synthetic
 from humekit.emulator.synthesis import MODEL_ORDER, Source, artifacts_zip, predict_source
-from humekit.limits import Limits
-from humekit.vocabulary import EMOTIONS, FACE_DESCRIPTIONS, FACS, LANGUAGE_EMOTIONS, SENTIMENT, TOXICITY
+from humekit.backends.v0.limits import Limits
+from humekit.predictions.vocabulary import EMOTIONS, FACE_DESCRIPTIONS, FACS, LANGUAGE_EMOTIONS, SENTIMENT, TOXICITY
 
 FACE = {"fps_pred": 3, "prob_threshold": 0.99, "identify_faces": False, "min_face_size": 60, "facs": None,
         "descriptions": None, "save_faces": False}

@@ -1,4 +1,4 @@
-"""Tests for humekit.events: parsing webhook and batch-callback bodies into typed events."""
+"""Tests for humekit.webhooks.events: parsing webhook and batch-callback bodies into typed events."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from _paths import SDK_EXAMPLES
 
 from humekit.errors import MalformedPayloadError
-from humekit.events import ChatEnded, ChatStarted, JobCallback, ToolCall, ToolCallMessage, UnknownEvent, parse_event
+from humekit.webhooks.events import ChatEnded, ChatStarted, JobCallback, ToolCall, ToolCallMessage, UnknownEvent, parse_event
 
 
 def test_docs_chat_started_sample(samples: Path) -> None:

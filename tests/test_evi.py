@@ -1,4 +1,4 @@
-"""Tests for humekit.evi: chat events as DataFrames, transcripts and audio polling."""
+"""Tests for humekit.webhooks.evi: chat events as DataFrames, transcripts and audio polling."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from humekit.clock import VirtualClock
 from humekit.emulator.evi import EviEmulator
 from humekit.emulator.wire import EmuRequest
 from humekit.errors import ChatAudioError, ChatEventsFormatError, NotFoundError, WaitTimeoutError
-from humekit.evi import EVENT_COLUMNS, ChatAudio, chat_audio, chat_events, chat_metadata, read_chat_events, transcript
-from humekit.vocabulary import EMOTIONS
+from humekit.webhooks.evi import EVENT_COLUMNS, ChatAudio, chat_audio, chat_events, chat_metadata, read_chat_events, transcript
+from humekit.predictions.vocabulary import EMOTIONS
 
 
 def to_emu(request: httpx.Request) -> EmuRequest:
@@ -26,7 +26,7 @@ def to_emu(request: httpx.Request) -> EmuRequest:
 
 
 class StandIn:
-    """The two public members of humekit.Client that humekit.evi uses, over an EviEmulator."""
+    """The two public members of humekit.Client that humekit.webhooks.evi uses, over an EviEmulator."""
 
     def __init__(self, evi: EviEmulator, clock: VirtualClock):
         self.clock = clock
@@ -195,7 +195,7 @@ def test_chat_audio_failure(evi: EviEmulator, client: StandIn, outcome: str) -> 
 
 def test_with_the_real_client_and_emulator(emulator: Any, clock: VirtualClock) -> None:
     """humekit.Client against the main Emulator: chat events page fully and the audio URL downloads."""
-    from humekit.client import Client
+    from humekit.backends.v0.client import Client
 
     emulator.evi.media = emulator.media  # publish reconstructed WAVs where the emulator serves /media/
     with Client(api_key="test-key", base_url="http://emulator.test", transport=emulator.transport(),
@@ -211,7 +211,7 @@ def test_with_the_real_client_and_emulator(emulator: Any, clock: VirtualClock) -
 
 def test_chat_audio_handed_to_measure(emulator: Any, tmp_path: Any) -> None:
     """A finished chat's reconstructed audio, awaited with backoff, is measured by humekit.measure."""
-    from humekit.measure import measure
+    from humekit.pipeline.measure import measure
 
     client = emulator.client()
     chat_id = emulator.evi.chat_ids()[0]
@@ -294,7 +294,7 @@ def test_read_chat_events_names_what_is_wrong(samples: Any, tmp_path: Any) -> No
 def test_live_evi_calls_say_evi_ended(monkeypatch: pytest.MonkeyPatch) -> None:
     """Against Hume's own API every EVI call raises EVISunsetError naming the sunset and the reader; nothing is sent."""
     import humekit
-    from humekit.client import Client
+    from humekit.backends.v0.client import Client
 
     sent: list[httpx.Request] = []
     client = Client(api_key="k", base_url="https://api.hume.ai",
@@ -309,7 +309,7 @@ def test_live_evi_calls_say_evi_ended(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_evi_gone_and_not_found_mention_the_sunset() -> None:
     """A compatible service answering 410 on an EVI route gives EVISunsetError; a 404 hints at the reader."""
     import humekit
-    from humekit.client import Client
+    from humekit.backends.v0.client import Client
 
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(410 if "gone" in request.url.path else 404, json={"message": "no"})

@@ -1,4 +1,4 @@
-"""Tests for humekit.export: Parquet/CSV round trips, partitioned datasets and Dask."""
+"""Tests for humekit.predictions.export: Parquet/CSV round trips, partitioned datasets and Dask."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from _paths import SAMPLES, require_samples
 
-from humekit.analysis import summarize
-from humekit.archives import read_predictions
-from humekit.export import read_csv, read_dask, read_parquet, to_csv, to_parquet, write_dataset
-from humekit.predictions import PredictionTables, to_tables
+from humekit.predictions.analysis import summarize
+from humekit.predictions.archives import read_predictions
+from humekit.predictions.export import read_csv, read_dask, read_parquet, to_csv, to_parquet, write_dataset
+from humekit.predictions.decoding import PredictionTables, to_tables
 
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 PREDICTIONS = [
@@ -155,7 +155,7 @@ def _same(back: pd.DataFrame, written: pd.DataFrame) -> None:
 @pytest.mark.parametrize("formats", [("parquet",), ("csv",)])
 def test_write_result_round_trips_a_whole_result(measured, tmp_path: Path, formats) -> None:
     """result.save(folder) writes every table; read_result gives back the same values and dtypes, Parquet or CSV."""
-    from humekit.export import read_result
+    from humekit.predictions.export import read_result
 
     folder = measured.save(tmp_path / "study", formats=formats)
     suffix = formats[0]
@@ -173,9 +173,9 @@ def test_write_result_round_trips_a_whole_result(measured, tmp_path: Path, forma
 
 def test_to_parquet_takes_a_result_or_says_what_to_pass(measured, tmp_path: Path) -> None:
     """to_parquet(result, folder) writes the result's folder; without a path or with a list it names the fix."""
-    from humekit.analysis import summarize
+    from humekit.predictions.analysis import summarize
     from humekit.errors import ConfigurationError
-    from humekit.outputs import SavedResult
+    from humekit.pipeline.outputs import SavedResult
 
     folder = to_parquet(measured, tmp_path / "r")
     back = read_parquet(folder)
@@ -199,7 +199,7 @@ def test_a_result_and_a_single_table_are_written_to_parquet_the_same_way(measure
     """write_result's predictions.parquet has the schema to_parquet gives the same table (one Parquet writer)."""
     import pyarrow.parquet as pq
 
-    from humekit.export import write_result
+    from humekit.predictions.export import write_result
 
     folder = write_result(measured, tmp_path / "r", formats="parquet")
     single = to_parquet(measured.predictions, tmp_path / "p.parquet")

@@ -1,4 +1,4 @@
-"""Tests for humekit.joining: why a row has no predictions, read from real Hume output."""
+"""Tests for humekit.pipeline.joining: why a row has no predictions, read from real Hume output."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import orjson
 import pytest
 from _paths import SAMPLES, payload, require_samples
 
-from humekit.joining import _notes, no_predictions_note
-from humekit.predictions import tables_and_files
+from humekit.pipeline.joining import _notes, no_predictions_note
+from humekit.predictions.decoding import tables_and_files
 
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 URL_VIDEO = SAMPLES / "real_predictions_url_video_face_TRIMMED.json"
@@ -91,7 +91,7 @@ def test_note_wording() -> None:
 
 def test_unstated_or_unusual_file_types() -> None:
     """A file_type Hume leaves out counts as any kind; 'image_jpeg'-like values count as their prefix."""
-    from humekit.joining import _file_kind
+    from humekit.pipeline.joining import _file_kind
 
     assert [_file_kind(t) for t in ("video", "video_no_audio", "audio_mp3", "image_png", "text", None, "3d")] == [
         "video", "video_no_audio", "audio", "image", "text", None, None]

@@ -1,4 +1,4 @@
-"""Tests for humekit.ledger: idempotent claims (across threads and processes), states, predictions, bad files."""
+"""Tests for humekit.pipeline.ledger: idempotent claims (across threads and processes), states, predictions, bad files."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from humekit.errors import LedgerError
-from humekit.ledger import Claim, Ledger, LedgerInput, owner_token
+from humekit.pipeline.ledger import Claim, Ledger, LedgerInput, owner_token
 
 REQUEST = {"text_sha256": ["abc", "def"]}
 
@@ -239,7 +239,7 @@ def test_threads_race_for_one_key(tmp_path: Path, shared: bool):
 _CLAIMER = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
-    from humekit.ledger import Ledger, LedgerInput
+    from humekit.pipeline.ledger import Ledger, LedgerInput
     path, sync, n = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     store = Ledger(path)
     (sync / f"ready-{n}").touch()

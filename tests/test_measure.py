@@ -16,14 +16,14 @@ import pandas as pd
 import pytest
 
 import humekit
-from humekit.backend import BatchBackend
+from humekit.backends.v0.backend import BatchBackend
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Faults, Schedule
-from humekit.ledger import Ledger
-from humekit.limits import DEFAULT_LIMITS
-from humekit.measure import measure, retry_failed
-from humekit.study import make_recordings
-from humekit.synthetic import make_wav
+from humekit.pipeline.ledger import Ledger
+from humekit.backends.v0.limits import DEFAULT_LIMITS
+from humekit.pipeline.measure import measure, retry_failed
+from humekit.testing.study import make_recordings
+from humekit.testing.synthetic import make_wav
 
 MODELS = {"prosody": {}, "face": {}, "language": {}}
 
@@ -360,9 +360,9 @@ def test_killed_process_right_after_post_creates_no_duplicate(tmp_path):
     with Emulator(api_key="k", schedule=Schedule(queued=0.1, running=0.2)) as emu:
         script = textwrap.dedent(f"""
             import os, signal, pandas as pd
-            import humekit.ledger as ledger_module
+            import humekit.pipeline.ledger as ledger_module
             from humekit import Client
-            from humekit.measure import measure
+            from humekit.pipeline.measure import measure
             if os.environ.get("CRASH"):
                 def crash(self, job_key, job_id):
                     os.kill(os.getpid(), signal.SIGKILL)
@@ -530,7 +530,7 @@ def test_wide_stays_small(study, tmp_path):
 
 def test_export_parquet_round_trips_measure_output(tmp_path, clock):
     """Predictions with the user's ID column write to Parquet and read back with the same dtypes."""
-    from humekit.export import read_parquet, to_parquet
+    from humekit.predictions.export import read_parquet, to_parquet
 
     emu = Emulator(api_key="k", clock=clock)
     table = pd.DataFrame({"rid": [7, 8], "text": ["One two.", "Three four."]})
@@ -542,7 +542,7 @@ def test_export_parquet_round_trips_measure_output(tmp_path, clock):
 
 def test_rerun_does_not_hash_files_again(tmp_path, clock, monkeypatch):
     """A rerun takes the files' md5 from the ledger instead of reading every file again."""
-    import humekit.planning as planning
+    import humekit.pipeline.planning as planning
 
     emu = Emulator(api_key="k", clock=clock)
     paths = []
@@ -601,7 +601,7 @@ def uploads(emu: Emulator, since: int = 0) -> tuple[int, int]:
 @pytest.fixture
 def mixed_media(tmp_path):
     """Three WAVs, two face images and one video: what prosody, face, or both, can measure."""
-    from humekit.synthetic import make_image, make_mp4
+    from humekit.testing.synthetic import make_image, make_mp4
 
     paths = []
     for n in range(3):
@@ -728,9 +728,9 @@ def test_paths_with_whitespace_are_measured_as_files_not_texts(tmp_path, clock):
 def test_every_output_column_name_as_id_col_is_kept_intact_or_refused_before_sending(tmp_path, clock):
     """Each column name of status, predictions, descriptors, wide(), checked, jobs and humekit run's wide as id_col:
     refused (nothing sent, the fix named) or kept intact in every output, and the rerun sends nothing."""
-    from humekit.columns import OUTPUT_COLUMNS
-    from humekit.synthetic import make_image
-    from humekit.validation import ADDED_COLUMNS
+    from humekit.pipeline.columns import OUTPUT_COLUMNS
+    from humekit.testing.synthetic import make_image
+    from humekit.pipeline.validation import ADDED_COLUMNS
 
     make_wav(tmp_path / "a.wav", segments=[(0.2, 1.2)], duration=1.5, seed=1)
     make_image(tmp_path / "f.png", seed=1)
@@ -773,7 +773,7 @@ def test_a_messy_study_pays_once_per_row_and_model(tmp_path, clock):
     stays intact, and adding face sends only the image and the video (face alone), never the audio again."""
     from pathlib import Path
 
-    from humekit.synthetic import make_image, make_mp4
+    from humekit.testing.synthetic import make_image, make_mp4
 
     for n in (1, 2, 3):
         (tmp_path / "media" / f"p0{n}").mkdir(parents=True)
@@ -825,7 +825,7 @@ def test_rows_without_predictions_say_why(tmp_path, clock):
     make_wav(tmp_path / "silent.wav", segments=[], duration=3.0)
     make_wav(tmp_path / "speech.wav", segments=[(0.2, 1.5)], seed=3)
     Image.new("RGB", (320, 400), (90, 120, 150)).save(tmp_path / "wall.png")
-    from humekit.synthetic import make_image
+    from humekit.testing.synthetic import make_image
 
     make_image(tmp_path / "face.png")
     table = pd.DataFrame({"id": ["silent", "speech", "wall", "face", "calm"],
@@ -932,7 +932,7 @@ def test_interrupt_display_leaves_another_custom_exception_handler_alone(monkeyp
     """In IPython, measure registers its one-line display only when no other custom exception display is set."""
     import IPython
 
-    from humekit.measure import _interrupts_as_one_line
+    from humekit.pipeline.measure import _interrupts_as_one_line
 
     class Shell:
         def __init__(self, custom):
@@ -952,7 +952,7 @@ def test_measure_signature_and_measure_options_agree():
     """measure's keyword-only options are MeasureOptions' fields: same names, order, defaults and types."""
     import inspect
 
-    from humekit.measure import MeasureOptions
+    from humekit.pipeline.measure import MeasureOptions
 
     params = list(inspect.signature(measure).parameters.values())
     assert params[0].name == "table" and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -968,7 +968,7 @@ def test_measure_signature_and_measure_options_agree():
 
 def test_result_options_are_the_call_and_retry_failed_overrides_them(tmp_path, clock):
     """result.options is the MeasureOptions of the call; retry_failed replaces only what it is given."""
-    from humekit.measure import MeasureOptions
+    from humekit.pipeline.measure import MeasureOptions
 
     emu = Emulator(api_key="k", clock=clock)
     table = pd.DataFrame({"id": [1], "text": ["One."]})

@@ -7,8 +7,8 @@ import pytest
 
 import humekit
 from humekit.emulator import Emulator, Faults, Schedule
-from humekit.measure import measure
-from humekit.receiver import WebhookReceiver
+from humekit.pipeline.measure import measure
+from humekit.webhooks.receiver import WebhookReceiver
 
 
 def status_polls(emu: Emulator) -> int:

@@ -1,4 +1,4 @@
-"""Tests for humekit.media: types from content, durations from headers, never raising on bad content."""
+"""Tests for humekit.pipeline.media: types from content, durations from headers, never raising on bad content."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from humekit import synthetic
-from humekit.media import MediaInfo, parse_wav, probe
+from humekit.testing import synthetic
+from humekit.pipeline.media import MediaInfo, parse_wav, probe
 
 
 def test_wav_type_and_duration():

@@ -1,4 +1,4 @@
-"""Tests for humekit.outputs: result.wide() and result.per_row(), each with one meaning, with the user's columns."""
+"""Tests for humekit.pipeline.outputs: result.wide() and result.per_row(), each with one meaning, with the user's columns."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import humekit
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Schedule
 from humekit.errors import MissingColumnError
-from humekit.synthetic import make_wav
+from humekit.testing.synthetic import make_wav
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,8 @@ def test_columns_carry_the_users_columns_on_request(result: humekit.MeasureResul
 
 
 def test_summarize_rows_is_a_deprecated_alias(result: humekit.MeasureResult) -> None:
-    """humekit.run.summarize_rows still works, warns, and equals per_row(columns=True)."""
-    from humekit.run import summarize_rows
+    """humekit.cli.run.summarize_rows still works, warns, and equals per_row(columns=True)."""
+    from humekit.cli.run import summarize_rows
 
     table = result.checked[["speaker", "rid", "path", "condition"]]
     with pytest.warns(DeprecationWarning, match="per_row"):

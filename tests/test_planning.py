@@ -1,4 +1,4 @@
-"""Tests for humekit.planning: jobs under every limit, deterministic keys, identical inputs sent once."""
+"""Tests for humekit.pipeline.planning: jobs under every limit, deterministic keys, identical inputs sent once."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import humekit
 from humekit.errors import ConfigurationError
-from humekit.limits import DEFAULT_LIMITS, Limits
-from humekit.planning import (
+from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
+from humekit.pipeline.planning import (
     Plan,
     PlannedJob,
     config_key,
@@ -28,7 +28,7 @@ from humekit.planning import (
     row_inputs,
     upload_name,
 )
-from humekit.synthetic import make_image, make_wav
+from humekit.testing.synthetic import make_image, make_wav
 
 CONFIG = config_key(backend="hume-v0-batch", models=normalize_models(["prosody", "face", "language"]),
                     transcription=None)

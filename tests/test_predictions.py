@@ -1,4 +1,4 @@
-"""Tests for humekit.predictions: flattening predictions JSON into long tables."""
+"""Tests for humekit.predictions.decoding: flattening predictions JSON into long tables."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from _paths import payload, sample_param
 
 from humekit.errors import PredictionsFormatError
-from humekit.predictions import (
+from humekit.predictions.decoding import (
     DESCRIPTOR_COLUMNS,
     ERROR_COLUMNS,
     METADATA_COLUMNS,
@@ -22,7 +22,7 @@ from humekit.predictions import (
     to_frame,
     to_tables,
 )
-from humekit.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
+from humekit.predictions.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
 
 VIDEO = payload("real_predictions_file_video_face_prosody_language.json")
 TEXT = payload("real_predictions_text_language_conversational_turn.json")

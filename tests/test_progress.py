@@ -1,4 +1,4 @@
-"""Tests for humekit.progress: one display per measure that moves while it waits, in a terminal and in Jupyter."""
+"""Tests for humekit.pipeline.progress: one display per measure that moves while it waits, in a terminal and in Jupyter."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from nbclient import NotebookClient
 import humekit
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Schedule
-from humekit.progress import Progress, display_mode, job_state
-from humekit.synthetic import make_wav
+from humekit.pipeline.progress import Progress, display_mode, job_state
+from humekit.testing.synthetic import make_wav
 
 FRAME = re.compile(r"(\d+)/(\d+) rows \[(\d\d):(\d\d)(?:, ([^\]]*))?\]")
 
@@ -104,7 +104,7 @@ def test_disabled_draws_nothing(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_import_prints_nothing() -> None:
     """`import humekit` writes nothing to stdout or stderr, warnings included."""
-    proc = subprocess.run([sys.executable, "-W", "always", "-c", "import humekit, humekit.progress"],
+    proc = subprocess.run([sys.executable, "-W", "always", "-c", "import humekit, humekit.pipeline.progress"],
                           capture_output=True, text=True, check=True, timeout=120)
     assert (proc.stdout, proc.stderr) == ("", "")
 

@@ -1,4 +1,4 @@
-"""Tests for humekit.receiver: a verified, durable, exactly-once webhook receiver on loopback."""
+"""Tests for humekit.webhooks.receiver: a verified, durable, exactly-once webhook receiver on loopback."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from humekit.clock import VirtualClock
 from humekit.emulator.evi import EviEmulator
 from humekit.emulator.wire import EmuRequest
 from humekit.errors import WaitTimeoutError
-from humekit.events import ChatEnded, Event, JobCallback
-from humekit.evi import EMOTIONS, chat_events
-from humekit.receiver import WebhookReceiver
-from humekit.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from humekit.webhooks.events import ChatEnded, Event, JobCallback
+from humekit.webhooks.evi import EMOTIONS, chat_events
+from humekit.webhooks.receiver import WebhookReceiver
+from humekit.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 KEY = "receiver-test-key"
 TIMEOUT = httpx.Timeout(10.0)
@@ -328,7 +328,7 @@ def test_simulated_chat_reaches_the_receiver_and_becomes_a_dataframe(ledger: Pat
     evi = EviEmulator(clock=clock, seed=11, initial_chats=0)
 
     class StandIn:
-        """The public members of humekit.Client that humekit.evi uses."""
+        """The public members of humekit.Client that humekit.webhooks.evi uses."""
 
         def __init__(self) -> None:
             self.clock = clock

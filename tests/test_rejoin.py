@@ -1,4 +1,4 @@
-"""Tests for humekit.rejoin: archived predictions joined back to a table by URL, md5 or file name."""
+"""Tests for humekit.predictions.rejoin: archived predictions joined back to a table by URL, md5 or file name."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import orjson
 import pandas as pd
 import pytest
 
-from humekit.archives import read_predictions
+from humekit.predictions.archives import read_predictions
 from humekit.emulator import Emulator
-from humekit.jobs import Upload
-from humekit.rejoin import join_archived
-from humekit.synthetic import make_wav
+from humekit.backends.v0.jobs import Upload
+from humekit.predictions.rejoin import join_archived
+from humekit.testing.synthetic import make_wav
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for humekit._schema: typed decoding of predictions and the repairs it reports."""
+"""Tests for humekit.predictions._schema: typed decoding of predictions and the repairs it reports."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from _paths import payload, sample_param
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from humekit import synthetic
-from humekit._schema import MAX_REPAIRS, MODEL_ORDER, _types, decode, decode_python
+from humekit.testing import synthetic
+from humekit.predictions._schema import MAX_REPAIRS, MODEL_ORDER, _types, decode, decode_python
 from humekit.emulator.inputs import Source
 from humekit.emulator.synthesis import predict_source
 from humekit.errors import PredictionsFormatError
-from humekit.predictions import to_frame, to_tables
-from humekit.vocabulary import MODELS
+from humekit.predictions.decoding import to_frame, to_tables
+from humekit.predictions.vocabulary import MODELS
 
 VIDEO = payload("real_predictions_file_video_face_prosody_language.json")
 PREDICTION_SAMPLES = [sample_param(name) for name in (

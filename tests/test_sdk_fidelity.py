@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from humekit.emulator import Emulator, Schedule
-from humekit.synthetic import make_image, make_wav
+from humekit.testing.synthetic import make_image, make_wav
 
 hume = pytest.importorskip("hume", reason="the official SDK is a test extra (pip install humekit[test])")
 from hume import HumeClient  # noqa: E402

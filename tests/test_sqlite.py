@@ -1,4 +1,4 @@
-"""Tests for humekit._sqlite: the one connection helper of the job ledger and the webhook store."""
+"""Tests for humekit._internal.sqlite: the one connection helper of the job ledger and the webhook store."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from humekit import _sqlite
-from humekit.ledger import Ledger
-from humekit.receiver import _open
+from humekit._internal import sqlite as _sqlite
+from humekit.pipeline.ledger import Ledger
+from humekit.webhooks.receiver import _open
 
 
 def _pragmas(db: sqlite3.Connection) -> tuple[str, int, int]:

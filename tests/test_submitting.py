@@ -1,4 +1,4 @@
-"""Tests for humekit.submitting: claims, peers and refusals around the POST (the rest runs through measure)."""
+"""Tests for humekit.backends.v0.submitting: claims, peers and refusals around the POST (the rest runs through measure)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from humekit.backend import BatchBackend
+from humekit.backends.v0.backend import BatchBackend
 from humekit.emulator import Emulator
 from humekit.errors import BadRequestError
-from humekit.ledger import Ledger
-from humekit.planning import PlannedJob, config_key, normalize_models, plan_jobs, row_inputs
-from humekit.submitting import submit_jobs
-from humekit.validation import validate
+from humekit.pipeline.ledger import Ledger
+from humekit.pipeline.planning import PlannedJob, config_key, normalize_models, plan_jobs, row_inputs
+from humekit.backends.v0.submitting import submit_jobs
+from humekit.pipeline.validation import validate
 
 MODELS = normalize_models(["language"])
 

@@ -1,4 +1,4 @@
-"""Tests for humekit.synthetic: real, deterministic media files for tests and demos."""
+"""Tests for humekit.testing.synthetic: real, deterministic media files for tests and demos."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from humekit import synthetic
-from humekit.media import probe
+from humekit.testing import synthetic
+from humekit.pipeline.media import probe
 
 
 def _samples(data: bytes) -> tuple[np.ndarray, int]:

@@ -19,9 +19,9 @@ pytest.importorskip("mypy", reason="mypy is not installed (pip install -e '.[tes
 GOOD = """
     import pandas as pd
     import humekit
-    from humekit.receiver import CallbackReceiver, WebhookReceiver
-    from humekit.webhooks import construct_event
-    from humekit.events import Event
+    from humekit.webhooks.receiver import CallbackReceiver, WebhookReceiver
+    from humekit.webhooks.signing import construct_event
+    from humekit.webhooks.events import Event
 
     table = pd.DataFrame({"id": ["a"], "path": ["a.wav"]})
     receiver: CallbackReceiver = WebhookReceiver()

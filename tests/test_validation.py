@@ -21,10 +21,10 @@ from humekit.errors import (
     MissingColumnError,
     TableError,
 )
-from humekit.limits import DEFAULT_LIMITS
-from humekit.measure import measure
-from humekit.synthetic import make_image, make_mp3, make_mp4, make_wav, make_zip
-from humekit.validation import ADDED_COLUMNS, validate
+from humekit.backends.v0.limits import DEFAULT_LIMITS
+from humekit.pipeline.measure import measure
+from humekit.testing.synthetic import make_image, make_mp3, make_mp4, make_wav, make_zip
+from humekit.pipeline.validation import ADDED_COLUMNS, validate
 
 GOOD_URL = "https://example.org/ok.wav"
 BAD_INDEX = 7  # the bad row's index label in two-row tables (a non-default label, so messages must name it)
@@ -420,7 +420,7 @@ def test_read_error_is_reported_even_as_root(tmp_path: Path, monkeypatch: pytest
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("humekit.validation.probe", refuse)
+    monkeypatch.setattr("humekit.pipeline.validation.probe", refuse)
     with pytest.raises(InvalidRowsError) as info:
         humekit.validate(one_bad(str(path)), id_col="id", source_col="src")
     message = str(info.value)

@@ -1,4 +1,4 @@
-"""Tests for humekit.vocabulary: the one unknown-model check."""
+"""Tests for humekit.predictions.vocabulary: the one unknown-model check."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 import humekit
 from humekit.errors import ConfigurationError, UnknownModelError
-from humekit.vocabulary import MODELS, check_models
+from humekit.predictions.vocabulary import MODELS, check_models
 
 
 def test_check_models_accepts_hume_models_and_a_single_name():

@@ -1,4 +1,4 @@
-"""Tests for humekit.waiting: few, spaced polls on the virtual clock, list polling, faults, timeouts, callbacks."""
+"""Tests for humekit.backends.v0.waiting: few, spaced polls on the virtual clock, list polling, faults, timeouts, callbacks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from itertools import pairwise
 
 import pytest
 
-from humekit.backend import BatchBackend
+from humekit.backends.v0.backend import BatchBackend
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Faults, Schedule
 from humekit.errors import (
@@ -18,8 +18,8 @@ from humekit.errors import (
     ServerError,
     WaitTimeoutError,
 )
-from humekit.jobs import JobDetails
-from humekit.waiting import Backoff, wait_for_jobs
+from humekit.backends.v0.jobs import JobDetails
+from humekit.backends.v0.waiting import Backoff, wait_for_jobs
 
 LIST = "/v0/batch/jobs"
 

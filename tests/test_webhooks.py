@@ -1,4 +1,4 @@
-"""Tests for humekit.webhooks: signing and verifying Hume's EVI webhook signatures."""
+"""Tests for humekit.webhooks.signing: signing and verifying Hume's EVI webhook signatures."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from humekit.errors import (
     TimestampOutsideToleranceError,
     WebhookVerificationError,
 )
-from humekit.events import ChatEnded
-from humekit.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature, construct_event, sign, verify
+from humekit.webhooks.events import ChatEnded
+from humekit.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature, construct_event, sign, verify
 
 KEY = "test-signing-key"
 TS = 1716244960

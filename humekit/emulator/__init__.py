@@ -34,7 +34,7 @@ from humekit.emulator.media_store import MediaStore
 from humekit.emulator.server import LoopbackServer
 from humekit.emulator.store import Job, Schedule
 from humekit.emulator.wire import EmuRequest, EmuResponse
-from humekit.limits import DEFAULT_LIMITS, Limits
+from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["Delivery", "Emulator", "Faults", "RequestRecord", "Schedule", "VirtualClock"]
 
@@ -138,7 +138,7 @@ class Emulator:
 
     def client(self, **kwargs: Any) -> Any:
         """A :class:`humekit.Client` wired to this emulator (in-process unless it is serving)."""
-        from humekit.client import Client
+        from humekit.backends.v0.client import Client
 
         if self._server is None:
             kwargs.setdefault("transport", self.transport())

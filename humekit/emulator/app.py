@@ -24,7 +24,7 @@ from humekit.emulator.store import Job, JobStore, Schedule
 from humekit.emulator.submission import Rejection, parse_submission
 from humekit.emulator.synthesis import Source, artifacts_zip, predict_source
 from humekit.emulator.wire import EmuRequest, EmuResponse, json_response
-from humekit.limits import Limits
+from humekit.backends.v0.limits import Limits
 
 __all__ = ["EmulatorApp", "RequestRecord"]
 

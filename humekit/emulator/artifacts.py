@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from humekit.vocabulary import (
+from humekit.predictions.vocabulary import (
     BURST_DESCRIPTIONS,
     CSV_EMOTIONS,
     CSV_LANGUAGE_EMOTIONS,

@@ -20,7 +20,7 @@ import httpx
 import orjson
 
 from humekit.clock import Clock, VirtualClock
-from humekit.webhooks import sign
+from humekit.webhooks.signing import sign
 
 __all__ = ["CallbackDispatcher", "Delivery"]
 

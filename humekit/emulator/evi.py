@@ -28,7 +28,7 @@ import orjson
 
 from humekit.clock import Clock
 from humekit.emulator.wire import EmuRequest, EmuResponse, json_response
-from humekit.vocabulary import EMOTIONS
+from humekit.predictions.vocabulary import EMOTIONS
 
 __all__ = ["EviEmulator", "WebhookDelivery"]
 
@@ -191,7 +191,7 @@ class EviEmulator:
 
     def audio_bytes(self, chat_id: str) -> bytes:
         """The chat's reconstructed audio: a WAV with voiced bursts where messages were spoken."""
-        from humekit.synthetic import make_wav
+        from humekit.testing.synthetic import make_wav
 
         with self._lock:
             chat = self._chats[chat_id]
@@ -329,7 +329,7 @@ class EviEmulator:
         """Create a chat that ends now and POST its signed ``chat_started`` then ``chat_ended`` webhooks.
 
         Args:
-            webhook_url: where to POST (e.g. a running :class:`humekit.receiver.WebhookReceiver`).
+            webhook_url: where to POST (e.g. a running :class:`humekit.webhooks.receiver.WebhookReceiver`).
             secret: the signing key; ``None`` sends unsigned requests.
             duration_seconds: the chat's length.
             end_reason: the chat's ChatStatus in ``chat_ended``.
@@ -354,7 +354,7 @@ class EviEmulator:
 
     def _deliver(self, http: httpx.Client, url: str, body: dict[str, Any], secret: str | None,
                  duplicates: int, fail_first: int, retries: int, delay: float) -> None:  # fmt: skip
-        from humekit.webhooks import sign
+        from humekit.webhooks.signing import sign
 
         payload = orjson.dumps(body)
         chat_id, name = body["chat_id"], body["event_name"]

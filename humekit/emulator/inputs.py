@@ -3,7 +3,7 @@
 A source is one upload, one URL or all of a job's raw texts. It holds one file, an archive of
 files (one prediction per member; hidden files and ``__MACOSX/`` skipped) or N strings (files
 ``"1"``..``"N"``, listed in a deterministic scrambled order, like the real text sample). Each
-file is typed by content (:func:`humekit.media.probe`) and its speech timeline measured
+file is typed by content (:func:`humekit.pipeline.media.probe`) and its speech timeline measured
 (:mod:`humekit.emulator.timeline`); files that cannot be measured raise :class:`FileError`,
 which the caller reports under ``results.errors``.
 """
@@ -30,8 +30,8 @@ from humekit.emulator.timeline import (
     synthetic_transcript,
     wav_samples,
 )
-from humekit.limits import Limits
-from humekit.media import MediaInfo, probe
+from humekit.backends.v0.limits import Limits
+from humekit.pipeline.media import MediaInfo, probe
 
 __all__ = ["FileError", "Media", "Source", "source_files"]
 

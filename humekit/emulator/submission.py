@@ -23,8 +23,8 @@ import orjson
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from humekit.emulator.synthesis import Source
-from humekit.limits import Limits
-from humekit.vocabulary import GRANULARITIES, MODELS, TRANSCRIPTION_LANGUAGES
+from humekit.backends.v0.limits import Limits
+from humekit.predictions.vocabulary import GRANULARITIES, MODELS, TRANSCRIPTION_LANGUAGES
 
 __all__ = ["MODEL_DEFAULTS", "Rejection", "Submission", "parse_submission"]
 

@@ -10,7 +10,7 @@ real samples' exact shapes (key names and order, explicit nulls, floats):
 - speech has no transcription here: its ``text`` is **synthetic words** from a fixed vocabulary;
 - face boxes lie inside the image; an image of one plain colour has no face; video frames are
   sampled at ``fps_pred`` of the video's own frame rate, read from its container
-  (:attr:`humekit.media.MediaInfo.frame_rate`; 25 fps when the container does not state one), and
+  (:attr:`humekit.pipeline.media.MediaInfo.frame_rate`; 25 fps when the container does not state one), and
   ``time = frame / rate``: the real samples show frame 8 at 0.32 s in a 25 fps video and frame
   230 at 7.674 s (= 230 × 1001 / 30000) in a 29.97 fps one.
 
@@ -42,9 +42,9 @@ from humekit.emulator.artifacts import artifacts_zip
 from humekit.emulator.inputs import FileError, Media, Source, source_files
 from humekit.emulator.scores import named, rng_for, score_matrix, sentiment_matrix
 from humekit.emulator.timeline import Unit, face_frames, text_units, windows, word_spans
-from humekit.limits import DEFAULT_LIMITS, Limits
-from humekit.vocabulary import MODEL_ORDER  # order of models inside each prediction
-from humekit.vocabulary import (
+from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
+from humekit.predictions.vocabulary import MODEL_ORDER  # order of models inside each prediction
+from humekit.predictions.vocabulary import (
     BURST_DESCRIPTIONS,
     EMOTIONS,
     FACE_DESCRIPTIONS,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from humekit.media import parse_wav
+from humekit.pipeline.media import parse_wav
 
 __all__ = [
     "Transcript",

@@ -23,7 +23,7 @@ MODELS = ["prosody", "language"]
 
 def recordings(folder: Path, media_url: str) -> pd.DataFrame:
     """Two WAVs, two texts and a URL, with IDs that say what they are."""
-    from humekit.synthetic import make_wav
+    from humekit.testing.synthetic import make_wav
 
     for n in (1, 2):
         make_wav(folder / f"take{n}.wav", segments=[(0.2, 1.0), (1.3, 2.0)], duration=2.5, seed=n)
@@ -36,7 +36,7 @@ def recordings(folder: Path, media_url: str) -> pd.DataFrame:
 
 def url_media() -> bytes:
     """The bytes the emulator serves as ``/media/take3.wav``."""
-    from humekit.synthetic import make_wav
+    from humekit.testing.synthetic import make_wav
 
     return make_wav(None, segments=[(0.1, 0.9)], duration=1.2, seed=3)
 

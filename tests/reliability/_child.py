@@ -32,11 +32,11 @@ def _die() -> None:
 def main(spec: dict[str, Any]) -> int:
     import pandas as pd
 
-    import humekit.client as client_module
-    import humekit.ledger as ledger_module
+    import humekit.backends.v0.client as client_module
+    import humekit.pipeline.ledger as ledger_module
     from humekit import Client, measure
-    from humekit.backend import BatchBackend
-    from humekit.limits import DEFAULT_LIMITS
+    from humekit.backends.v0.backend import BatchBackend
+    from humekit.backends.v0.limits import DEFAULT_LIMITS
 
     kill = spec.get("kill") or {}
     point, target = kill.get("point"), int(kill.get("n", 1))

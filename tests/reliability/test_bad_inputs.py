@@ -15,7 +15,7 @@ import pytest
 import humekit
 from humekit import DEFAULT_LIMITS
 from humekit.emulator import Emulator
-from humekit.synthetic import make_image, make_wav
+from humekit.testing.synthetic import make_image, make_wav
 
 from ._support import record
 
@@ -217,7 +217,7 @@ def test_bad_input_is_refused_before_any_request(case: Case, tmp_path: Path, mon
         if os.geteuid() == 0:  # root reads anything: make the probe fail as an unreadable file would
             def denied(path: Any, **kwargs: Any) -> Any:
                 raise PermissionError(13, "Permission denied", str(path))
-            monkeypatch.setattr("humekit.validation.probe", denied)
+            monkeypatch.setattr("humekit.pipeline.validation.probe", denied)
         else:
             wav(tmp_path / "locked.wav").chmod(0)
     built = case.build(tmp_path)

@@ -47,7 +47,7 @@ def run(table: pd.DataFrame, faults: Faults, ledger: Path) -> tuple[Any, Emulato
 @pytest.fixture(scope="module")
 def table(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     """2,000 rows: 1,000 texts and 1,000 small WAVs (some identical files, colliding basenames)."""
-    from humekit.study import make_recordings
+    from humekit.testing.study import make_recordings
 
     return make_recordings(tmp_path_factory.mktemp("chaos"), n=2000, seed=5, kinds=("audio", "text"))
 

@@ -16,7 +16,7 @@ import pytest
 
 from humekit import DEFAULT_LIMITS, Client, measure
 from humekit.emulator import Emulator, Schedule
-from humekit.study import make_recordings
+from humekit.testing.study import make_recordings
 
 from ._support import CHILD, assert_no_duplicate_jobs, canonical, integrity, record, request_summary
 

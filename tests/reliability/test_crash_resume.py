@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from humekit import DEFAULT_LIMITS, Client, measure
-from humekit.backend import BatchBackend
+from humekit.backends.v0.backend import BatchBackend
 from humekit.emulator import Emulator, Schedule
-from humekit.study import make_recordings
+from humekit.testing.study import make_recordings
 
 from ._support import CHILD, assert_no_duplicate_jobs, canonical, integrity, record, request_summary
 

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from humekit.events import Event
-from humekit.receiver import WebhookReceiver
-from humekit.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature, sign
+from humekit.webhooks.events import Event
+from humekit.webhooks.receiver import WebhookReceiver
+from humekit.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature, sign
 
 from ._support import integrity, record
 

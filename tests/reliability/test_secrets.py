@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 import humekit
-from humekit.backend import BatchBackend
+from humekit.backends.v0.backend import BatchBackend
 from humekit.config import Secret
 from humekit.emulator import Emulator, Faults, Schedule
-from humekit.export import to_csv, to_parquet
-from humekit.receiver import WebhookReceiver
-from humekit.synthetic import make_wav
+from humekit.predictions.export import to_csv, to_parquet
+from humekit.webhooks.receiver import WebhookReceiver
+from humekit.testing.synthetic import make_wav
 
 from ._support import record
 
@@ -135,13 +135,13 @@ def test_canary_key_never_appears(tmp_path: Path, debug_logs: Capture, monkeypat
         env_result.ledger.close()
         out = tmp_path / "exports"
         out.mkdir()
-        for job_id in result.jobs["job_id"].dropna():  # Hume's predictions JSON, exported with humekit.export
+        for job_id in result.jobs["job_id"].dropna():  # Hume's predictions JSON, exported with humekit.predictions.export
             body = humekit.Ledger(tmp_path / "ledger.sqlite").predictions(job_id)
             if body is not None:
                 tables = humekit.to_tables(body)
                 to_parquet(tables, out / f"{job_id}-parquet")
                 to_csv(tables, out / f"{job_id}-csv")
-        # humekit.export's schema is that of to_tables (an ID column is not in it): the joined tables via pandas
+        # humekit.predictions.export's schema is that of to_tables (an ID column is not in it): the joined tables via pandas
         result.predictions.to_parquet(out / "predictions.parquet")
         result.predictions.to_csv(out / "predictions.csv")
         result.status.to_parquet(out / "status.parquet")

@@ -10,7 +10,7 @@ import httpx
 import orjson
 
 from humekit.emulator import Emulator
-from humekit.synthetic import make_wav
+from humekit.testing.synthetic import make_wav
 
 
 def multipart(boundary: str = "b0undary") -> tuple[bytes, str]:

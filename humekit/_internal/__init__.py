@@ -1,0 +1,1 @@
+"""Helpers shared across layers (not public API): SQLite connections, backoff, the old import paths."""

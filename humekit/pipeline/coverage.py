@@ -1,0 +1,110 @@
+"""What the ledger already holds for each (row, model), so that only the missing pairs are sent.
+
+A job answers for some rows with some models. The ledger records, for every input of a job, the
+row it answers for (its ID token and its content: file md5, URL or text hash) and the request the
+job was made with (endpoint, models and their options, transcription). A (row, model) pair is
+*covered* by a live job (claimed, submitted or finished, and not superseded) of the same backend,
+endpoint and transcription, whose input has the row's ID, kind and content, and whose models
+include that model with the same options. Measuring with ``prosody`` and later with ``prosody``
+and ``face`` therefore sends only ``face``; dropping a model sends nothing; and jobs recorded
+before planning was per model (one job for all the models of a call) are read the same way.
+
+When several live jobs cover a pair, the one recorded first answers for it, so reruns agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from humekit.pipeline.ledger import Ledger
+from humekit.pipeline.planning import RowInput
+
+__all__ = ["Assignment", "Coverage", "cover"]
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One live job that answers for one row, and the requested models it answers for."""
+
+    index: int
+    r"""The row's position in the table."""
+    fingerprint: str
+    r"""The row's fingerprint in that job (its ID, content and the job's configuration)."""
+    job_key: str
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """For every row: the jobs that answer for it and the requested models none answers for yet."""
+
+    assignments: tuple[Assignment, ...]
+    missing: Mapping[int, tuple[str, ...]]
+    r"""Row position -> the requested models no live job covers (rows fully covered are absent)."""
+    rows: Mapping[str, RowInput]
+    r"""Fingerprint -> the row, for every live input of this table's rows (with that fingerprint)."""
+
+    @property
+    def job_keys(self) -> list[str]:
+        """The jobs that answer for some row, in the order of the assignments."""
+        return list(dict.fromkeys(a.job_key for a in self.assignments))
+
+
+def cover(
+    rows: Sequence[RowInput],
+    ledger: Ledger,
+    *,
+    backend: str,
+    endpoint: str,
+    models: Mapping[str, Any],
+    transcription: Any,
+) -> Coverage:
+    """Find, for each row and requested model, the live job in ``ledger`` that answers for it."""
+    by_token = {row.token: row for row in rows}
+    found = ledger.live_inputs(list(by_token))
+    jobs = ledger.jobs(set(found["job_key"])) if len(found) else None
+    provides: dict[str, tuple[str, ...]] = {}  # job key -> the requested models it answers with
+    kinds: dict[str, str] = {}
+    if jobs is not None:
+        requests = ledger.requests(jobs["job_key"])
+        wanted = {name: _canonical(options) for name, options in models.items()}
+        for job_key, job_backend, kind in zip(jobs["job_key"], jobs["backend"], jobs["kind"], strict=True):
+            request = requests.get(job_key, {})
+            if (job_backend != backend or _canonical(request.get("endpoint")) != _canonical(endpoint)
+                    or _canonical(request.get("transcription")) != _canonical(transcription)):
+                continue
+            made = request.get("models") or {}
+            provides[job_key] = tuple(m for m in models if m in made and _canonical(made[m]) == wanted[m])
+            kinds[job_key] = kind
+    taken: dict[int, dict[str, tuple[str, str]]] = {}  # row position -> model -> (fingerprint, job key)
+    matched: dict[str, RowInput] = {}
+    columns = (found[c].tolist() for c in ("job_key", "fingerprint", "id_token", "content"))
+    for job_key, fingerprint, token, content in zip(*columns, strict=True):  # in the order recorded
+        row = by_token.get(token)
+        if job_key not in provides or row is None or row.content != content or row.kind != kinds[job_key]:
+            continue
+        matched[fingerprint] = row if row.fingerprint == fingerprint else replace(row, fingerprint=fingerprint)
+        chosen = taken.setdefault(row.index, {})
+        for model in provides[job_key]:
+            chosen.setdefault(model, (fingerprint, job_key))
+    assignments = []
+    missing: dict[int, tuple[str, ...]] = {}
+    for row in rows:
+        chosen = taken.get(row.index, {})
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for model, pair in chosen.items():
+            grouped.setdefault(pair, []).append(model)
+        assignments += [Assignment(row.index, fingerprint, job_key, tuple(names))
+                        for (fingerprint, job_key), names in grouped.items()]
+        absent = tuple(m for m in models if m not in chosen)
+        if absent:
+            missing[row.index] = absent
+    return Coverage(assignments=tuple(assignments), missing=missing, rows=matched)
+
+
+def _canonical(value: Any) -> str:
+    """One spelling for equal JSON values (the ledger stores requests as JSON)."""
+    return json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,323 @@
+"""Plan jobs: split checked rows into jobs that respect every per-job limit, deterministically.
+
+Rows are grouped by kind (files go as multipart uploads, URLs and texts as JSON), identical
+inputs are sent once and answer for every row that holds them, and each group is cut into jobs
+in table order under the count limits and the optional byte cap. Every row gets a
+*fingerprint* (its ID, its content and the model configuration) and every job a *key* derived
+from its rows' fingerprints, so the same table and configuration always give the same plan, and
+the ledger can tell which rows were already sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from humekit.errors import ConfigurationError
+from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
+from humekit.pipeline.validation import id_token
+from humekit.predictions.vocabulary import MODELS, check_models
+
+__all__ = [
+    "Plan",
+    "PlannedInput",
+    "PlannedJob",
+    "PlannedRow",
+    "RowInput",
+    "config_key",
+    "for_config",
+    "normalize_models",
+    "plan_jobs",
+    "rebuild_job",
+    "row_inputs",
+    "upload_name",
+]
+
+_KINDS = ("file", "url", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRow:
+    """One table row as the plan sees it."""
+
+    index: int
+    r"""The row's position in the table."""
+    id_token: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedInput:
+    """One thing sent in a job (a file, a URL or a text) and the rows it answers for."""
+
+    kind: str
+    value: str = field(repr=False)
+    r"""The file path, the URL or the text."""
+    content: str
+    r"""md5 of the file, the URL, or sha256 of the text: what makes two rows' inputs identical."""
+    size: int
+    rows: tuple[PlannedRow, ...]
+    filename: str | None = None
+    r"""The collision-proof name a file is uploaded under (derived from its row ID)."""
+    md5: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedJob:
+    """One job to submit."""
+
+    key: str
+    kind: str
+    inputs: tuple[PlannedInput, ...]
+    models: tuple[str, ...] = ()
+    r"""The models it asks for, when known: a job found in the API's list must ask for them too."""
+
+    def input_key(self, position: int) -> str:
+        """How the API's predictions name input ``position``: URL, upload filename or 1-based text index."""
+        item = self.inputs[position]
+        if self.kind == "url":
+            return item.value
+        if self.kind == "file":
+            return item.filename or ""
+        return str(position + 1)
+
+    @property
+    def rows(self) -> list[PlannedRow]:
+        return [row for item in self.inputs for row in item.rows]
+
+    @property
+    def size(self) -> int:
+        return sum(item.size for item in self.inputs)
+
+    def describe(self) -> dict[str, Any]:
+        """What the ledger records about the request (no file bytes)."""
+        if self.kind == "url":
+            return {"urls": [i.value for i in self.inputs]}
+        if self.kind == "text":
+            return {"text_sha256": [i.content for i in self.inputs]}
+        return {"files": [{"filename": i.filename, "md5sum": i.md5, "path": i.value} for i in self.inputs]}
+
+    def halves(self, config_key: str) -> tuple[PlannedJob, PlannedJob]:
+        """Split into two smaller jobs (after the API rejected this one for a limit)."""
+        middle = len(self.inputs) // 2
+        first, second = (replace(_job(self.kind, part, config_key), models=self.models)
+                         for part in (self.inputs[:middle], self.inputs[middle:]))
+        return first, second
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The jobs to submit, and the rows that fit no job."""
+
+    jobs: list[PlannedJob]
+    unplannable: dict[Any, str]
+    r"""Row position -> why it cannot be sent in any job."""
+    config_key: str
+    r"""Hash of the model configuration every fingerprint includes."""
+
+    def summary(self) -> pd.DataFrame:
+        """One row per planned job: kind, inputs, rows and bytes."""
+        return pd.DataFrame(
+            [
+                {"job": n, "kind": job.kind, "inputs": len(job.inputs), "rows": len(job.rows), "bytes": job.size}
+                for n, job in enumerate(self.jobs, start=1)
+            ],
+            columns=["job", "kind", "inputs", "rows", "bytes"],
+        )
+
+
+def normalize_models(models: Iterable[str] | Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """``["prosody", "face"]`` or ``{"prosody": {"granularity": "word"}}`` to ``{name: options}``."""
+    if models is None:
+        raise ConfigurationError("Say which models to run, e.g. models=['prosody'] or models={'face': {}}; "
+                                 f"Hume's batch models are {list(MODELS)}")
+    if isinstance(models, str):
+        models = [models]
+    normalized = (
+        {str(k): dict(v or {}) for k, v in models.items()} if isinstance(models, Mapping) else {str(m): {} for m in models}
+    )
+    if not normalized:
+        raise ConfigurationError(f"No model(s) []; choose from Hume's batch models {list(MODELS)}")
+    check_models(normalized)
+    return dict(sorted(normalized.items()))
+
+
+def config_key(*, backend: str, models: Mapping[str, Any], transcription: Any, endpoint: str = "") -> str:
+    """A hash of everything that changes what a measurement means, including where it was made: the
+    same ledger never hands a live run the (synthetic) results of an emulator, or the reverse."""
+    text = json.dumps({"backend": backend, "endpoint": endpoint, "models": models, "transcription": transcription},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class RowInput:
+    """One valid row: what it sends and its fingerprint."""
+
+    index: int
+    r"""The row's position in the table (positions, not labels: an index may repeat labels)."""
+    row_id: Any
+    kind: str
+    value: str = field(repr=False)
+    content: str
+    md5: str | None
+    size: int
+    token: str
+    fingerprint: str
+
+
+def row_inputs(
+    checked: pd.DataFrame,
+    *,
+    id_col: str,
+    source_col: str,
+    config: str,
+    md5s: Mapping[str, str] | None = None,
+) -> list[RowInput]:
+    """Describe every row of a checked table (from :func:`humekit.validate`) that has no problem.
+
+    Files are hashed (md5), which is what makes identical files in different rows, and the same
+    file on a rerun, recognisable. ``md5s`` gives digests already known by path (the ledger keeps
+    them, so a rerun does not read every file again).
+    """
+    positions = np.flatnonzero(checked["source_problem"].isna().to_numpy())
+    valid = checked.iloc[positions]
+    columns = (positions.tolist(), valid["source_kind"], valid["source_path"], valid["source_bytes"], valid[source_col], valid[id_col])
+    described = []
+    for index, kind, path, known_size, source, row_id in zip(*columns, strict=True):
+        value = str(path) if kind == "file" else str(source).strip() if kind == "url" else str(source)
+        token = id_token(row_id)
+        content, md5 = _content(kind, value, md5s or {})
+        described.append(RowInput(index, row_id, kind, value, content, md5, _size(kind, value, known_size), token,
+                                  _fingerprint(config, token, kind, content)))
+    return described
+
+
+def for_config(row: RowInput, config: str) -> RowInput:
+    """The row as an input of a job made with another configuration (e.g. only some of the models):
+    the same row, with the fingerprint that configuration gives it."""
+    return replace(row, fingerprint=_fingerprint(config, row.token, row.kind, row.content))
+
+
+def plan_jobs(rows: Sequence[RowInput], *, config: str, limits: Limits = DEFAULT_LIMITS, salt: str = "",
+              models: Sequence[str] = ()) -> Plan:
+    """Cut rows into jobs under every per-job limit, in table order, identical inputs sent once.
+
+    Args:
+        rows: from :func:`row_inputs` (already-submitted rows left out).
+        config: the configuration hash (see :func:`config_key`).
+        limits: per-job limits, plus ``max_request_bytes`` as a cap on one job's payload.
+        salt: makes job keys new (used when retrying failed rows, so their old jobs are not reused).
+        models: the models the jobs ask for (recorded in each :class:`PlannedJob`).
+    """
+    config = f"{config}{salt}"
+    groups: dict[str, dict[str, PlannedInput]] = {kind: {} for kind in _KINDS}
+    unplannable: dict[Any, str] = {}
+    cap = limits.max_request_bytes
+    for row in rows:
+        if cap is not None and row.size > cap:
+            unplannable[row.index] = (f"its {row.kind} is {row.size:,} bytes, more than max_request_bytes={cap:,} "
+                                      "allows in one job; raise the cap or split the input")
+            continue
+        planned_row = PlannedRow(index=row.index, id_token=row.token, fingerprint=row.fingerprint)
+        existing = groups[row.kind].get(row.content)
+        if existing is not None:
+            groups[row.kind][row.content] = replace(existing, rows=(*existing.rows, planned_row))
+            continue
+        filename = upload_name(row.row_id, row.value) if row.kind == "file" else None
+        groups[row.kind][row.content] = PlannedInput(row.kind, row.value, row.content, row.size, (planned_row,),
+                                                     filename, row.md5)
+    jobs = [replace(job, models=tuple(models)) for kind in _KINDS
+            for job in _chunk(kind, list(groups[kind].values()), limits, config)]
+    return Plan(jobs=jobs, unplannable=unplannable, config_key=config)
+
+
+def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[str, RowInput], *,
+                models: Sequence[str] = ()) -> PlannedJob | None:
+    """The job a ledger claim describes, rebuilt from today's table (to resume an interrupted submit).
+
+    Returns ``None`` when an input's rows are no longer in the table, so it cannot be re-sent.
+    """
+    inputs = []
+    for input_key, group in recorded.groupby("input_key", sort=False):
+        present = [rows[f] for f in group["fingerprint"] if f in rows]
+        if not present:
+            return None
+        first = present[0]
+        planned = tuple(PlannedRow(r.index, r.token, r.fingerprint) for r in present)
+        inputs.append(PlannedInput(kind, first.value, first.content, first.size, planned,
+                                   str(input_key) if kind == "file" else None, first.md5))
+    return PlannedJob(key=job_key, kind=kind, inputs=tuple(inputs), models=tuple(models))
+
+
+def file_md5(path: str | os.PathLike[str]) -> str:
+    """The md5 hex digest of a file, read in 1 MiB blocks (what Hume echoes as ``md5sum``)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _content(kind: str, value: str, known: Mapping[str, str]) -> tuple[str, str | None]:
+    if kind == "file" and value in known:
+        return known[value], known[value]
+    if kind == "file":
+        digest = file_md5(value)
+        return digest, digest
+    if kind == "text":
+        return hashlib.sha256(value.encode()).hexdigest(), None
+    return value, None
+
+
+def _size(kind: str, value: str, known: Any) -> int:
+    if kind == "url" or known is None or pd.isna(known):
+        return len(value.encode())
+    return int(known)
+
+
+def _fingerprint(config: str, token: str, kind: str, content: str) -> str:
+    return hashlib.sha256(f"{config}|{token}|{kind}|{content}".encode()).hexdigest()[:40]
+
+
+def upload_name(row_id: Any, path: str) -> str:
+    """A collision-proof upload filename derived from the row ID: ``<id slug>-<hash><ext>``.
+
+    Two ``take1.wav`` in different folders get different names because their row IDs differ,
+    and the hash keeps IDs that slug alike (``"a b"``/``"a_b"``) apart.
+    """
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(row_id)).strip("._")[:60] or "row"
+    digest = hashlib.sha256(id_token(row_id).encode()).hexdigest()[:8]
+    return f"{slug}-{digest}{Path(path).suffix.lower()}"
+
+
+def _chunk(kind: str, inputs: Sequence[PlannedInput], limits: Limits, config: str) -> list[PlannedJob]:
+    cap_count = {"file": limits.max_files_per_job, "url": limits.max_urls_per_job, "text": limits.max_texts_per_job}[kind]
+    cap_bytes = limits.max_request_bytes
+    jobs: list[PlannedJob] = []
+    current: list[PlannedInput] = []
+    current_bytes = 0
+    for item in inputs:
+        if current and (len(current) >= cap_count or (cap_bytes is not None and current_bytes + item.size > cap_bytes)):
+            jobs.append(_job(kind, current, config))
+            current, current_bytes = [], 0
+        current.append(item)
+        current_bytes += item.size
+    if current:
+        jobs.append(_job(kind, current, config))
+    return jobs
+
+
+def _job(kind: str, inputs: Sequence[PlannedInput], config: str) -> PlannedJob:
+    fingerprints = sorted(row.fingerprint for item in inputs for row in item.rows)
+    key = hashlib.sha256(f"{config}|{kind}|{','.join(fingerprints)}".encode()).hexdigest()[:40]
+    return PlannedJob(key=key, kind=kind, inputs=tuple(inputs))

@@ -1,0 +1,1 @@
+"""Synthetic media and studies for the demo, the notebooks and the tests (synthetic: not Hume's)."""

@@ -1,0 +1,547 @@
+"""A webhook receiver: verify, record durably in SQLite, acknowledge fast, then run your handlers.
+
+Every accepted event is written to the ``webhook_events`` table *before* the 200 is sent, under a
+dedupe key that is the same for every redelivery of the same event (see ``dedupe_key`` in
+:mod:`humekit.webhooks.events`: ``event_name + chat_id`` for EVI, ``job_id + status`` for batch callbacks).
+Handlers run afterwards on one worker thread; each event is claimed atomically in the table, so
+it is handled once even when Hume delivers it twice at the same moment, and events recorded but
+not yet handled when the process stopped are handled after the next start.
+
+Authentication depends on what the body is:
+
+- **Batch job callbacks** (a body with ``job_id`` + ``status``; Hume documents no signature for
+  them) are accepted with the unguessable ``?token=`` that :meth:`WebhookReceiver.callback_url`
+  puts in their URL, or with a valid HMAC.
+- **EVI events** (``chat_started``, ``chat_ended``, ``tool_call`` and any unknown ``event_name``)
+  trigger work, and a token that travels in a URL (echoed in job details, logged by proxies) is not
+  secret enough for them: they need a valid ``X-Hume-AI-Webhook-*`` HMAC with a fresh timestamp.
+  A receiver with no signing secret cannot authenticate them, says so once at start-up (a log
+  warning) and refuses them with 401 ``no_signing_secret``, unless built with
+  ``accept_unsigned_events=True``.
+- HMAC headers, when present and a secret is known, must verify; a ``?token=``, when present, must
+  match. A random token is generated when none is given: there is no open mode.
+
+Usage in a notebook::
+
+    with WebhookReceiver(secret=os.environ["HUME_WEBHOOK_SIGNING_KEY"]) as receiver:
+        receiver.on("chat_ended", lambda event: print(event.chat_id))
+        url = receiver.start()            # http://127.0.0.1:<free port>
+        ...
+        receiver.events()                 # a DataFrame of everything recorded
+
+Or mount ``receiver.app`` in your own Starlette/FastAPI app (call ``receiver.start_worker()``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import queue
+import secrets
+import sqlite3
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import orjson
+import pandas as pd
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from humekit._internal.sqlite import connect
+from humekit.clock import Clock, SystemClock
+from humekit.errors import (
+    ConfigurationError,
+    LedgerError,
+    MalformedPayloadError,
+    MissingHeaderError,
+    WaitTimeoutError,
+    WebhookVerificationError,
+)
+from humekit.webhooks.events import Event, JobCallback, parse_event
+from humekit.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, Secret, _keys, verify
+
+__all__ = ["DEFAULT_LEDGER", "WebhookReceiver"]
+
+logger = logging.getLogger("humekit.webhooks.receiver")
+
+#: Where events are recorded unless ``ledger=`` says otherwise (relative to the working directory).
+DEFAULT_LEDGER = "humekit-webhooks.sqlite"
+Handler = Callable[[Event], Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_events (
+    event_id    TEXT PRIMARY KEY,           -- dedupe key, identical for every redelivery
+    event_name  TEXT NOT NULL,              -- chat_started | chat_ended | tool_call | job | ...
+    subject_id  TEXT,                       -- chat_id or job_id
+    status      TEXT,                       -- job status or chat end_reason
+    received_at REAL NOT NULL,              -- first delivery, Unix seconds
+    deliveries  INTEGER NOT NULL DEFAULT 1, -- how many times it arrived
+    auth        TEXT NOT NULL,              -- hmac | token | unsigned (accept_unsigned_events=True)
+    body        TEXT NOT NULL,              -- the first delivery's raw body
+    state       TEXT NOT NULL DEFAULT 'pending',  -- pending | handling | handled | failed
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    error       TEXT,
+    handled_at  REAL
+);
+CREATE INDEX IF NOT EXISTS webhook_events_subject ON webhook_events (subject_id);
+"""
+_JSON_TYPES = ("application/json", "text/json")
+
+
+class CallbackReceiver(Protocol):
+    """What ``measure(callback=...)`` needs from a receiver of batch job callbacks.
+
+    :class:`WebhookReceiver` is one; any object with these two methods can stand in for it (e.g. a
+    receiver running in another process that you reach through a shared store).
+    """
+
+    def callback_url(self, *, run: str) -> str:
+        """The public URL Hume should call back, carrying ``run`` (this measure call's id) as a query parameter."""
+        ...
+
+    def received(self, ids: Iterable[str], *, event_name: str) -> Mapping[str, Event]:
+        """The events already recorded for these job ids (``event_name="job"``), without waiting."""
+        ...
+
+
+class WebhookReceiver:
+    """Receive Hume webhooks and batch callbacks into a durable SQLite table.
+
+    Args:
+        secret: the HMAC key(s) (``HUME_WEBHOOK_SIGNING_KEY``, or the API key); defaults to the
+            ``HUME_WEBHOOK_SIGNING_KEY`` environment variable when set.
+        ledger: the SQLite file; defaults to ``./humekit-webhooks.sqlite`` (:data:`DEFAULT_LEDGER`) so
+            events survive restarts. A relative path is resolved against the working directory now.
+        max_body_bytes: larger bodies get 413 (default 256 MiB: a batch callback carries the whole
+            job's predictions, about 1 MB per minute of video with face, prosody and language).
+        tolerance: the HMAC timestamp window in seconds, both ways.
+        callback_token: accepts unsigned **batch job callbacks** whose ``?token=`` equals it (Hume
+            does not document their signing); generated when not given. It never authenticates an
+            EVI event. A request that carries HMAC headers must verify against ``secret`` whatever
+            its token.
+        clock: where "now" comes from for the timestamp window (share the emulator's virtual clock).
+        accept_unsigned_events: with no ``secret``, accept EVI events that nobody can authenticate
+            (recorded with ``auth="unsigned"``). Off by default: anyone who can reach the receiver
+            could then trigger your ``chat_ended`` handlers. Only for a receiver no one else can reach.
+
+    Without a secret, EVI events cannot be authenticated: the receiver logs one warning when built
+    and refuses them (401, ``no_signing_secret``) unless ``accept_unsigned_events=True``.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: Secret | None = None,
+        ledger: str | os.PathLike[str] | None = None,
+        max_body_bytes: int = 256 * 1024 * 1024,
+        tolerance: float = 180,
+        callback_token: str | None = None,
+        clock: Clock | None = None,
+        accept_unsigned_events: bool = False,
+    ):
+        if secret is None:
+            secret = os.environ.get("HUME_WEBHOOK_SIGNING_KEY") or None
+        if callback_token is not None and not callback_token:
+            raise ConfigurationError("callback_token must be a non-empty string (or None)")
+        if secret:
+            _keys(secret)  # fail now, not on the first delivery, for [""] or a wrong type
+        self._secret = secret
+        self.accept_unsigned_events = bool(accept_unsigned_events)
+        if not secret:
+            logger.warning(
+                "this webhook receiver has no signing secret, so EVI events (chat_started, chat_ended, "
+                "tool_call) cannot be authenticated and will be %s; batch job callbacks are accepted by their "
+                "callback token. Pass secret= or set HUME_WEBHOOK_SIGNING_KEY to accept signed EVI events.",
+                "accepted UNAUTHENTICATED (accept_unsigned_events=True)" if accept_unsigned_events else "refused")
+        # Always a token: Hume documents no signature for batch callbacks, so even with a secret (for
+        # EVI) they authenticate by the token that callback_url() puts in their query string.
+        self.callback_token = callback_token or secrets.token_urlsafe(24)
+        self.max_body_bytes = max_body_bytes
+        self.tolerance = tolerance
+        self.clock: Clock = clock or SystemClock()
+        self.ledger = Path(ledger if ledger is not None else DEFAULT_LEDGER).resolve()
+        self._db = _open(self.ledger)
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._handlers: dict[str, list[Handler]] = {}
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.url: str | None = None
+        self.app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST"])])
+
+    def __repr__(self) -> str:
+        auth = "hmac" if self._secret else "token"
+        return f"WebhookReceiver(url={self.url!r}, ledger={str(self.ledger)!r}, auth={auth!r})"
+
+    # -- handlers ----------------------------------------------------------------------------
+    def on(self, event_name: str, handler: Handler | None = None) -> Any:
+        """Register ``handler(event)`` for ``event_name``; usable as a decorator.
+
+        Args:
+            event_name: ``chat_started``, ``chat_ended``, ``tool_call``, ``job`` (batch callbacks),
+                a future event name, or ``*`` for every event.
+            handler: the function; omit it to use ``@receiver.on("chat_ended")``.
+
+        Returns:
+            The handler (so decorating leaves the function usable).
+        """
+
+        def register(fn: Handler) -> Handler:
+            with self._lock:
+                self._handlers.setdefault(event_name, []).append(fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    # -- serving -----------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> str:
+        """Serve on ``host:port`` (a free loopback port by default) in a background thread.
+
+        Returns:
+            The base URL, e.g. ``http://127.0.0.1:53211``; also :attr:`url`.
+        """
+        import uvicorn
+
+        if self._thread is not None:
+            return self.url or ""
+        self.start_worker()
+        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", lifespan="off",
+                                access_log=False, timeout_graceful_shutdown=2)  # fmt: skip
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="humekit-webhook-receiver", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                server.should_exit = True
+                raise ConfigurationError(f"the webhook receiver could not start on {host}:{port} (port in use?)")
+            time.sleep(0.01)
+        bound = server.servers[0].sockets[0].getsockname()
+        self._server, self._thread = server, thread
+        self.url = f"http://{'[%s]' % bound[0] if ':' in bound[0] else bound[0]}:{bound[1]}"
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving and stop the handler worker (pending events stay recorded)."""
+        if self._server is not None:
+            self._server.should_exit = True
+            assert self._thread is not None
+            self._thread.join(timeout=10)
+            self._server = self._thread = None
+            self.url = None
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join(timeout=10)
+            self._worker = None
+
+    def close(self) -> None:
+        """Stop, then close the ledger."""
+        self.stop()
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def callback_url(self, path: str = "/", *, base_url: str | None = None, **params: str) -> str:
+        """The URL to give Hume as ``callback_url``: ``base_url`` (default :attr:`url`) + path + token.
+
+        Args:
+            path: appended to the base URL.
+            base_url: a public URL that reaches this receiver (e.g. a tunnel); defaults to :attr:`url`.
+            **params: extra query parameters, kept in the callback (e.g. ``run="2026-11-24"``).
+        """
+        base = base_url or self.url
+        if base is None:
+            raise ConfigurationError("the receiver is not serving: call receiver.start() or pass base_url=")
+        query = {**params, **({"token": self.callback_token} if self.callback_token else {})}
+        return base.rstrip("/") + "/" + path.lstrip("/") + (f"?{urlencode(query)}" if query else "")
+
+    # -- HTTP --------------------------------------------------------------------------------
+    async def _endpoint(self, request: Request) -> JSONResponse:
+        if request.method == "GET":
+            return JSONResponse({"status": "ok", "service": "humekit webhook receiver"})
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            status = 413 if length.isdigit() else 400
+            return _reject(status, "body_too_large" if status == 413 else "bad_content_length",
+                           f"the body must be at most {self.max_body_bytes} bytes")  # fmt: skip
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind and kind not in _JSON_TYPES and not kind.endswith("+json"):
+            return _reject(400, "unsupported_content_type", f"expected application/json, got {kind!r}")
+        chunks, size = [], 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    return _reject(413, "body_too_large", f"the body must be at most {self.max_body_bytes} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            return _reject(400, "client_disconnected", "the body did not arrive")
+        body = b"".join(chunks)
+        try:
+            credentials = self._credentials(body, request)
+            try:
+                event = parse_event(body)
+            except MalformedPayloadError as exc:
+                if not credentials:  # an anonymous sender learns nothing about how bodies are parsed
+                    self._authorize(None, credentials)
+                return _reject(400, "malformed_payload", str(exc))
+            auth = self._authorize(event, credentials)
+        except WebhookVerificationError as exc:
+            return _reject(401, _reason(exc), str(exc))
+        new, deliveries = self._record(event, body, auth)
+        if new:
+            self._queue.put(event.dedupe_key)
+        return JSONResponse({"status": "success" if new else "duplicate", "event_id": event.dedupe_key,
+                             "deliveries": deliveries})  # fmt: skip
+
+    def _credentials(self, body: bytes, request: Request) -> set[str]:
+        """What the request proves: ``{"hmac"}``, ``{"token"}``, both, or nothing; a wrong one raises."""
+        proven: set[str] = set()
+        signed = SIGNATURE_HEADER.lower() in request.headers or TIMESTAMP_HEADER.lower() in request.headers
+        if signed and self._secret:
+            verify(body, request.headers, secret=self._secret, tolerance=self.tolerance, now=self.clock.time())
+            proven.add("hmac")
+        token = request.query_params.get("token")
+        if token is not None:
+            if not hmac.compare_digest(token.encode(), self.callback_token.encode()):
+                raise _TokenError("the ?token= of this callback does not match: it is not from this run's jobs")
+            proven.add("token")
+        return proven
+
+    def _authorize(self, event: Event | None, credentials: set[str]) -> str:
+        """The ``auth`` to record for this event, or the reason it is refused (``event=None``: unparsed)."""
+        if "hmac" in credentials:
+            return "hmac"
+        if isinstance(event, JobCallback) and "token" in credentials:
+            return "token"
+        if isinstance(event, JobCallback) or event is None:
+            if self._secret:
+                raise MissingHeaderError(
+                    f"this request carries neither {SIGNATURE_HEADER}/{TIMESTAMP_HEADER} nor this receiver's "
+                    "?token=: give Hume the URL from receiver.callback_url() for batch jobs")
+            raise _TokenError("this receiver accepts only callbacks carrying its ?token= (see callback_url())")
+        if self._secret:
+            via_token = " (the callback token authenticates only batch job callbacks)" if credentials else ""
+            raise MissingHeaderError(
+                f"a {event.event_name} event must be signed with {SIGNATURE_HEADER} and {TIMESTAMP_HEADER}"
+                f"{via_token}: configure Hume's webhook with the signing key this receiver was given")
+        if self.accept_unsigned_events:
+            return "unsigned"
+        raise _NoSecretError(
+            f"this receiver has no signing secret, so it cannot authenticate a {event.event_name} event: pass "
+            "secret= (or set HUME_WEBHOOK_SIGNING_KEY), or accept_unsigned_events=True for a receiver no one "
+            "else can reach")
+
+    # -- ledger ------------------------------------------------------------------------------
+    def _record(self, event: Event, body: bytes, auth: str) -> tuple[bool, int]:
+        status = getattr(event, "status", None) or getattr(event, "end_reason", None)
+        try:
+            with self._lock, self._db:
+                (deliveries,) = self._db.execute(
+                    "INSERT INTO webhook_events (event_id, event_name, subject_id, status, received_at, auth, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO UPDATE SET deliveries = deliveries + 1"
+                    " RETURNING deliveries",
+                    (event.dedupe_key, event.event_name, event.subject_id, status, time.time(), auth,
+                     body.decode("utf-8", "replace")),
+                ).fetchall()[0]  # fmt: skip
+                self._changed.notify_all()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot record a webhook in {self.ledger}: {exc}") from exc
+        return deliveries == 1, deliveries
+
+    def start_worker(self) -> None:
+        """Start the handler thread (done by :meth:`start`; call it yourself when mounting :attr:`app`)."""
+        if self._worker is not None:
+            return
+        with self._lock:
+            pending = [r[0] for r in self._db.execute(
+                "SELECT event_id FROM webhook_events WHERE state = 'pending' ORDER BY received_at")]  # fmt: skip
+        for event_id in pending:  # recorded before a stop or crash, not handled yet
+            self._queue.put(event_id)
+        self._worker = threading.Thread(target=self._work, name="humekit-webhook-handlers", daemon=True)
+        self._worker.start()
+
+    def _work(self) -> None:
+        while (event_id := self._queue.get()) is not None:
+            try:
+                self._handle(event_id)
+            except Exception:  # the worker must survive anything, even a broken ledger
+                logger.exception("webhook event %s could not be handled", event_id)
+
+    def _handle(self, event_id: str) -> None:
+        with self._lock, self._db:
+            row = self._db.execute(
+                "UPDATE webhook_events SET state = 'handling', attempts = attempts + 1"
+                " WHERE event_id = ? AND state = 'pending' RETURNING body", (event_id,)).fetchall()  # fmt: skip
+            handlers = list(self._handlers.get("*", []))
+        if not row:  # already claimed (a duplicate in the queue, or another process)
+            return
+        event = parse_event(row[0][0])
+        with self._lock:
+            handlers = self._handlers.get(event.event_name, []) + handlers
+        state, error = "handled", None
+        for handler in handlers:
+            try:
+                handler(event)
+            except Exception as exc:
+                state, error = "failed", "".join(traceback.format_exception_only(exc)).strip()
+                logger.exception("a %s handler failed for %s", event.event_name, event.subject_id)
+        with self._lock, self._db:
+            self._db.execute("UPDATE webhook_events SET state = ?, error = ?, handled_at = ? WHERE event_id = ?",
+                             (state, error, time.time(), event_id))  # fmt: skip
+            self._changed.notify_all()
+
+    def retry(self, event_ids: Iterable[str] | None = None, *, states: Sequence[str] = ("failed",)) -> int:
+        """Hand recorded events to the handlers again, e.g. after fixing a handler.
+
+        Args:
+            event_ids: only these events (``event_id`` column); default every event in ``states``.
+            states: which states to retry; add ``"handling"`` for events a crash interrupted
+                mid-handler (they are not retried automatically: handlers run at most once).
+
+        Returns:
+            How many events were queued.
+        """
+        sql = f"UPDATE webhook_events SET state = 'pending' WHERE state IN ({','.join('?' * len(states))})"
+        args = list(states)
+        if event_ids is not None:
+            ids = list(event_ids)
+            sql, args = sql + f" AND event_id IN ({','.join('?' * len(ids)) or 'NULL'})", [*args, *ids]
+        with self._lock, self._db:
+            queued = [r[0] for r in self._db.execute(sql + " RETURNING event_id", args).fetchall()]
+        self.start_worker()
+        for event_id in queued:
+            self._queue.put(event_id)
+        return len(queued)
+
+    # -- reading -----------------------------------------------------------------------------
+    def events(self, event_name: str | None = None, *, state: str | None = None) -> pd.DataFrame:
+        """Every recorded event, oldest first, with its parsed ``event`` object.
+
+        Args:
+            event_name: only this kind (``chat_ended``, ``job``…).
+            state: only this handling state (``pending``, ``handling``, ``handled``, ``failed``).
+
+        Returns:
+            Columns ``event_id, event_name, subject_id, status, received_at, deliveries, auth, state,
+            attempts, error, handled_at, payload, event``; times are UTC datetimes.
+        """
+        sql, args = "SELECT * FROM webhook_events WHERE 1=1", list[object]()
+        if event_name is not None:
+            sql, args = sql + " AND event_name = ?", [*args, event_name]
+        if state is not None:
+            sql, args = sql + " AND state = ?", [*args, state]
+        with self._lock:
+            cursor = self._db.execute(sql + " ORDER BY received_at, rowid", args)
+            columns = [c[0] for c in cursor.description]
+            rows = cursor.fetchall()
+        df = pd.DataFrame(rows, columns=columns)
+        for column in ("received_at", "handled_at"):
+            df[column] = pd.to_datetime(df[column].astype("float64"), unit="s", utc=True)
+        df["payload"] = [orjson.loads(b) for b in df["body"]]
+        df["event"] = pd.Series([parse_event(p) for p in df["payload"]], index=df.index, dtype=object)
+        return df.drop(columns="body")
+
+    def wait_for(
+        self,
+        ids: str | Iterable[str],
+        *,
+        timeout: float = 60.0,
+        event_name: str | Sequence[str] = ("job", "chat_ended"),
+        handled: bool = False,
+    ) -> dict[str, Event]:
+        """Block until an event arrived for every id (a batch ``job_id`` or an EVI ``chat_id``).
+
+        Args:
+            ids: the job or chat ids.
+            timeout: seconds (real time) to wait at most.
+            event_name: which kinds count; by default a job callback or a ``chat_ended``.
+            handled: also wait until the handlers have run (state ``handled`` or ``failed``).
+
+        Returns:
+            ``{id: event}`` for every id.
+
+        Raises:
+            WaitTimeoutError: some ids got no event in time (``.pending`` lists them).
+        """
+        wanted = [ids] if isinstance(ids, str) else list(ids)
+        names = [event_name] if isinstance(event_name, str) else list(event_name)
+        deadline = time.monotonic() + timeout
+        found: dict[str, Event] = {}
+        with self._changed:
+            while True:
+                found = self._find(wanted, names, handled)
+                remaining = deadline - time.monotonic()
+                if len(found) == len(set(wanted)) or remaining <= 0:
+                    break
+                self._changed.wait(min(remaining, 0.5))
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise WaitTimeoutError(
+                f"no webhook arrived within {timeout:g} s for {len(missing)} of {len(wanted)} ids "
+                f"(first: {missing[0]}); check that the callback URL reaches this receiver", pending=missing)
+        return found
+
+    def received(self, ids: str | Iterable[str], *, event_name: str | Sequence[str] = "job") -> dict[str, Event]:
+        """The events already recorded for these ids (batch ``job_id`` or EVI ``chat_id``), without waiting."""
+        wanted = [ids] if isinstance(ids, str) else list(ids)
+        names = [event_name] if isinstance(event_name, str) else list(event_name)
+        with self._lock:
+            return self._find(wanted, names, False)
+
+    def _find(self, ids: list[str], names: list[str], handled: bool) -> dict[str, Event]:
+        marks = ",".join("?" * len(ids)) or "NULL"
+        kinds = ",".join("?" * len(names)) or "NULL"
+        sql = (f"SELECT subject_id, body FROM webhook_events WHERE subject_id IN ({marks})"
+               f" AND event_name IN ({kinds})" + (" AND state IN ('handled', 'failed')" if handled else "")
+               + " ORDER BY received_at")  # fmt: skip
+        return {subject: parse_event(body) for subject, body in self._db.execute(sql, [*ids, *names])}
+
+
+class _TokenError(WebhookVerificationError):
+    """The callback's token is missing or wrong."""
+
+
+class _NoSecretError(WebhookVerificationError):
+    """An EVI event reached a receiver that has no secret to verify it with."""
+
+
+def _reason(exc: Exception) -> str:
+    return {
+        "MissingHeaderError": "missing_signature_header",
+        "InvalidSignatureError": "invalid_signature",
+        "StaleTimestampError": "stale_timestamp",
+        "FutureTimestampError": "future_timestamp",
+        "MalformedPayloadError": "malformed_timestamp",
+        "_TokenError": "invalid_token",
+        "_NoSecretError": "no_signing_secret",
+    }.get(type(exc).__name__, "unverified")
+
+
+def _reject(status: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse({"status": "rejected", "reason": reason, "message": message}, status_code=status)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    try:
+        db = connect(path, timeout=10.0)  # synchronous=FULL: the 200 is sent only once the event is on disk
+        db.executescript(_SCHEMA)
+        db.isolation_level = "DEFERRED"  # `with db:` now wraps each write in a transaction
+    except sqlite3.Error as exc:
+        raise LedgerError(f"cannot open the webhook ledger {path}: {exc}") from exc
+    return db
