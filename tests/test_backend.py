@@ -8,7 +8,8 @@ import pandas as pd
 
 from humekit.backends.v0.backend import BatchBackend
 from humekit.emulator import Emulator
-from humekit.pipeline.planning import config_key, normalize_models, plan_jobs, row_inputs
+from humekit.backends.v0.packing import plan_jobs
+from humekit.pipeline.planning import config_key, normalize_models, row_inputs
 from humekit.testing.synthetic import make_wav
 from humekit.pipeline.validation import validate
 

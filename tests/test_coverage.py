@@ -9,7 +9,8 @@ import pandas as pd
 import humekit
 from humekit.pipeline.coverage import cover
 from humekit.pipeline.ledger import Ledger, LedgerInput
-from humekit.pipeline.planning import config_key, for_config, normalize_models, plan_jobs, row_inputs
+from humekit.backends.v0.packing import plan_jobs
+from humekit.pipeline.planning import config_key, for_config, normalize_models, row_inputs
 
 IDENTITY = dict(backend="hume-v0-batch", endpoint="http://api.test", transcription=None)
 TABLE = pd.DataFrame({"id": ["a", "b"], "src": ["First text.", "Second text."]})

@@ -9,8 +9,9 @@ import orjson
 import pytest
 from _paths import SAMPLES, payload, require_samples
 
-from humekit.pipeline.joining import _notes, no_predictions_note
-from humekit.predictions.decoding import tables_and_files
+from humekit.backends.v0.decoding import decode
+from humekit.pipeline.joining import no_predictions_note
+from humekit.pipeline.joining import notes as notes_of
 
 VIDEO = SAMPLES / "real_predictions_file_video_face_prosody_language.json"
 URL_VIDEO = SAMPLES / "real_predictions_url_video_face_TRIMMED.json"
@@ -19,8 +20,7 @@ ARCHIVE = payload("sdk_example_get_job_predictions_face_url_archive.json")  # in
 
 
 def notes(document: Any, kind: str, requested: list[str]) -> dict[str, str]:
-    tables, files = tables_and_files(orjson.dumps(document))
-    return _notes(kind, files, tables.scores, requested)
+    return notes_of(decode(kind, orjson.dumps(document)), requested)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_note_wording() -> None:
 
 def test_unstated_or_unusual_file_types() -> None:
     """A file_type Hume leaves out counts as any kind; 'image_jpeg'-like values count as their prefix."""
-    from humekit.pipeline.joining import _file_kind
+    from humekit.backends.v0.decoding import file_kind as _file_kind
 
     assert [_file_kind(t) for t in ("video", "video_no_audio", "audio_mp3", "image_png", "text", None, "3d")] == [
         "video", "video_no_audio", "audio", "image", "text", None, None]

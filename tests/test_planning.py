@@ -1,4 +1,4 @@
-"""Tests for humekit.pipeline.planning: jobs under every limit, deterministic keys, identical inputs sent once."""
+"""Tests for humekit.pipeline.planning and v0's packing (humekit.backends.v0.packing): jobs under every limit, deterministic keys, identical inputs sent once."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 import humekit
 from humekit.errors import ConfigurationError
 from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
+from humekit.backends.v0.packing import plan_jobs
 from humekit.pipeline.planning import (
     Plan,
     PlannedJob,
     config_key,
     normalize_models,
-    plan_jobs,
     rebuild_job,
     row_inputs,
     upload_name,

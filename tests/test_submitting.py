@@ -13,7 +13,8 @@ from humekit.backends.v0.backend import BatchBackend
 from humekit.emulator import Emulator
 from humekit.errors import BadRequestError
 from humekit.pipeline.ledger import Ledger
-from humekit.pipeline.planning import PlannedJob, config_key, normalize_models, plan_jobs, row_inputs
+from humekit.backends.v0.packing import plan_jobs
+from humekit.pipeline.planning import PlannedJob, config_key, normalize_models, row_inputs
 from humekit.backends.v0.submitting import submit_jobs
 from humekit.pipeline.validation import validate
 

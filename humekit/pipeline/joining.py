@@ -1,10 +1,11 @@
-"""Join predictions back to table rows by ID, through the ledger's input→row mapping, never by order.
+"""Join answers back to table rows by ID, through the ledger's input→row mapping, never by order.
 
-A job's predictions name each input by its URL, its upload filename or its 1-based text index;
-the ledger maps that key to the fingerprints of the rows that sent it, and the fingerprints to
-the table's IDs. An input shared by several rows (a duplicate URL, identical files) is answered
-once and copied to each of them. Every input row gets a status: ``ok``, ``failed`` (with Hume's
-message), ``invalid`` (never sent, with the reason) or ``pending``.
+The backend decodes each unit's stored answer into tables whose rows name the input they answer
+for (``input_key``: for v0, the URL, the upload filename or the 1-based text index); the ledger maps
+that key to the fingerprints of the rows that sent it, and the fingerprints to the table's IDs. An
+input shared by several rows (a duplicate URL, identical files) is answered once and copied to each
+of them. Every input row gets a status: ``ok``, ``failed`` (with the API's message), ``invalid``
+(never sent, with the reason) or ``pending``.
 
 An ``ok`` row that some requested model found nothing in gets a ``note`` saying why, read from
 what the predictions hold: a file Hume answered for with no segment for that model is silent
@@ -16,21 +17,24 @@ no model that applies was asked for ("face: does not apply to audio").
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from humekit.predictions._schema import MODEL_ORDER
+from humekit.backends.base import COMPLETED, FAILED, Decoded
 from humekit.pipeline.columns import DESCRIPTOR_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS
 from humekit.pipeline.coverage import Coverage
 from humekit.pipeline.ledger import Ledger
-from humekit.predictions.decoding import tables_and_files
 from humekit.pipeline.validation import MODELS_FOR_KIND
+from humekit.predictions._schema import MODEL_ORDER
 
-__all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note"]
+__all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note", "notes"]
+
+#: How a unit's stored answer becomes tables keyed by input: the backend's ``decode(kind, answer)``.
+Decoder = Callable[[str, bytes], Decoded]
 
 _FOUND_NOTHING = {"face": "no face found", "facemesh": "no face found", "prosody": "no speech found",
                   "burst": "no vocal burst found", "language": "no speech transcribed",
@@ -59,6 +63,7 @@ def join_results(
     id_col: str,
     coverage: Coverage,
     ledger: Ledger,
+    decode: Decoder,
     rejected: Mapping[Any, str] | None = None,
     unplannable: Mapping[Any, str] | None = None,
 ) -> Joined:
@@ -72,7 +77,7 @@ def join_results(
     keys = coverage.job_keys
     jobs = ledger.jobs(keys).set_index("job_key") if keys else None
     mapping = _mapping(ledger, coverage, checked)
-    scores, descriptors, errors, found = _job_outputs(ledger, jobs, mapping)
+    scores, descriptors, errors, found = _unit_outputs(ledger, jobs, mapping, decode)
 
     n = len(checked)
     states = ["pending"] * n
@@ -134,62 +139,37 @@ def _mapping(ledger: Ledger, coverage: Coverage, checked: pd.DataFrame) -> pd.Da
     return mapping.sort_values("row_index", kind="stable").reset_index(drop=True)
 
 
-def _job_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFrame
-                 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[tuple[str, str], str],
-                            dict[tuple[str, str], tuple[list[tuple[str, Any]], set[tuple[str, str]]]]]:
-    """Scores, descriptors and per-input errors of the completed jobs, and per (job, input) what a
-    ``note`` is made from: the files Hume answered for and the (file, model) pairs with a segment."""
+def _unit_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFrame, decode: Decoder
+                  ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[tuple[str, str], str],
+                             dict[tuple[str, str], tuple[list[tuple[str, str | None]], set[tuple[str, str]]]]]:
+    """Scores, descriptors and per-input errors of the answered units, and per (unit, input) what a
+    ``note`` is made from: the files the answer covers and the (file, model) pairs with a segment."""
     scores: list[pd.DataFrame] = []
     descriptors: list[pd.DataFrame] = []
     errors: dict[tuple[str, str], str] = {}
-    found: dict[tuple[str, str], tuple[list[tuple[str, Any]], set[tuple[str, str]]]] = {}
+    found: dict[tuple[str, str], tuple[list[tuple[str, str | None]], set[tuple[str, str]]]] = {}
     if jobs is None:
         return scores, descriptors, errors, found
     for job_key, job in jobs.iterrows():
-        if job["status"] != "COMPLETED" or not job["job_id"]:
+        if job["status"] != COMPLETED:
             continue
-        body = ledger.predictions(job["job_id"])
+        body = ledger.answer(str(job_key))
         if body is None:
             continue
-        tables, files = tables_and_files(body)
-        kind = job["kind"]
-        for _, error in tables.errors.iterrows():
-            errors[(str(job_key), _key(kind, error["source"], error["file"]))] = str(error["message"])
-        for input_key, answered in _answered(kind, files, tables.scores).items():
-            found[(str(job_key), input_key)] = answered
+        decoded = decode(str(job["kind"]), body)
+        errors.update(((str(job_key), input_key), message) for input_key, message in decoded.errors.items())
+        found.update(((str(job_key), input_key), answered) for input_key, answered in decoded.answered.items())
         keys = mapping[mapping["job_key"] == job_key][["input_key", "row_index", "row_id", "models"]]
-        scores.append(_attach(tables.scores, kind, keys))
-        descriptors.append(_attach(tables.descriptors, kind, keys))
+        scores.append(_attach(decoded.scores, keys))
+        descriptors.append(_attach(decoded.descriptors, keys))
     return scores, descriptors, errors, found
 
 
-def _answered(kind: str, files: pd.DataFrame, scores: pd.DataFrame
-              ) -> dict[str, tuple[list[tuple[str, Any]], set[tuple[str, str]]]]:
-    """Per input key of one job: the ``(file, file kind)`` Hume answered for, and the ``(file, model)``
-    pairs that have at least one segment."""
-    scored: dict[str, set[tuple[str, str]]] = {}
-    if len(scores):
-        key = (scores["file"] if kind == "text" else scores["source"]).astype("string")
-        counted = pd.DataFrame({"key": key, "file": scores["file"].astype("string"),
-                                "model": scores["model"].astype("string")}).drop_duplicates()
-        for k, f, m in counted.itertuples(index=False, name=None):
-            scored.setdefault(str(k), set()).add((_name(f), str(m)))
-    answered: dict[str, list[tuple[str, Any]]] = {}
-    for source, file, file_type in zip(files["source"], files["file"], files["file_type"], strict=True):
-        answered.setdefault(_key(kind, source, file), []).append((_name(file), _file_kind(file_type)))
-    return {input_key: (predictions, scored.get(input_key, set())) for input_key, predictions in answered.items()}
-
-
-def _notes(kind: str, files: pd.DataFrame, scores: pd.DataFrame, requested: Sequence[str]) -> dict[str, str]:
-    """Per input key of one job, why a requested model has no segment (only inputs that lack some)."""
-    notes = {key: no_predictions_note(predictions, scored, requested)
-             for key, (predictions, scored) in _answered(kind, files, scores).items()}
-    return {key: note for key, note in notes.items() if note}
-
-
-def _name(file: Any) -> str:
-    """A prediction's ``file`` as a string, ``""`` when missing (the same from the JSON and the table)."""
-    return "" if file is None or file is pd.NA or (isinstance(file, float) and np.isnan(file)) else str(file)
+def notes(decoded: Decoded, requested: Sequence[str]) -> dict[str, str]:
+    """Per input key of one answer, why a requested model has no segment (only inputs that lack some)."""
+    said = {key: no_predictions_note(predictions, scored, requested)
+            for key, (predictions, scored) in decoded.answered.items()}
+    return {key: note for key, note in said.items() if note}
 
 
 def _applies(model: str, kind: str | None) -> bool:
@@ -199,20 +179,6 @@ def _applies(model: str, kind: str | None) -> bool:
     if kind == "video_no_audio":
         return model in ("face", "facemesh")
     return model in MODELS_FOR_KIND.get(kind, MODELS_FOR_KIND["video"])
-
-
-def _file_kind(file_type: Any) -> str | None:
-    """Hume's ``file_type`` as ``video``, ``video_no_audio``, ``audio``, ``image`` or ``text`` (``None``
-    when not stated or unknown).
-
-    Observed values are ``video``, ``video_no_audio`` and ``text``; ``audio`` and ``image`` are
-    likely but unconfirmed, so any value starting with them counts.
-    """
-    if not isinstance(file_type, str):
-        return None
-    if file_type == "video_no_audio" or file_type == "text":
-        return file_type
-    return next((k for k in ("video", "audio", "image") if file_type.startswith(k)), None)
 
 
 def no_predictions_note(predictions: Sequence[tuple[str, Any]], scored: set[tuple[str, str]],
@@ -250,13 +216,9 @@ def no_predictions_note(predictions: Sequence[tuple[str, Any]], scored: set[tupl
     return "; ".join(parts) or None
 
 
-def _key(kind: str, source: Any, file: Any) -> str:
-    return str(file) if kind == "text" else str(source)
-
-
-def _attach(frame: pd.DataFrame, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
+def _attach(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``frame`` for each table row whose input they answer (copied for shared inputs)."""
-    by = (frame["file"] if kind == "text" else frame["source"]).astype("string")
+    by = frame["input_key"]
     targets_of = keys.groupby("input_key").indices
     model_of = frame["model"].astype("string").to_numpy() if "model" in frame.columns else None
     present = set(model_of) if model_of is not None else set()
@@ -293,11 +255,11 @@ def _apply_job_states(states: list[str], job_ids: list[str | None], reasons: lis
         job_id = job["job_id"] if isinstance(job["job_id"], str) else None
         if job["state"] == "rejected":
             state, reason = "failed", job["message"]
-        elif job_id is None:
+        elif job["state"] == "submitting":
             state, reason = "pending", "submission was interrupted: run measure again with the same ledger to finish it"
-        elif job["status"] == "FAILED":
-            state, reason = "failed", f"job {job_id} FAILED: {job['message']}"
-        elif job["status"] == "COMPLETED":
+        elif job["status"] == FAILED:
+            state, reason = "failed", f"job {job_id} FAILED: {job['message']}" if job_id else str(job["message"])
+        elif job["status"] == COMPLETED:
             message = errors.get((str(job_key), str(input_key)))
             state, reason = ("failed", message) if message else ("ok", None)
         else:

@@ -1,10 +1,11 @@
-"""The job ledger: a durable SQLite record of every job, its inputs and the rows they belong to.
+"""The ledger: a durable SQLite record of every unit of work, its inputs, the rows they belong to, and its answer.
 
-A job is written *before* its POST (state ``submitting``) together with its input→row mapping,
-and its ``job_id`` is committed the moment the API returns it, so a rerun or a crash never loses
-a job and never pays twice: a rerun finds the job, and a claim left ``submitting`` by a dead
-process is reconciled against ``GET /v0/batch/jobs`` before anything is resent. Predictions are
-kept here too (compressed), so re-joining never refetches. Files' md5 digests are cached by path
+A unit (a v0 job, a synchronous request) is written *before* it is sent (state ``submitting``) together
+with its input→row mapping; an API's id for it (a v0 ``job_id``) is committed the moment the API returns
+it, and its answer the moment it exists, so a rerun or a crash never loses a unit and never pays twice: a
+rerun finds the unit, and a claim left ``submitting`` by a dead process is the backend's to reconcile (v0
+looks in ``GET /v0/batch/jobs``) before anything is resent. Answers are kept here (compressed), so
+re-joining never refetches. The tables keep their first names (``jobs``: the units). Files' md5 digests are cached by path
 and reused only while the file's size, modification time, change time and inode are all
 unchanged, so a file replaced in place (even by a copy that keeps its timestamps) is hashed and
 measured again. Webhook events share the same file.
@@ -84,10 +85,15 @@ CREATE TABLE IF NOT EXISTS refused_payloads (
     message    TEXT NOT NULL,            -- the API's reason
     refused_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS answers (
+    job_key   TEXT PRIMARY KEY,          -- the unit
+    body      BLOB NOT NULL,             -- zlib-compressed answer, as the API sent it
+    stored_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS predictions (
-    job_id   TEXT PRIMARY KEY,
-    body     BLOB NOT NULL,              -- zlib-compressed predictions JSON, as the API sent it
-    fetched_ms INTEGER NOT NULL
+    job_id   TEXT PRIMARY KEY,           -- v0 answers stored by job id before the unit was known (or by
+    body     BLOB NOT NULL,              -- ledgers written before answers had their own table): moved to
+    fetched_ms INTEGER NOT NULL          -- answers when the job id's unit is known
 );
 """
 
@@ -163,6 +169,7 @@ class Ledger:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
             self._remember_old_refusals()
+            self._move_answers_by_job_id()
         except sqlite3.Error as exc:
             raise LedgerError(f"Cannot open the ledger at {self.path}: {exc}. Check the path and its "
                               "permissions, or pass ledger= another file.") from exc
@@ -270,6 +277,15 @@ class Ledger:
                     "INSERT OR IGNORE INTO refused_payloads (payload, job_key, message, refused_ms) VALUES (?,?,?,?)",
                     [(payload_key(json.loads(request)), key, message or "refused for a limit", ms)
                      for key, request, message, ms in missing])
+
+    def _move_answers_by_job_id(self) -> None:
+        """Answers kept by v0 job id (older ledgers, or stored before the job's unit was known) move to
+        ``answers``, keyed by their unit."""
+        if self._db().execute("SELECT 1 FROM predictions p JOIN jobs j ON j.job_id = p.job_id LIMIT 1").fetchone():
+            with self._write() as db:
+                db.execute("INSERT OR IGNORE INTO answers (job_key, body, stored_ms) SELECT j.job_key, p.body,"
+                           " p.fetched_ms FROM predictions p JOIN jobs j ON j.job_id = p.job_id")
+                db.execute("DELETE FROM predictions WHERE job_id IN (SELECT job_id FROM jobs WHERE job_id IS NOT NULL)")
 
     def release(self, job_key: str) -> None:
         """Forget a claim whose POST the API refused outright (nothing was created), so that the next
@@ -396,23 +412,68 @@ class Ledger:
             db.executemany("INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, ctime_ns, inode, md5)"
                            " VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    # -- predictions -------------------------------------------------------------------------
-    def store_predictions(self, job_id: str, body: bytes) -> None:
-        """Keep a job's predictions JSON (as sent by the API), compressed."""
+    # -- answers -----------------------------------------------------------------------------
+    def record_answer(self, job_key: str, body: bytes, *, remote_id: str | None = None) -> None:
+        """A unit's answer, stored compressed the moment it arrives (a synchronous API answers the request
+        itself), and the unit marked ``COMPLETED`` in the same transaction: nothing answered is ever lost
+        or sent again. ``remote_id``: the API's id of the request, if it gives one."""
+        now = self._now_ms()
         with self._write() as db:
-            db.execute(
-                "INSERT INTO predictions (job_id, body, fetched_ms) VALUES (?, ?, ?) ON CONFLICT(job_id) DO NOTHING",
-                (job_id, zlib.compress(body, 6), self._now_ms()),
-            )
+            db.execute("INSERT INTO answers (job_key, body, stored_ms) VALUES (?, ?, ?) ON CONFLICT(job_key) DO NOTHING",
+                       (job_key, zlib.compress(body, 6), now))
+            db.execute("UPDATE jobs SET state='submitted', status='COMPLETED', job_id=COALESCE(job_id, ?),"
+                       " submitted_ms=COALESCE(submitted_ms, ?), updated_ms=? WHERE job_key=?",
+                       (remote_id, now, now, job_key))
+
+    def record_failed(self, job_key: str, message: str) -> None:
+        """A unit the API answered with an error that is not about a limit (it is ``FAILED``, with why);
+        ``retry_failed`` may send its rows again."""
+        now = self._now_ms()
+        with self._write() as db:
+            db.execute("UPDATE jobs SET state='submitted', status='FAILED', message=?, submitted_ms=COALESCE("
+                       "submitted_ms, ?), updated_ms=? WHERE job_key=?", (message, now, now, job_key))
+
+    def answer(self, job_key: str) -> bytes | None:
+        """A unit's stored answer, or ``None`` if it has none yet."""
+        row = self._db().execute("SELECT body FROM answers WHERE job_key=?", (job_key,)).fetchone()
+        if row is None:  # a v0 answer stored by job id before its unit was known
+            row = self._db().execute("SELECT p.body FROM predictions p JOIN jobs j ON j.job_id = p.job_id"
+                                     " WHERE j.job_key=?", (job_key,)).fetchone()
+        return None if row is None else zlib.decompress(row[0])
+
+    def answered(self, job_keys: Iterable[str]) -> set[str]:
+        """Which of these units have a stored answer."""
+        keys = list(job_keys)
+        found = set(self._select_in("SELECT job_key FROM answers WHERE job_key IN ({marks})", keys)["job_key"])
+        return found | set(self._select_in("SELECT j.job_key FROM predictions p JOIN jobs j ON j.job_id = p.job_id"
+                                           " WHERE j.job_key IN ({marks})", keys)["job_key"])
+
+    # v0's view of answers: by job id (a callback names the job by its id)
+    def store_predictions(self, job_id: str, body: bytes) -> None:
+        """Keep a v0 job's predictions JSON (as sent by the API), compressed, as its unit's answer."""
+        with self._write() as db:
+            row = db.execute("SELECT job_key FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            if row is None:  # not recorded yet (a callback faster than the POST's answer): kept by job id
+                db.execute("INSERT INTO predictions (job_id, body, fetched_ms) VALUES (?, ?, ?)"
+                           " ON CONFLICT(job_id) DO NOTHING", (job_id, zlib.compress(body, 6), self._now_ms()))
+            else:
+                db.execute("INSERT INTO answers (job_key, body, stored_ms) VALUES (?, ?, ?)"
+                           " ON CONFLICT(job_key) DO NOTHING", (row[0], zlib.compress(body, 6), self._now_ms()))
 
     def predictions(self, job_id: str) -> bytes | None:
-        """A job's stored predictions JSON, or ``None`` if not fetched yet."""
-        row = self._db().execute("SELECT body FROM predictions WHERE job_id=?", (job_id,)).fetchone()
+        """A v0 job's stored predictions JSON, or ``None`` if not fetched yet."""
+        row = self._db().execute("SELECT a.body FROM answers a JOIN jobs j ON j.job_key = a.job_key"
+                                 " WHERE j.job_id=?", (job_id,)).fetchone()
+        if row is None:
+            row = self._db().execute("SELECT body FROM predictions WHERE job_id=?", (job_id,)).fetchone()
         return None if row is None else zlib.decompress(row[0])
 
     def has_predictions(self, job_ids: Iterable[str]) -> set[str]:
-        """Which of these jobs already have stored predictions."""
-        return set(self._select_in("SELECT job_id FROM predictions WHERE job_id IN ({marks})", job_ids)["job_id"])
+        """Which of these v0 jobs already have stored predictions."""
+        ids = list(job_ids)
+        found = set(self._select_in("SELECT j.job_id FROM answers a JOIN jobs j ON j.job_key = a.job_key"
+                                    " WHERE j.job_id IN ({marks})", ids)["job_id"])
+        return found | set(self._select_in("SELECT job_id FROM predictions WHERE job_id IN ({marks})", ids)["job_id"])
 
     def integrity_check(self) -> str:
         """SQLite's own integrity check: ``"ok"`` when the file is sound."""

@@ -1,8 +1,9 @@
-"""Plan jobs: split checked rows into jobs that respect every per-job limit, deterministically.
+"""Plan units of work: what each checked row sends, identical inputs once, and the keys that make a plan stable.
 
-Rows are grouped by kind (files go as multipart uploads, URLs and texts as JSON), identical
-inputs are sent once and answer for every row that holds them, and each group is cut into jobs
-in table order under the count limits and the optional byte cap. Every row gets a
+Every valid row becomes a :class:`RowInput`; identical inputs (the same file bytes, URL or text) are
+sent once and answer for every row that holds them (:func:`distinct_inputs`). How inputs are packed into
+:class:`Unit` s is the backend's (``Backend.pack``: v0 cuts them into jobs under per-job limits,
+:mod:`humekit.backends.v0.packing`). Every row gets a
 *fingerprint* (its ID, its content and the model configuration) and every job a *key* derived
 from its rows' fingerprints, so the same table and configuration always give the same plan, and
 the ledger can tell which rows were already sent.
@@ -23,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from humekit.errors import ConfigurationError
-from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
 from humekit.pipeline.validation import id_token
 from humekit.predictions.vocabulary import MODELS, check_models
 
@@ -33,16 +33,19 @@ __all__ = [
     "PlannedJob",
     "PlannedRow",
     "RowInput",
+    "Unit",
     "config_key",
+    "distinct_inputs",
     "for_config",
     "normalize_models",
-    "plan_jobs",
     "rebuild_job",
     "row_inputs",
+    "unit",
     "upload_name",
 ]
 
-_KINDS = ("file", "url", "text")
+#: The kinds of input, in the order units are planned.
+KINDS = ("file", "url", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +75,8 @@ class PlannedInput:
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedJob:
-    """One job to submit."""
+class Unit:
+    """One unit of work: what one request (a v0 job, a v1 upload) sends, and the rows each input answers for."""
 
     key: str
     kind: str
@@ -106,10 +109,10 @@ class PlannedJob:
             return {"text_sha256": [i.content for i in self.inputs]}
         return {"files": [{"filename": i.filename, "md5sum": i.md5, "path": i.value} for i in self.inputs]}
 
-    def halves(self, config_key: str) -> tuple[PlannedJob, PlannedJob]:
-        """Split into two smaller jobs (after the API rejected this one for a limit)."""
+    def halves(self, config_key: str) -> tuple[Unit, Unit]:
+        """Split into two smaller units (after the API refused this one for a limit)."""
         middle = len(self.inputs) // 2
-        first, second = (replace(_job(self.kind, part, config_key), models=self.models)
+        first, second = (replace(unit(self.kind, part, config_key), models=self.models)
                          for part in (self.inputs[:middle], self.inputs[middle:]))
         return first, second
 
@@ -118,7 +121,7 @@ class PlannedJob:
 class Plan:
     """The jobs to submit, and the rows that fit no job."""
 
-    jobs: list[PlannedJob]
+    jobs: list[Unit]
     unplannable: dict[Any, str]
     r"""Row position -> why it cannot be sent in any job."""
     config_key: str
@@ -208,41 +211,8 @@ def for_config(row: RowInput, config: str) -> RowInput:
     return replace(row, fingerprint=_fingerprint(config, row.token, row.kind, row.content))
 
 
-def plan_jobs(rows: Sequence[RowInput], *, config: str, limits: Limits = DEFAULT_LIMITS, salt: str = "",
-              models: Sequence[str] = ()) -> Plan:
-    """Cut rows into jobs under every per-job limit, in table order, identical inputs sent once.
-
-    Args:
-        rows: from :func:`row_inputs` (already-submitted rows left out).
-        config: the configuration hash (see :func:`config_key`).
-        limits: per-job limits, plus ``max_request_bytes`` as a cap on one job's payload.
-        salt: makes job keys new (used when retrying failed rows, so their old jobs are not reused).
-        models: the models the jobs ask for (recorded in each :class:`PlannedJob`).
-    """
-    config = f"{config}{salt}"
-    groups: dict[str, dict[str, PlannedInput]] = {kind: {} for kind in _KINDS}
-    unplannable: dict[Any, str] = {}
-    cap = limits.max_request_bytes
-    for row in rows:
-        if cap is not None and row.size > cap:
-            unplannable[row.index] = (f"its {row.kind} is {row.size:,} bytes, more than max_request_bytes={cap:,} "
-                                      "allows in one job; raise the cap or split the input")
-            continue
-        planned_row = PlannedRow(index=row.index, id_token=row.token, fingerprint=row.fingerprint)
-        existing = groups[row.kind].get(row.content)
-        if existing is not None:
-            groups[row.kind][row.content] = replace(existing, rows=(*existing.rows, planned_row))
-            continue
-        filename = upload_name(row.row_id, row.value) if row.kind == "file" else None
-        groups[row.kind][row.content] = PlannedInput(row.kind, row.value, row.content, row.size, (planned_row,),
-                                                     filename, row.md5)
-    jobs = [replace(job, models=tuple(models)) for kind in _KINDS
-            for job in _chunk(kind, list(groups[kind].values()), limits, config)]
-    return Plan(jobs=jobs, unplannable=unplannable, config_key=config)
-
-
 def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[str, RowInput], *,
-                models: Sequence[str] = ()) -> PlannedJob | None:
+                models: Sequence[str] = ()) -> Unit | None:
     """The job a ledger claim describes, rebuilt from today's table (to resume an interrupted submit).
 
     Returns ``None`` when an input's rows are no longer in the table, so it cannot be re-sent.
@@ -256,7 +226,7 @@ def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[s
         planned = tuple(PlannedRow(r.index, r.token, r.fingerprint) for r in present)
         inputs.append(PlannedInput(kind, first.value, first.content, first.size, planned,
                                    str(input_key) if kind == "file" else None, first.md5))
-    return PlannedJob(key=job_key, kind=kind, inputs=tuple(inputs), models=tuple(models))
+    return Unit(key=job_key, kind=kind, inputs=tuple(inputs), models=tuple(models))
 
 
 def file_md5(path: str | os.PathLike[str]) -> str:
@@ -300,24 +270,29 @@ def upload_name(row_id: Any, path: str) -> str:
     return f"{slug}-{digest}{Path(path).suffix.lower()}"
 
 
-def _chunk(kind: str, inputs: Sequence[PlannedInput], limits: Limits, config: str) -> list[PlannedJob]:
-    cap_count = {"file": limits.max_files_per_job, "url": limits.max_urls_per_job, "text": limits.max_texts_per_job}[kind]
-    cap_bytes = limits.max_request_bytes
-    jobs: list[PlannedJob] = []
-    current: list[PlannedInput] = []
-    current_bytes = 0
-    for item in inputs:
-        if current and (len(current) >= cap_count or (cap_bytes is not None and current_bytes + item.size > cap_bytes)):
-            jobs.append(_job(kind, current, config))
-            current, current_bytes = [], 0
-        current.append(item)
-        current_bytes += item.size
-    if current:
-        jobs.append(_job(kind, current, config))
-    return jobs
-
-
-def _job(kind: str, inputs: Sequence[PlannedInput], config: str) -> PlannedJob:
+def unit(kind: str, inputs: Sequence[PlannedInput], config: str) -> Unit:
+    """The unit that sends these inputs; its key is derived from its rows' fingerprints (the same rows
+    and configuration always give the same key)."""
     fingerprints = sorted(row.fingerprint for item in inputs for row in item.rows)
     key = hashlib.sha256(f"{config}|{kind}|{','.join(fingerprints)}".encode()).hexdigest()[:40]
-    return PlannedJob(key=key, kind=kind, inputs=tuple(inputs))
+    return Unit(key=key, kind=kind, inputs=tuple(inputs))
+
+
+def distinct_inputs(rows: Sequence[RowInput]) -> dict[str, list[PlannedInput]]:
+    """The rows' inputs by kind (``file``, ``url``, ``text``), in table order, each distinct input once
+    with every row that holds it (the same file bytes, URL or text: it is sent once and copied to each)."""
+    groups: dict[str, dict[str, PlannedInput]] = {kind: {} for kind in KINDS}
+    for row in rows:
+        planned_row = PlannedRow(index=row.index, id_token=row.token, fingerprint=row.fingerprint)
+        existing = groups[row.kind].get(row.content)
+        if existing is not None:
+            groups[row.kind][row.content] = replace(existing, rows=(*existing.rows, planned_row))
+            continue
+        filename = upload_name(row.row_id, row.value) if row.kind == "file" else None
+        groups[row.kind][row.content] = PlannedInput(row.kind, row.value, row.content, row.size, (planned_row,),
+                                                     filename, row.md5)
+    return {kind: list(found.values()) for kind, found in groups.items()}
+
+
+#: The name :class:`Unit` had when every unit was a v0 job (kept for this release).
+PlannedJob = Unit

@@ -22,7 +22,7 @@ import pandas as pd
 
 from humekit.pipeline.columns import DESCRIPTOR_COLUMNS, OUTPUT_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS, SUMMARY_COLUMNS
 from humekit.errors import DuplicateIdError, InvalidRowsError, MissingColumnError, TableError
-from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
+from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.media import probe
 from humekit.predictions.vocabulary import MODELS, check_models
 
@@ -75,7 +75,7 @@ def validate(
     kind: Literal["auto", "file", "url", "text"] = "auto",
     models: Iterable[str] | dict[str, Any] | None = None,
     root: str | os.PathLike[str] | None = None,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: InputLimits = InputLimits(),
     errors: Literal["raise", "mark"] = "raise",
 ) -> pd.DataFrame:
     """Check a recordings table and describe each row's source.
@@ -248,7 +248,7 @@ def _model_names(models: Iterable[str] | dict[str, Any] | None) -> frozenset[str
     return check_models(models, table=True)
 
 
-def _check_source(value: Any, *, kind: str, base: Path, limits: Limits, models: frozenset[str] | None) -> _Checked:
+def _check_source(value: Any, *, kind: str, base: Path, limits: InputLimits, models: frozenset[str] | None) -> _Checked:
     if _is_null(value) or (isinstance(value, str) and not value.strip()):
         return _Checked(problem="the source is empty: give a file path, an http(s) URL or a text")
     if isinstance(value, os.PathLike):
@@ -309,7 +309,7 @@ def _check_url(value: str) -> _Checked:
     return _Checked(kind="url", note=note)
 
 
-def _check_text(value: str, limits: Limits) -> _Checked:
+def _check_text(value: str, limits: InputLimits) -> _Checked:
     size = len(value.encode("utf-8"))
     if size > limits.max_text_bytes:
         return _Checked(kind="text", size=size, problem=f"the text is {size:,} bytes, over Hume's "
@@ -317,7 +317,7 @@ def _check_text(value: str, limits: Limits) -> _Checked:
     return _Checked(kind="text", size=size, media_type="text/plain")
 
 
-def _check_file(value: str, base: Path, limits: Limits) -> _Checked:
+def _check_file(value: str, base: Path, limits: InputLimits) -> _Checked:
     path = _resolve(value, base)
     shown = str(path)
     try:
@@ -350,7 +350,7 @@ def _not_found(value: str, shown: str, base: Path) -> str:
     return f"file not found: {shown}{where}{spaces}; check the path" + (" or the root folder" if relative else "")
 
 
-def _check_existing(path: Path, shown: str, limits: Limits) -> _Checked:
+def _check_existing(path: Path, shown: str, limits: InputLimits) -> _Checked:
     if path.is_dir():
         return _Checked(kind="file", path=shown, problem=f"{shown} is a directory, not a file; point at a file in it")
     if not path.is_file():
@@ -369,7 +369,7 @@ def _check_existing(path: Path, shown: str, limits: Limits) -> _Checked:
     return _Checked(**{**_as_dict(checked), "problem": problem}) if problem else checked
 
 
-def _media_problem(path: Path, size: int, info: Any, limits: Limits) -> str | None:
+def _media_problem(path: Path, size: int, info: Any, limits: InputLimits) -> str | None:
     if size > limits.max_upload_bytes:
         return (f"{path.name} is {_bytes(size)}, over Hume's {_bytes(limits.max_upload_bytes)} limit "
                 "for uploads; host it and pass its https URL instead (1 GB limit), or split it")

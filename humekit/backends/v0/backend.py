@@ -1,58 +1,35 @@
-"""The seam between the pipeline and an API: submit a planned job, find it, poll it, fetch it.
+"""Hume's v0 batch API as a :class:`~humekit.backends.base.Backend`: jobs of up to 100 inputs, polled or called back.
 
-:class:`BatchBackend` speaks Hume's v0 batch API through :class:`humekit.Client` (or any
-compatible base URL, such as the emulator). A backend for Hume's synchronous v1 upload API can
-implement the same four methods; the pipeline stages (validate, plan, submit, wait, fetch, join)
-do not change.
+:class:`BatchBackend` speaks ``/v0/batch/jobs`` through :class:`humekit.Client` (Hume's API until its
+sunset on 2026-06-14, or any compatible base URL such as the emulator). To the pipeline it packs rows
+into jobs (:mod:`~humekit.backends.v0.packing`), executes them (:mod:`~humekit.backends.v0.execution`)
+and decodes their predictions JSON (:mod:`~humekit.backends.v0.decoding`); to submitting and waiting it
+is a :class:`~humekit.backends.v0.jobs.JobsAPI` (submit, find, poll, fetch).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
+from humekit.backends.base import Decoded, Executed, Run
+from humekit.backends.v0 import decoding, execution
 from humekit.backends.v0.client import Client
-from humekit.clock import Clock
+from humekit.backends.v0.jobs import JobDetails, JobsAPI, Upload, lost_job_message
+from humekit.backends.v0.limits import Limits
+from humekit.backends.v0.packing import plan_jobs
 from humekit.errors import NotFoundError
-from humekit.backends.v0.jobs import JobDetails, Upload
-from humekit.pipeline.planning import PlannedJob
+from humekit.pipeline.input_limits import InputLimits
+from humekit.pipeline.ledger import Ledger
+from humekit.pipeline.planning import Plan, RowInput, Unit
 
-__all__ = ["Backend", "BatchBackend"]
+__all__ = ["Backend", "BatchBackend", "JobsAPI", "lost_job_message"]
 
 logger = logging.getLogger("humekit.backends.v0.backend")
 
 _LIST_PAGE = 100
 _SKEW_MS = 10 * 60 * 1000  # list from this long before our own timestamps, in case the clocks disagree
-
-
-class Backend(Protocol):
-    """What the pipeline needs from an API."""
-
-    name: str
-    endpoint: str
-    r"""Where requests go (the base URL): part of every job's identity in the ledger."""
-    clock: Clock
-    settle: float
-    r"""Seconds a submission whose answer was lost may take to show up to :meth:`find`."""
-
-    def submit(self, job: PlannedJob, *, models: Mapping[str, Any], transcription: Any,
-               callback_url: str | None) -> str:
-        """Create the job; return its id. Raise LimitExceededError if the payload is refused for a limit."""
-        ...
-
-    def find(self, job: PlannedJob, *, since_ms: int) -> str | None:
-        """The id of an already-created job with exactly this job's inputs (asking for its models, when it
-        records them), if any (lost responses)."""
-        ...
-
-    def poll(self, job_ids: Sequence[str], *, since_ms: int) -> dict[str, JobDetails]:
-        """Current details of these jobs (those it could read)."""
-        ...
-
-    def fetch(self, job_id: str) -> bytes:
-        """The predictions JSON of a COMPLETED job, as the API sent it."""
-        ...
 
 
 class BatchBackend:
@@ -78,7 +55,40 @@ class BatchBackend:
     def __repr__(self) -> str:
         return f"BatchBackend({self.client!r})"
 
-    def submit(self, job: PlannedJob, *, models: Mapping[str, Any], transcription: Any,
+    # -- the pipeline's seam (humekit.backends.base.Backend) ------------------------------------
+    def check(self, run: Run) -> None:
+        """Polling intervals Hume would not accept and a ``callback=`` that cannot receive callbacks."""
+        execution.check(run)
+
+    def pack(self, rows: Sequence[RowInput], *, config: str, models: Sequence[str], salt: str,
+             limits: InputLimits) -> Plan:
+        """Jobs under the per-job limits (``limits`` must be a :class:`humekit.Limits`)."""
+        if not isinstance(limits, Limits):
+            raise TypeError(f"the v0 batch backend packs under humekit.Limits, not {type(limits).__name__}")
+        return plan_jobs(rows, config=config, limits=limits, salt=salt, models=models)
+
+    def execute(self, units: Sequence[Unit], run: Run) -> Executed:
+        """Claim and submit every job (split in halves when refused for a limit)."""
+        return execution.execute(self, units, run)
+
+    def resume(self, unit_keys: Sequence[str], rows: Mapping[str, RowInput], run: Run) -> Executed:
+        """Finish interrupted submissions, reconciled against the job list first."""
+        return execution.resume(self, unit_keys, rows, run)
+
+    def collect(self, unit_keys: Sequence[str], run: Run) -> None:
+        """Wait for the jobs (polls with backoff, or callbacks) and store their predictions."""
+        execution.collect(self, unit_keys, run)
+
+    def decode(self, kind: str, answer: bytes) -> Decoded:
+        """A job's predictions JSON as tables keyed by input (URL, upload filename, 1-based text index)."""
+        return decoding.decode(kind, answer)
+
+    def in_flight(self, unit_keys: Sequence[str], ledger: Ledger) -> list[str]:
+        """The jobs still queued, running or being submitted."""
+        return execution.in_flight(unit_keys, ledger)
+
+    # -- the job calls (humekit.backends.v0.jobs.JobsAPI) ----------------------------------------
+    def submit(self, job: Unit, *, models: Mapping[str, Any], transcription: Any,
                callback_url: str | None) -> str:
         extra: dict[str, Any] = {"models": dict(models), "callback_url": callback_url}
         if transcription is not None:
@@ -90,7 +100,7 @@ class BatchBackend:
         uploads = [Upload.from_path(i.value, filename=i.filename) for i in job.inputs]
         return self.client.start_job(files=uploads, **extra)
 
-    def find(self, job: PlannedJob, *, since_ms: int) -> str | None:
+    def find(self, job: Unit, *, since_ms: int) -> str | None:
         wanted = _signature(job)
         for details in self._list_since(since_ms - _SKEW_MS):
             if _echo_signature(job.kind, details.request) == wanted and _asks_for(details.request, job.models):
@@ -137,14 +147,7 @@ class BatchBackend:
 _ECHO_FIELD = {"url": "urls", "text": "text", "file": "files"}
 
 
-def lost_job_message(job_id: str, endpoint: str) -> str:
-    """Why a job in the ledger has no result: the endpoint answers 404 for it, and what to do."""
-    return (f"{endpoint} no longer knows job {job_id} (404): the endpoint was restarted or reset (an emulator), "
-            "the API key belongs to another account, or the API was sunset. Nothing more will come from this job; "
-            "humekit.retry_failed(result) resubmits these rows as new jobs.")
-
-
-def _signature(job: PlannedJob) -> tuple[Any, ...]:
+def _signature(job: Unit) -> tuple[Any, ...]:
     """What identifies a job's inputs: the URLs or texts in order, or the uploads' (filename, md5)."""
     if job.kind == "file":
         return tuple((i.filename, i.md5) for i in job.inputs)
@@ -168,3 +171,7 @@ def _echo_signature(kind: str, request: Mapping[str, Any]) -> tuple[Any, ...] | 
     if kind == "file":
         return tuple((f.get("filename"), f.get("md5sum")) for f in request.get("files") or ())
     return tuple(request.get(_ECHO_FIELD[kind]) or ())
+
+
+#: The name the v0 job calls had when they were the pipeline's seam (kept for this release).
+Backend = JobsAPI

@@ -1,17 +1,22 @@
-"""Batch job records: what GET /v0/batch/jobs/{id} says about a job, and files to upload."""
+"""Batch jobs: what GET /v0/batch/jobs/{id} says about a job, files to upload, and the four job calls humekit makes."""
 
 from __future__ import annotations
 
 import io
 import mimetypes
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from humekit.clock import Clock
 from humekit.errors import APIError
 
-__all__ = ["TERMINAL_STATUSES", "JobDetails", "Upload"]
+if TYPE_CHECKING:
+    from humekit.pipeline.planning import Unit
+
+__all__ = ["TERMINAL_STATUSES", "JobDetails", "JobsAPI", "Upload", "lost_job_message"]
 
 #: Statuses after which a job never changes. QUEUED and IN_PROGRESS are normal waiting states.
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED"})
@@ -79,3 +84,40 @@ class Upload:
         if self.path is not None:
             return self.path.open("rb")
         return io.BytesIO(self.data or b"")
+
+
+class JobsAPI(Protocol):
+    """The four calls submitting and waiting make on the v0 batch API (:class:`~humekit.backends.v0.BatchBackend`
+    makes them through :class:`humekit.Client`; tests may pass a fake)."""
+
+    name: str
+    endpoint: str
+    r"""Where requests go (the base URL): part of every job's identity in the ledger."""
+    clock: Clock
+    settle: float
+    r"""Seconds a submission whose answer was lost may take to show up to :meth:`find`."""
+
+    def submit(self, job: Unit, *, models: Mapping[str, Any], transcription: Any,
+               callback_url: str | None) -> str:
+        """Create the job; return its id. Raise LimitExceededError if the payload is refused for a limit."""
+        ...
+
+    def find(self, job: Unit, *, since_ms: int) -> str | None:
+        """The id of an already-created job with exactly this job's inputs (asking for its models, when it
+        records them), if any (lost responses)."""
+        ...
+
+    def poll(self, job_ids: Sequence[str], *, since_ms: int) -> dict[str, JobDetails]:
+        """Current details of these jobs (those it could read)."""
+        ...
+
+    def fetch(self, job_id: str) -> bytes:
+        """The predictions JSON of a COMPLETED job, as the API sent it."""
+        ...
+
+
+def lost_job_message(job_id: str, endpoint: str) -> str:
+    """Why a job in the ledger has no result: the endpoint answers 404 for it, and what to do."""
+    return (f"{endpoint} no longer knows job {job_id} (404): the endpoint was restarted or reset (an emulator), "
+            "the API key belongs to another account, or the API was sunset. Nothing more will come from this job; "
+            "humekit.retry_failed(result) resubmits these rows as new jobs.")

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["DEFAULT_LIMITS", "LIMIT_SOURCES", "Limits"]
+from humekit.pipeline.input_limits import GB, InputLimits
 
-MB = 1_000_000
-GB = 1_000_000_000
+__all__ = ["DEFAULT_LIMITS", "LIMIT_SOURCES", "Limits"]
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    """Per-job and per-file limits of the batch API."""
+class Limits(InputLimits):
+    """Per-job and per-file limits of the batch API (the per-file ones are :class:`InputLimits`')."""
 
     max_urls_per_job: int = 100
     r"""URLs per request (DOCS-REST "API limits")."""
@@ -25,14 +24,8 @@ class Limits:
     r"""Raw text strings per request (DOCS-REST)."""
     max_files_per_job: int = 100
     r"""Local files per request (DOCS-REST; FERN ``file`` docs)."""
-    max_upload_bytes: int = 100 * MB
-    r"""Size of each uploaded local file (DOCS-REST; older docs said 1 GB)."""
     max_url_file_bytes: int = 1 * GB
     r"""Size of each file fetched from a URL (DOCS-REST)."""
-    max_media_seconds: float = 3 * 3600.0
-    r"""Duration of each audio or video file (current DOCS-REST; older docs said 1 hour)."""
-    max_text_bytes: int = 255 * MB
-    r"""Size of each raw text string (DOCS-REST)."""
     max_queued_jobs: int = 500
     r"""Jobs queued at once per account (DOCS-REST)."""
     max_request_bytes: int | None = None

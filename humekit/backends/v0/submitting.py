@@ -16,14 +16,14 @@ import logging
 import os
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from humekit._internal.backoff import exponential
-from humekit.backends.v0.backend import Backend
+from humekit.backends.v0.jobs import JobsAPI
 from humekit.errors import APIConnectionError, APIStatusError, LimitExceededError, ServerError
 from humekit.pipeline.ledger import Claim, Ledger, LedgerInput, owner_token, payload_key
-from humekit.pipeline.planning import PlannedJob
+from humekit.backends.base import Executed
+from humekit.pipeline.planning import Unit
 
 __all__ = ["SubmitReport", "submit_jobs"]
 
@@ -35,21 +35,13 @@ _POST_ATTEMPTS = 4
 _PEER_WAIT = 120.0  # seconds to wait for another live process to finish submitting a job we share
 
 
-@dataclass(slots=True)
-class SubmitReport:
-    """What submitting did."""
-
-    submitted: list[str] = field(default_factory=list)
-    r"""Job ids created now."""
-    reused: list[str] = field(default_factory=list)
-    r"""Job ids found in the ledger or recovered from the API's list (not paid again)."""
-    rejected: dict[Any, str] = field(default_factory=dict)
-    r"""Row index -> why the API refused it even alone."""
+#: What submitting did: the seam's report (kept under this name for this release).
+SubmitReport = Executed
 
 
 def submit_jobs(
-    jobs: list[PlannedJob],
-    backend: Backend,
+    jobs: list[Unit],
+    backend: JobsAPI,
     ledger: Ledger,
     *,
     config: str,
@@ -87,7 +79,7 @@ _REFUSAL_HINTS = {
 }
 
 
-def _ledger_inputs(job: PlannedJob) -> list[LedgerInput]:
+def _ledger_inputs(job: Unit) -> list[LedgerInput]:
     return [
         LedgerInput(job.input_key(position), row.fingerprint, row.id_token, item.content, item.md5)
         for position, item in enumerate(job.inputs)
@@ -95,7 +87,7 @@ def _ledger_inputs(job: PlannedJob) -> list[LedgerInput]:
     ]
 
 
-def _settle(job: PlannedJob, backend: Backend, ledger: Ledger, *, report: SubmitReport,
+def _settle(job: Unit, backend: JobsAPI, ledger: Ledger, *, report: SubmitReport,
             **options: Any) -> str | None:
     """Claim the job and make sure it exists at the API; return the rejection message if it was refused."""
     # what was asked, for the record (the callback URL is left out: its token is a credential)
@@ -130,7 +122,7 @@ def _settle(job: PlannedJob, backend: Backend, ledger: Ledger, *, report: Submit
     return _post(job, claim, backend, ledger, payload=payload, report=report, **options)
 
 
-def _post(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, payload: str, report: SubmitReport,
+def _post(job: Unit, claim: Claim, backend: JobsAPI, ledger: Ledger, *, payload: str, report: SubmitReport,
           models: Mapping[str, Any], transcription: Any, callback_url: str | None) -> str | None:
     for attempt in range(1, _POST_ATTEMPTS + 1):
         try:
@@ -161,7 +153,7 @@ def _post(job: PlannedJob, claim: Claim, backend: Backend, ledger: Ledger, *, pa
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _find(job: PlannedJob, claim: Claim, backend: Backend) -> str | None:
+def _find(job: Unit, claim: Claim, backend: JobsAPI) -> str | None:
     """The id of this job if the API has it: looked for at once and, if absent, again after
     ``backend.settle`` seconds, in case the server was still creating it when its answer was lost."""
     found = backend.find(job, since_ms=claim.claimed_ms)
@@ -178,7 +170,7 @@ def _rejection_message(ledger: Ledger, job_key: str) -> str:
     return str(message or "the API refused this input for a limit")
 
 
-def _wait_for_peer(claim: Claim, ledger: Ledger, backend: Backend) -> Claim:
+def _wait_for_peer(claim: Claim, ledger: Ledger, backend: JobsAPI) -> Claim:
     """If another live process on this host holds the claim, give it time to record the job id."""
     waited = 0.0
     current = claim

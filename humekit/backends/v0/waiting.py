@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from humekit._internal.backoff import exponential
-from humekit.backends.v0.backend import Backend
+from humekit.backends.v0.jobs import JobsAPI
 from humekit.errors import APIConnectionError, ConfigurationError, RateLimitError, ServerError, WaitTimeoutError
 from humekit.backends.v0.jobs import JobDetails
 from humekit.pipeline.progress import Progress
@@ -57,7 +57,7 @@ class Backoff:
 
 
 def wait_for_jobs(
-    backend: Backend,
+    backend: JobsAPI,
     job_ids: Sequence[str],
     *,
     since_ms: int,
@@ -162,7 +162,7 @@ def _settled(settled: Callable[[list[str]], Mapping[str, JobDetails]] | None,
 
 
 def _poll(
-    backend: Backend,
+    backend: JobsAPI,
     polled: list[str],
     since_ms: int,
     on_update: Callable[[JobDetails], None],

@@ -1,0 +1,94 @@
+"""What :func:`humekit.measure` returns: every input row's status, its predictions and descriptors, the ledger."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from humekit.pipeline.ledger import Ledger
+from humekit.pipeline.outputs import ResultTables
+from humekit.pipeline.planning import Plan
+from humekit.pipeline.validation import ADDED_COLUMNS
+
+if TYPE_CHECKING:
+    from humekit.pipeline.measure import MeasureOptions
+
+__all__ = ["MeasureResult"]
+
+
+@dataclass(frozen=True)
+class MeasureResult(ResultTables):
+    """What :func:`measure` returns.
+
+    Attributes:
+        status: one row per input row, indexed like the input: ``status`` (``ok``, ``failed``,
+            ``invalid``, ``pending``), ``job_id`` (the job that measured the row; several, separated
+            by ``", "``, when its models were measured by different calls), ``error`` (why, for
+            anything but ``ok``) and ``note`` (for an ``ok`` row, why a requested model found
+            nothing: "prosody: no speech found", "face: no face found"; empty when every model
+            found something).
+        predictions: long table: the ID column, ``model``, ``group``, ``frame``, ``begin``,
+            ``end`` (seconds; a video face's frame time in both, empty for images and raw text),
+            ``text``, ``emotion``, ``score``…
+        descriptors: face FACS and descriptions, burst descriptions, sentiment and toxicity.
+        checked: the validated table (what :func:`humekit.validate` learned about each row).
+
+    Tables built from them (see :mod:`humekit.pipeline.outputs`): :meth:`wide` (one row per input row and
+    segment), :meth:`per_row` (one row per input row and model, mean scores), both with your
+    columns on request (``columns=True``); :meth:`save` writes everything to a folder.
+    """
+
+    status: pd.DataFrame
+    predictions: pd.DataFrame
+    descriptors: pd.DataFrame = field(repr=False)
+    checked: pd.DataFrame = field(repr=False)
+    ledger: Ledger
+    id_col: str
+    plan: Plan | None = field(default=None, repr=False)
+    submitted: tuple[str, ...] = ()
+    r"""Jobs created by this call."""
+    reused: tuple[str, ...] = ()
+    r"""Jobs this call found already submitted (nothing paid again)."""
+    options: MeasureOptions | None = field(default=None, repr=False)
+    r"""The options of the call that made this result (what :func:`retry_failed` starts from)."""
+    retryable: tuple[str, ...] = field(default=(), repr=False)
+    r"""The fingerprints of the (row, job) answers that failed: what :func:`retry_failed` resends."""
+
+    def counts(self) -> dict[str, int]:
+        """How many rows are ok, failed, invalid and pending."""
+        return {str(k): int(v) for k, v in self.status["status"].value_counts(sort=False).items()}
+
+    @property
+    def jobs(self) -> pd.DataFrame:
+        """The ledger's record of the jobs these rows used, with the ``config`` each was submitted with:
+        ``endpoint``, ``models`` and ``transcription`` as sent (Hume applies its defaults to options
+        not given; the job details' ``request`` echoes them)."""
+        ids = {job_id for joined in self.status["job_id"].dropna() for job_id in str(joined).split(", ")}
+        jobs = self.ledger.jobs()
+        jobs = jobs[jobs["job_id"].isin(ids)].reset_index(drop=True)
+        requests = self.ledger.requests(jobs["job_key"])  # one query, not one per job
+        jobs["config"] = pd.Series([{k: requests[key].get(k) for k in ("endpoint", "models", "transcription")}
+                                    for key in jobs["job_key"]], index=jobs.index, dtype=object)
+        return jobs
+
+    def _user_table(self) -> pd.DataFrame:
+        """The table as the user gave it (without the columns validation adds)."""
+        return self.checked.drop(columns=[c for c in ADDED_COLUMNS if c in self.checked.columns])
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in self.counts().items() if v)
+        return (f"<MeasureResult {len(self.status)} rows ({counts}); {len(self.predictions)} prediction rows; "
+                f"{len(self.submitted)} jobs submitted, {len(self.reused)} reused; ledger {self.ledger.path}>")
+
+    def _repr_html_(self) -> str:
+        counts = "".join(f"<li><b>{v}</b> {html.escape(k)}</li>" for k, v in self.counts().items())
+        failed = self.status[self.status["status"].isin(["failed", "invalid", "pending"])]
+        with pd.option_context("display.max_colwidth", 80):  # to_html() has no max_colwidth argument
+            problems = failed.head(10).to_html() if len(failed) else "<p>No problems.</p>"
+        return (f"<div><b>humekit.measure</b>: {len(self.status)} rows<ul>{counts}</ul>"
+                f"<p>{len(self.predictions):,} prediction rows; {len(self.submitted)} jobs submitted now, "
+                f"{len(self.reused)} reused from the ledger <code>{html.escape(str(self.ledger.path))}</code>.</p>"
+                f"{problems}</div>")

@@ -1,0 +1,115 @@
+"""The stages of one ``measure`` call after validation: cover, resume, plan, execute, collect, join.
+
+What the ledger already holds for each (row, model) is sent again by nobody: the backend resumes
+what an earlier run recorded but never confirmed, packs only the missing pairs into units and
+executes them, collects the answers of everything sent, and the join reads every row's answer
+back from the ledger by ID. Nothing here knows which API it speaks to: that is the backend's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from humekit.backends.base import Backend, Executed, Run
+from humekit.errors import WaitTimeoutError
+from humekit.pipeline.coverage import Coverage, cover
+from humekit.pipeline.input_limits import InputLimits
+from humekit.pipeline.joining import Joined, join_results
+from humekit.pipeline.planning import Plan, RowInput, Unit, config_key, for_config
+from humekit.pipeline.validation import MODELS_FOR_KIND, media_category
+
+__all__ = ["Outcome", "in_flight", "send_and_join"]
+
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the stages did: the plan, what was sent or reused, and every row's answer, joined."""
+
+    plan: Plan
+    executed: Executed
+    joined: Joined
+
+
+def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backend, run: Run, id_col: str,
+                  limits: InputLimits, finish: Callable[[Outcome], Result]) -> Result:
+    """Send what the ledger lacks for these rows, collect the answers, join them and ``finish`` the outcome.
+
+    When the wait runs out, the :class:`~humekit.WaitTimeoutError` carries ``finish`` of what did finish
+    as its ``result`` (those rows ok, the others pending): nothing that finished is lost.
+    """
+    store, models = run.ledger, run.models
+    identity: dict[str, Any] = dict(backend=backend.name, endpoint=backend.endpoint, transcription=run.transcription)
+    run.progress.stage("submitting")
+    coverage = cover(rows, store, models=dict(models), **identity)
+    executed = backend.resume(coverage.job_keys, coverage.rows, run)
+    if executed:
+        coverage = cover(rows, store, models=dict(models), **identity)
+    plan = _plan_missing(rows, coverage, checked, dict(models), backend=backend, identity=identity, limits=limits,
+                         salt=run.salt)
+    uploads = sum(i.size for unit in plan.jobs if unit.kind == "file" for i in unit.inputs)
+    with run.progress.uploading(uploads):
+        executed.add(backend.execute(plan.jobs, run))
+    if plan.jobs:  # new claims (or refusals) change what answers each row
+        coverage = cover(rows, store, models=dict(models), **identity)
+
+    def joined() -> Joined:
+        return join_results(checked, id_col=id_col, coverage=coverage, ledger=store, decode=backend.decode,
+                            rejected=executed.rejected, unplannable=plan.unplannable)
+
+    try:
+        backend.collect(coverage.job_keys, run)
+    except WaitTimeoutError as exc:
+        exc.result = finish(Outcome(plan, executed, joined()))  # what finished is not lost: its rows are ok
+        raise
+    return finish(Outcome(plan, executed, joined()))
+
+
+def in_flight(rows: list[RowInput], *, backend: Backend, run: Run) -> list[str]:
+    """What is still running or being sent for these rows (for the message after a Ctrl-C)."""
+    identity: dict[str, Any] = dict(backend=backend.name, endpoint=backend.endpoint, transcription=run.transcription)
+    return backend.in_flight(cover(rows, run.ledger, models=dict(run.models), **identity).job_keys, run.ledger)
+
+
+def _plan_missing(rows: list[RowInput], coverage: Coverage, checked: pd.DataFrame, models: dict[str, Any], *,
+                  backend: Backend, identity: Mapping[str, Any], limits: InputLimits, salt: str) -> Plan:
+    """Units for the (row, model) pairs the ledger does not hold: rows missing the same models go
+    together, with only those models (a row missing every model is planned exactly as before
+    planning was per model, so ledgers written then are still recognised)."""
+    useful = _useful_models(checked)
+    groups: dict[tuple[str, ...], list[RowInput]] = {}
+    for row in rows:
+        absent = coverage.missing.get(row.index, ())
+        if not absent:
+            continue
+        if len(absent) < len(models):  # measured before with other models: send only what can add something
+            absent = tuple(m for m in absent if m in useful.get(row.index, models))
+            if not absent:
+                continue  # e.g. face for a text row already measured with language
+        groups.setdefault(absent, []).append(row)
+    units: list[Unit] = []
+    unplannable: dict[Any, str] = {}
+    for names, members in groups.items():
+        group_config = config_key(models={name: models[name] for name in names}, **identity)
+        plan = backend.pack([for_config(row, group_config) for row in members], config=group_config, models=names,
+                            salt=salt, limits=limits)
+        units += plan.jobs
+        unplannable.update(plan.unplannable)
+    full = config_key(models=models, **identity)
+    return Plan(jobs=units, unplannable=unplannable, config_key=f"{full}{salt}")
+
+
+def _useful_models(checked: pd.DataFrame) -> dict[int, set[str]]:
+    """Row position -> the models that can say something about its source (where the media type is known)."""
+    useful = {}
+    for position, (kind, media_type) in enumerate(zip(checked["source_kind"], checked["source_media_type"],
+                                                          strict=True)):
+        category = media_category(kind, media_type)
+        if category is not None:
+            useful[position] = set(MODELS_FOR_KIND[category])
+    return useful
