@@ -109,14 +109,10 @@ def join_archived(
             for kind, value, path, problem in zip(checked["source_kind"], checked[source_col],
                                                   checked["source_path"], checked["source_problem"], strict=True)]
     states, matches, errors, keys_of_row = zip(*rows, strict=True)  # validate refuses an empty table
+    error = pd.Series(errors, dtype="object").to_numpy()  # as a live result's error column is built (same dtype)
     status = pd.DataFrame(
-        {
-            id_col: checked[id_col],
-            "status": pd.Categorical(states, dtype=STATUS_DTYPE),
-            "error": pd.Series(errors, dtype="object", index=checked.index),
-            "match": list(matches),
-            "reason": pd.Series(errors, dtype="object", index=checked.index),
-        },
+        {id_col: checked[id_col], "status": pd.Categorical(states, dtype=STATUS_DTYPE), "error": error,
+         "match": list(matches), "reason": error.copy()},
         index=checked.index,
     )
     links = pd.DataFrame(
