@@ -28,8 +28,8 @@ __all__ = [
 #: result's (``measure(...).status``, ``humekit run``'s ``status`` file) and an archive join's
 #: (``join_archived(...).status``). For any status but ``ok``, the ``error`` column says why in words.
 ROW_STATUSES: Mapping[str, str] = MappingProxyType({
-    "ok": "predictions came back for the row (or the archive holds them); a live result's `note` may say "
-          "that a model found nothing in it",
+    "ok": "predictions came back for the row (or the archive holds them); a live result's note column may "
+          "say that a model found nothing in it",
     "failed": "the row was sent (or looked up) and no predictions came back: Hume's error for it, a job the "
               "endpoint no longer knows, a refused request, or an archive that holds no predictions for it",
     "invalid": "the row cannot be measured (or matched) as it is, so it was never sent: a missing or "
