@@ -11,9 +11,22 @@ never by order:
 - a **text** row cannot be matched: Hume names raw texts only by their index in the job, which
   an archive does not tie to a table row.
 
-Every row of the table comes out in ``status`` with ``matched``, ``missing``, ``ambiguous`` or
-``unmatchable`` and the reason; an archived source two rows share (the same URL or the same
-bytes) is copied to both.
+Every row of the table comes out in ``status``, in the vocabulary of a live result's status
+(:data:`humekit.pipeline.columns.ROW_STATUSES`, the same Categorical) with the finer detail beside it:
+
+========  ===============  ==============================================================
+status    match            when
+========  ===============  ==============================================================
+ok        ``matched``      the archive holds the row's predictions (``error`` is empty)
+failed    ``missing``      the archive holds no predictions for the row's URL, md5 or name
+invalid   ``missing``      the row's file is missing or unreadable (the error a live run gives)
+invalid   ``ambiguous``    two archived recordings share the row's file name, and no md5
+invalid   ``unmatchable``  a raw text: archives name texts only by their index in the job
+========  ===============  ==============================================================
+
+``error`` says why for every row that is not ``ok``; ``reason`` holds the same text (kept for this
+release: read ``error``). An archived source two rows share (the same URL or the same bytes) is
+copied to both.
 """
 
 from __future__ import annotations
@@ -24,13 +37,16 @@ from typing import Any
 
 import pandas as pd
 
-from humekit.predictions._tables import PredictionTables
+from humekit.errors import TableError
+from humekit.pipeline.columns import ARCHIVED_STATUS_COLUMNS, STATUS_DTYPE
 from humekit.pipeline.planning import file_md5
+from humekit.predictions._tables import PredictionTables
 from humekit.pipeline.validation import validate
 
 __all__ = ["ArchivedJoin", "join_archived"]
 
 Key = tuple[Any, ...]  # (source_type, source, md5sum, file) of one archived recording
+Matched = tuple[str, str, str | None, list[Key]]  # (status, match, error, archived source keys) of one row
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +54,11 @@ class ArchivedJoin:
     """Archived predictions joined to a table.
 
     Attributes:
-        status: one row per table row (same index): the ID column, ``match`` and ``reason``.
+        status: one row per table row (same index): the ID column, then ``status`` (``ok``,
+            ``failed`` or ``invalid``: the Categorical of a live result's ``status``), ``error`` (why,
+            for every row that is not ``ok``), ``match`` (the finer detail: ``matched``, ``missing``,
+            ``ambiguous`` or ``unmatchable``) and ``reason`` (the same text as ``error``, kept for
+            this release).
         predictions: the ``scores`` rows of matched recordings, with the table's ID column first.
     """
 
@@ -62,9 +82,14 @@ def join_archived(
         An :class:`ArchivedJoin` with ``status`` and ``predictions``.
 
     Raises:
-        TableError: the table has no such columns, or duplicate or missing IDs.
+        TableError: the table has no such columns, duplicate or missing IDs, or an ID column named like
+            a column of ``status``.
     """
     checked = validate(table, id_col=id_col, source_col=source_col, root=root, errors="mark")
+    if id_col in ARCHIVED_STATUS_COLUMNS:  # validate refuses "status" and "error": these are the others
+        raise TableError(f"id_col={id_col!r}: the status of an archive join has a column {id_col!r} too, where "
+                         f"the ID could not stay intact. Rename your ID column (e.g. to {id_col + '_id'!r}) and "
+                         "pass that name.", column=id_col)
     scores = tables.scores
     sources = scores[_KEYS].drop_duplicates()
     sources = sources.astype(object).where(sources.notna(), None)
@@ -80,15 +105,16 @@ def join_archived(
         for name in {posixpath.basename(str(n)) for n in (source, file) if n} if kind != "text" else ():
             by_name.setdefault(name, []).append(key)
 
-    matches, reasons, keys_of_row = [], [], []
-    for kind, value, path, problem in zip(checked["source_kind"], checked[source_col], checked["source_path"],
-                                          checked["source_problem"], strict=True):  # fmt: skip
-        match, reason, found = _match(kind, value, path, problem, by_url, by_md5, by_name)
-        matches.append(match)
-        reasons.append(reason)
-        keys_of_row.append(found)
-
-    status = pd.DataFrame({id_col: checked[id_col], "match": matches, "reason": reasons}, index=checked.index)
+    rows = [_match(kind, value, path, problem, by_url, by_md5, by_name)
+            for kind, value, path, problem in zip(checked["source_kind"], checked[source_col],
+                                                  checked["source_path"], checked["source_problem"], strict=True)]
+    states, matches, errors, keys_of_row = zip(*rows, strict=True)  # validate refuses an empty table
+    error = pd.Series(errors, dtype="object").to_numpy()  # as a live result's error column is built (same dtype)
+    status = pd.DataFrame(
+        {id_col: checked[id_col], "status": pd.Categorical(states, dtype=STATUS_DTYPE), "error": error,
+         "match": list(matches), "reason": error.copy()},
+        index=checked.index,
+    )
     links = pd.DataFrame(
         [(row_id, *key) for row_id, found in zip(checked[id_col], keys_of_row, strict=True) for key in found],
         columns=[id_col, *_KEYS],
@@ -103,30 +129,35 @@ def join_archived(
 
 
 def _match(kind: str, value: str, path: str | None, problem: str | None, by_url: dict[str, list[Key]],
-           by_md5: dict[str, list[Key]], by_name: dict[str, list[Key]]) -> tuple[str, str | None, list[Key]]:
-    """(match, reason, archived source keys) for one table row."""
+           by_md5: dict[str, list[Key]], by_name: dict[str, list[Key]]) -> Matched:
+    """(status, match, error, archived source keys) for one table row."""
     if kind == "text":
-        return "unmatchable", "raw texts are named only by their index in the job, not tied to a row", []
+        return "invalid", "unmatchable", "raw texts are named only by their index in the job, not tied to a row", []
     if kind == "url":
         found = by_url.get(value, [])
-        return ("matched", None, found) if found else ("missing", "no archived predictions for this URL", [])
+        return ("ok", "matched", None, found) if found else _missing("no archived predictions for this URL")
     if path is None:
-        return "missing", problem or "no local file to identify", []
+        return "invalid", "missing", problem or "no local file to identify", []
     try:
         found = by_md5.get(file_md5(path), [])
     except OSError as exc:
-        return "missing", f"cannot read the file to compute its md5: {exc}", []
+        return "invalid", "missing", problem or f"cannot read the file to compute its md5: {exc}", []
     if found:
-        return "matched", None, found
+        return "ok", "matched", None, found
     name = posixpath.basename(str(path).replace("\\", "/"))
     candidates = [k for k in by_name.get(name, []) if not k[2]]  # only archives without md5 (artifacts CSVs)
     recordings = {k[:2] for k in candidates}
     if len(recordings) > 1:
-        return "ambiguous", (f"{len(recordings)} archived recordings are named {name!r} and the archive has no "
-                             "md5 to tell them apart; rename or match these rows yourself"), []
+        return "invalid", "ambiguous", (f"{len(recordings)} archived recordings are named {name!r} and the archive "
+                                        "has no md5 to tell them apart; rename or match these rows yourself"), []
     if candidates:
-        return "matched", None, candidates
-    return "missing", "no archived predictions with this file's md5 or name", []
+        return "ok", "matched", None, candidates
+    return _missing("no archived predictions with this file's md5 or name")
+
+
+def _missing(error: str) -> Matched:
+    """A row the archive holds no predictions for: ``failed``, as a live row that came back without any."""
+    return "failed", "missing", error, []
 
 
 _KEYS = ["source_type", "source", "md5sum", "file"]
