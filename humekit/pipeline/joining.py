@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from humekit.backends.base import COMPLETED, FAILED, Decoded
-from humekit.pipeline.columns import DESCRIPTOR_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS
+from humekit.pipeline.columns import DESCRIPTOR_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS, STATUS_DTYPE
 from humekit.pipeline.coverage import Coverage
 from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.validation import MODELS_FOR_KIND
@@ -108,7 +108,7 @@ def join_results(
     status = pd.DataFrame(
         {
             id_col: checked[id_col].to_numpy(),
-            "status": pd.Categorical(states, categories=["ok", "failed", "invalid", "pending"]),
+            "status": pd.Categorical(states, dtype=STATUS_DTYPE),
             "job_id": pd.Series(job_ids, dtype="object").to_numpy(),
             "error": pd.Series(reasons, dtype="object").to_numpy(),
             "note": pd.Series(["; ".join(dict.fromkeys(parts)) if parts and states[i] == "ok" else None
