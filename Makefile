@@ -1,5 +1,5 @@
 # humekit: three commands. `make demo` measures datasets/recordings.csv end to end against the embedded emulator
-# (`humekit run ... --emulator`, outputs in out/demo/); `make test` type-checks humekit (mypy,
+# (`humekit run ... --emulator`, outputs in out/demo/); `make test` lints (ruff: the layers' import rules), type-checks humekit (mypy,
 # [tool.mypy] in pyproject.toml), then runs every test and every notebook (nbval);
 # `make lab` starts JupyterLab on 127.0.0.1 on notebooks/ (humekit[lab]: jupyterlab, ipywidgets).
 # All create .venv (if needed) and install humekit with its test extras into it.
@@ -47,6 +47,7 @@ demo: $(STAMP)
 		--models prosody face language --out out/demo --emulator
 
 test: $(STAMP)
+	$(VENV)/bin/python -m ruff check humekit tests benchmarks
 	$(VENV)/bin/python -m mypy
 	$(VENV)/bin/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg

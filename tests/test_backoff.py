@@ -40,8 +40,10 @@ def test_a_seeded_rng_gives_a_reproducible_schedule_and_zero_jitter_leaves_it_un
 
 def test_client_waiting_and_submitting_use_it():
     """The client's retries, the poll schedule and the lost-POST resubmission all wait by this formula."""
+    from humekit._internal import backoff
     from humekit.backends.v0 import client, submitting, waiting
 
-    for module in (client, submitting, waiting):
+    for module in (client, submitting, backoff):  # the poll schedule (Backoff) now lives beside the formula
         assert module.exponential is exponential
+    assert waiting.Backoff is backoff.Backoff
     assert waiting.Backoff(wait_initial=1.0, wait_max=8.0, wait_jitter=0.0).delay(5, random.Random()) == 8.0

@@ -89,9 +89,10 @@ class Decoded:
     """One unit's answer as tables, every row naming the input it answers for (``input_key``)."""
 
     scores: pd.DataFrame
-    r"""Prediction rows (:data:`~humekit.pipeline.columns.PREDICTION_COLUMNS`) plus ``input_key``."""
+    r"""Prediction rows: every one of :data:`~humekit.pipeline.columns.PREDICTION_COLUMNS` (empty where an
+    API has nothing to say) plus ``input_key``."""
     descriptors: pd.DataFrame
-    r"""Descriptor rows (:data:`~humekit.pipeline.columns.DESCRIPTOR_COLUMNS`) plus ``input_key``."""
+    r"""Descriptor rows: every one of :data:`~humekit.pipeline.columns.DESCRIPTOR_COLUMNS` plus ``input_key``."""
     errors: Mapping[str, str]
     r"""Input key -> the API's message, for inputs it could not measure."""
     answered: Mapping[str, tuple[list[tuple[str, str | None]], set[tuple[str, str]]]]

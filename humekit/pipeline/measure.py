@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from humekit.backends.base import Backend, Run
-from humekit.backends.v0.backend import BatchBackend
 from humekit.backends.v0.client import Client
 from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
 from humekit.errors import ConfigurationError, MeasureInterrupted
@@ -144,8 +143,7 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     normalized = normalize_models(o.models)
     checked = validate(table, id_col=o.id_col, source_col=o.source_col, kind=o.kind, models=normalized, root=o.root,
                        limits=limits, errors=o.errors)
-    backend: Backend = o.backend if o.backend is not None else BatchBackend(o.client if o.client is not None
-                                                                            else Client())
+    backend = o.backend if o.backend is not None else _default_backend(o.client)
     store = o.ledger if isinstance(o.ledger, Ledger) else Ledger(o.ledger, clock=backend.clock)
     config = config_key(backend=backend.name, endpoint=backend.endpoint, models=normalized,
                         transcription=o.transcription)
@@ -178,6 +176,16 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     finally:
         display.close()
     raise interrupted  # outside the except block: the traceback is measure's own two frames, not the wait's
+
+
+def _default_backend(client: Client | None) -> Backend:
+    """Hume's v0 batch API through ``client`` (one from ``HUME_API_KEY``/``HUME_BASE_URL`` when not given).
+
+    Imported here, not at the top: a run with another ``backend=`` loads none of v0's sending code.
+    """
+    from humekit.backends.v0.backend import BatchBackend
+
+    return BatchBackend(client if client is not None else Client())
 
 
 def _interrupted(rows: list[RowInput], backend: Backend, run: Run) -> MeasureInterrupted:

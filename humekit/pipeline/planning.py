@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from humekit.errors import ConfigurationError
+from humekit.pipeline.ledger import LedgerInput
 from humekit.pipeline.validation import id_token
 from humekit.predictions.vocabulary import MODELS, check_models
 
@@ -100,6 +101,11 @@ class Unit:
     @property
     def size(self) -> int:
         return sum(item.size for item in self.inputs)
+
+    def ledger_inputs(self) -> list[LedgerInput]:
+        """The unit's input→row mapping as the ledger records it: one entry per (input, row)."""
+        return [LedgerInput(self.input_key(position), row.fingerprint, row.id_token, item.content, item.md5)
+                for position, item in enumerate(self.inputs) for row in item.rows]
 
     def describe(self) -> dict[str, Any]:
         """What the ledger records about the request (no file bytes)."""

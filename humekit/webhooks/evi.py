@@ -38,7 +38,7 @@ from humekit.clock import Clock
 from humekit.errors import ChatAudioError, ChatEventsFormatError, EVISunsetError, WaitTimeoutError
 from humekit.webhooks.events import ms_to_datetime
 from humekit.predictions.vocabulary import EMOTIONS
-from humekit.backends.v0.waiting import Backoff
+from humekit._internal.backoff import Backoff
 
 __all__ = [
     "EVI_SUNSET", "ChatAudio", "chat_audio", "chat_events", "chat_metadata", "read_chat_events", "sunset_message",

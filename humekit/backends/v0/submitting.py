@@ -21,7 +21,7 @@ from typing import Any
 from humekit._internal.backoff import exponential
 from humekit.backends.v0.jobs import JobsAPI
 from humekit.errors import APIConnectionError, APIStatusError, LimitExceededError, ServerError
-from humekit.pipeline.ledger import Claim, Ledger, LedgerInput, owner_token, payload_key
+from humekit.pipeline.ledger import Claim, Ledger, owner_token, payload_key
 from humekit.backends.base import Executed
 from humekit.pipeline.planning import Unit
 
@@ -79,14 +79,6 @@ _REFUSAL_HINTS = {
 }
 
 
-def _ledger_inputs(job: Unit) -> list[LedgerInput]:
-    return [
-        LedgerInput(job.input_key(position), row.fingerprint, row.id_token, item.content, item.md5)
-        for position, item in enumerate(job.inputs)
-        for row in item.rows
-    ]
-
-
 def _settle(job: Unit, backend: JobsAPI, ledger: Ledger, *, report: SubmitReport,
             **options: Any) -> str | None:
     """Claim the job and make sure it exists at the API; return the rejection message if it was refused."""
@@ -97,7 +89,7 @@ def _settle(job: Unit, backend: JobsAPI, ledger: Ledger, *, report: SubmitReport
     refused = ledger.refusal(payload)
     if refused is not None:  # refused before, under this or another job key (a retry's): never sent again
         return refused
-    claim = ledger.claim(job.key, backend=backend.name, kind=job.kind, request=request, inputs=_ledger_inputs(job))
+    claim = ledger.claim(job.key, backend=backend.name, kind=job.kind, request=request, inputs=job.ledger_inputs())
     if claim.state == "rejected":
         return _rejection_message(ledger, job.key)
     if claim.job_id is not None:

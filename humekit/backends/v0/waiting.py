@@ -15,45 +15,16 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
-from humekit._internal.backoff import exponential
+from humekit._internal.backoff import Backoff
 from humekit.backends.v0.jobs import JobsAPI
-from humekit.errors import APIConnectionError, ConfigurationError, RateLimitError, ServerError, WaitTimeoutError
+from humekit.errors import APIConnectionError, RateLimitError, ServerError, WaitTimeoutError
 from humekit.backends.v0.jobs import JobDetails
 from humekit.pipeline.progress import Progress
 
 __all__ = ["Backoff", "wait_for_jobs"]
 
 logger = logging.getLogger("humekit.backends.v0.waiting")
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """How often to poll a job."""
-
-    wait_initial: float = 1.0
-    r"""Seconds before a job's first poll (at least 1)."""
-    wait_max: float = 60.0
-    r"""The longest wait between two polls of one job."""
-    wait_jitter: float = 0.2
-    r"""Relative jitter of every wait (0.2 = ±20 %)."""
-
-    def __post_init__(self) -> None:
-        if self.wait_initial < 1.0:
-            raise ConfigurationError(
-                f"wait_initial={self.wait_initial} s would poll faster than once a second; Hume asks clients not "
-                "to hammer the API. Use wait_initial >= 1 (or callbacks)."
-            )
-        if self.wait_max < self.wait_initial:
-            raise ConfigurationError(f"wait_max={self.wait_max} is shorter than wait_initial={self.wait_initial}")
-        if not 0 <= self.wait_jitter < 1:
-            raise ConfigurationError(f"wait_jitter={self.wait_jitter} must be in [0, 1)")
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """The wait before poll number ``attempt`` (0-based), jittered but never under 1 s nor over ``wait_max``."""
-        return exponential(attempt, initial=self.wait_initial, maximum=self.wait_max, jitter=self.wait_jitter,
-                           floor=1.0, rng=rng)
 
 
 def wait_for_jobs(

@@ -1,0 +1,206 @@
+"""A base for synchronous APIs: one request per unit, the answer in the response, nothing kept on the server.
+
+A subclass says how a unit is sent (:meth:`SyncBackend.send`) and how an answer is read
+(:meth:`SyncBackend.decode`); this class keeps the seam's guarantees (:mod:`humekit.backends.base`)
+around it, with at most ``concurrency`` requests in flight:
+
+- every unit is claimed in the ledger, with its request and input→row mapping, before it is sent;
+- an answer is stored (:meth:`Ledger.record_answer`) by the thread that received it, the moment it
+  arrives, before anything is reported; a unit the ledger holds an answer for is never sent again;
+- a unit refused for a limit is recorded with its payload and never sent again (it is split in halves
+  down to single inputs); any other refusal fails the unit with the API's message
+  (``retry_failed`` may send it again);
+- a connection lost or a 5xx is retried with backoff; if it keeps failing the error is raised and the
+  unit stays claimed, so the same call resumes it.
+
+Nothing is kept server-side, so a unit a crash interrupted between sending and storing its answer
+cannot be looked up: :meth:`resume` sends it again (at most ``concurrency`` units are at risk at once).
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from humekit._internal.backoff import exponential
+from humekit.backends.base import Decoded, Executed, Run
+from humekit.clock import Clock, SystemClock
+from humekit.errors import APIConnectionError, APIStatusError, ConfigurationError, LimitExceededError, ServerError
+from humekit.pipeline.input_limits import InputLimits
+from humekit.pipeline.ledger import Ledger, payload_key
+from humekit.pipeline.planning import KINDS, Plan, RowInput, Unit, distinct_inputs, rebuild_job, unit
+
+__all__ = ["SyncBackend"]
+
+_TRANSIENT = (APIConnectionError, ServerError)
+
+
+class SyncBackend(abc.ABC):
+    """The seam for a synchronous API (subclass it: :meth:`send` and :meth:`decode`).
+
+    Args:
+        endpoint: where requests go (part of every unit's identity in the ledger).
+        concurrency: requests in flight at once.
+        attempts: tries of one request through lost connections and 5xx answers.
+        clock: time for the ledger, the progress display and the backoff between tries.
+    """
+
+    name: str = "sync"
+
+    def __init__(self, endpoint: str, *, concurrency: int = 4, attempts: int = 4, clock: Clock | None = None):
+        if concurrency < 1 or attempts < 1:
+            raise ConfigurationError(f"concurrency={concurrency} and attempts={attempts} must both be at least 1")
+        self.endpoint = endpoint
+        self.concurrency = concurrency
+        self.attempts = attempts
+        self.clock: Clock = clock or SystemClock()
+
+    # -- what a subclass provides -----------------------------------------------------------------
+    @abc.abstractmethod
+    def send(self, unit: Unit, *, models: Mapping[str, Any], transcription: Any) -> bytes:
+        """Send one unit and return the API's answer as it came. Raise :class:`~humekit.LimitExceededError`
+        when the API refuses it for a limit, another :class:`~humekit.APIStatusError` for other refusals."""
+
+    @abc.abstractmethod
+    def decode(self, kind: str, answer: bytes) -> Decoded:
+        """A stored answer as tables keyed by input."""
+
+    def request(self, unit: Unit) -> dict[str, Any]:
+        """What the ledger records about a unit's request (no file bytes): by default its inputs."""
+        return unit.describe()
+
+    def pack(self, rows: Sequence[RowInput], *, config: str, models: Sequence[str], salt: str,
+             limits: InputLimits) -> Plan:
+        """One unit per distinct input (override to pack otherwise, e.g. windows of one recording)."""
+        groups = distinct_inputs(rows)
+        units = [unit(kind, [item], f"{config}{salt}") for kind in KINDS for item in groups[kind]]
+        return Plan(jobs=[_with_models(u, models) for u in units], unplannable={}, config_key=f"{config}{salt}")
+
+    # -- the seam ---------------------------------------------------------------------------------
+    def check(self, run: Run) -> None:
+        """A synchronous API has no callbacks."""
+        if run.callback is not None:
+            raise ConfigurationError(f"callback=: {self.name} answers every request at once, so there is nothing "
+                                     "to call back; leave callback= out")
+
+    def execute(self, units: Sequence[Unit], run: Run) -> Executed:
+        """Claim, send and store every unit, ``concurrency`` at a time."""
+        return self._send_all(units, run, resuming=False)
+
+    def resume(self, unit_keys: Sequence[str], rows: Mapping[str, RowInput], run: Run) -> Executed:
+        """Send again the units an earlier run claimed but holds no answer for (a crash in between)."""
+        if not unit_keys:
+            return Executed()
+        store = run.ledger
+        jobs = store.jobs(unit_keys)
+        stale = jobs[jobs["state"] == "submitting"]
+        if stale.empty:
+            return Executed()
+        recorded = store.inputs(stale["job_key"])
+        recorded = recorded[recorded["superseded"] == 0]
+        requests = store.requests(stale["job_key"])
+        units = []
+        for job_key, kind in zip(stale["job_key"], stale["kind"], strict=True):
+            rebuilt = rebuild_job(job_key, kind, recorded[recorded["job_key"] == job_key], rows,
+                                  models=list(requests[job_key]["models"]))
+            if rebuilt is None:
+                store.record_abandoned(job_key, "its rows are no longer in the table")
+            else:
+                units.append(rebuilt)
+        return self._send_all(units, run, resuming=True)
+
+    def collect(self, unit_keys: Sequence[str], run: Run) -> None:
+        """Nothing to wait for: every answer was stored when it arrived."""
+        run.progress.stage("done")
+
+    def in_flight(self, unit_keys: Sequence[str], ledger: Ledger) -> list[str]:
+        """Units claimed and not answered (a request was being sent)."""
+        jobs = ledger.jobs(unit_keys)
+        return [f"(request {key[:8]})" for key in jobs.loc[jobs["state"] == "submitting", "job_key"]]
+
+    # -- sending ------------------------------------------------------------------------------------
+    def _send_all(self, units: Sequence[Unit], run: Run, *, resuming: bool) -> Executed:
+        report = Executed()
+        lock = threading.Lock()
+        queue = deque(units)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"humekit-{self.name}") as pool:
+            running: dict[Future[list[Unit]], Unit] = {}
+            while queue or running:
+                while queue and len(running) < self.concurrency:
+                    item = queue.popleft()
+                    running[pool.submit(self._one, item, run, report, lock, resuming)] = item
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del running[future]
+                    queue.extendleft(reversed(future.result()))  # halves of a refused unit; errors raise here
+        return report
+
+    def _one(self, item: Unit, run: Run, report: Executed, lock: threading.Lock, resuming: bool) -> list[Unit]:
+        """Claim, send and store one unit; return the halves to send instead if it was refused for a limit."""
+        store = run.ledger
+        models = {name: run.models[name] for name in item.models}
+        request = {**self.request(item), "endpoint": self.endpoint, "models": models,
+                   "transcription": run.transcription}
+        payload = payload_key(request)
+        refused = store.refusal(payload)
+        if refused is None:
+            claim = store.claim(item.key, backend=self.name, kind=item.kind, request=request,
+                                inputs=item.ledger_inputs())
+            if claim.state == "submitted":  # answered (or failed) before: nothing is sent again
+                with lock:
+                    report.reused.append(item.key)
+                return []
+            if claim.state == "rejected":
+                refused = str(store.jobs([item.key])["message"].iloc[0])
+            elif not claim.ours and not resuming and not store.take_over(item.key, expected_owner=claim.owner):
+                return []  # another process took it over
+            else:
+                refused = self._send_and_store(item, models, run, payload=payload, report=report, lock=lock)
+                if refused is None:
+                    return []
+        if len(item.inputs) > 1:
+            return list(item.halves(f"{item.key}|split"))
+        with lock:
+            for row in item.rows:
+                report.rejected[row.index] = (f"{refused} (the API refused this input even alone, so humekit will not "
+                                              "send it again with these models)")
+        return []
+
+    def _send_and_store(self, item: Unit, models: Mapping[str, Any], run: Run, *, payload: str, report: Executed,
+                        lock: threading.Lock) -> str | None:
+        """Send a claimed unit and store what came back; the API's reason if it refused it for a limit."""
+        store = run.ledger
+        try:
+            answer = self._send_with_retries(item, models, run)
+        except LimitExceededError as exc:
+            store.record_rejected(item.key, str(exc), payload=payload)
+            return str(exc)
+        except APIStatusError as exc:
+            if isinstance(exc, _TRANSIENT):
+                raise  # kept claimed: the same call resumes it
+            store.record_failed(item.key, f"{self.name} refused the request ({exc.status_code}): {exc}")
+        else:
+            store.record_answer(item.key, answer)  # before anything is reported
+            run.progress.add_rows(len(item.rows))
+        with lock:
+            report.submitted.append(item.key)
+        return None
+
+    def _send_with_retries(self, item: Unit, models: Mapping[str, Any], run: Run) -> bytes:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self.send(item, models=models, transcription=run.transcription)
+            except _TRANSIENT:
+                if attempt == self.attempts:
+                    raise
+                self.clock.sleep(exponential(attempt, initial=1.0, maximum=30.0))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _with_models(item: Unit, models: Sequence[str]) -> Unit:
+    return replace(item, models=tuple(models))
