@@ -44,6 +44,7 @@ __all__ = [
     "construct_event",
     "get_header",
     "sign",
+    "signing_keys",
     "verify",
 ]
 
@@ -70,7 +71,7 @@ def _as_bytes(payload: bytes | bytearray | memoryview | str) -> bytes:
     raise TypeError(f"a webhook body must be bytes or str, not {type(payload).__name__}")
 
 
-def _keys(secret: Secret) -> list[bytes]:
+def signing_keys(secret: Secret) -> list[bytes]:
     """The candidate keys as bytes; refuses empty ones (an HMAC with no key proves nothing)."""
     candidates = [secret] if isinstance(secret, str | bytes) else list(secret)
     keys = [c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in candidates]
@@ -93,7 +94,7 @@ def compute_signature(payload: bytes | str, timestamp: str | int, *, secret: str
     Returns:
         64 lowercase hex digits.
     """
-    key = _keys(secret)[0]
+    key = signing_keys(secret)[0]
     message = _as_bytes(payload) + b"." + str(timestamp).encode("ascii")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
@@ -171,7 +172,7 @@ def verify(
         FutureTimestampError: the timestamp is newer than ``now + tolerance`` (a clock is off).
         ConfigurationError: ``secret`` is empty.
     """
-    keys = _keys(secret)
+    keys = signing_keys(secret)
     body = _as_bytes(payload)
     signature = get_header(headers, SIGNATURE_HEADER)
     timestamp = get_header(headers, TIMESTAMP_HEADER)
