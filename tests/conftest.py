@@ -1,4 +1,4 @@
-"""Shared fixtures: a clean environment, emulators (in-process and served), and sample paths."""
+"""Shared fixtures: a clean environment, emulators (in-process and served), a webhook receiver, sample paths."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 from _paths import SAMPLES, require_samples, samples_missing
+from _receiving import KEY
 
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Schedule
+from humekit.webhooks.receiver import WebhookReceiver
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +69,17 @@ def served_emulator() -> Iterator[Emulator]:
     """An emulator serving real HTTP on loopback, on the real clock with a short schedule."""
     with Emulator(api_key="test-key", schedule=Schedule(queued=0.2, running=0.3)) as emu:
         yield emu
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    """A fresh path for a webhook receiver's SQLite store (the `receiver` fixture's)."""
+    return tmp_path / "webhooks.sqlite"
+
+
+@pytest.fixture
+def receiver(ledger: Path) -> Iterator[WebhookReceiver]:
+    """A running receiver with an HMAC secret and a callback token."""
+    with WebhookReceiver(secret=KEY, ledger=ledger, callback_token="run-token", max_body_bytes=10_000) as rx:
+        rx.start()
+        yield rx

@@ -8,7 +8,7 @@ import pytest
 
 from humekit._internal import sqlite as _sqlite
 from humekit.pipeline.ledger import Ledger
-from humekit.webhooks.receiver import _open
+from humekit.webhooks.store import open_store
 
 
 def _pragmas(db: sqlite3.Connection) -> tuple[str, int, int]:
@@ -43,6 +43,6 @@ def test_the_wal_switch_is_retried_while_the_file_is_locked():
 
 def test_ledger_and_webhook_store_use_the_same_settings(tmp_path):
     """The job ledger and the receiver's store are opened the same way (busy timeouts aside)."""
-    ledger, store = Ledger(tmp_path / "jobs.sqlite"), _open(tmp_path / "hooks.sqlite")
+    ledger, store = Ledger(tmp_path / "jobs.sqlite"), open_store(tmp_path / "hooks.sqlite")
     assert _pragmas(ledger._db())[:2] == _pragmas(store)[:2] == ("wal", 2)
     assert _pragmas(ledger._db())[2] == 30000 and _pragmas(store)[2] == 10000

@@ -7,19 +7,15 @@ Handlers run afterwards on one worker thread; each event is claimed atomically i
 it is handled once even when Hume delivers it twice at the same moment, and events recorded but
 not yet handled when the process stopped are handled after the next start.
 
-Authentication depends on what the body is:
+Who may deliver what is decided in :mod:`humekit.webhooks.authorization`: batch job callbacks by the
+unguessable ``?token=`` that :meth:`WebhookReceiver.callback_url` puts in their URL (or an HMAC), EVI
+events only by a valid ``X-Hume-AI-Webhook-*`` HMAC with a fresh timestamp. A receiver with no signing
+secret cannot authenticate EVI events, says so once at start-up (a log warning) and refuses them with
+401 ``no_signing_secret``, unless built with ``accept_unsigned_events=True``. A random token is generated
+when none is given: there is no open mode.
 
-- **Batch job callbacks** (a body with ``job_id`` + ``status``; Hume documents no signature for
-  them) are accepted with the unguessable ``?token=`` that :meth:`WebhookReceiver.callback_url`
-  puts in their URL, or with a valid HMAC.
-- **EVI events** (``chat_started``, ``chat_ended``, ``tool_call`` and any unknown ``event_name``)
-  trigger work, and a token that travels in a URL (echoed in job details, logged by proxies) is not
-  secret enough for them: they need a valid ``X-Hume-AI-Webhook-*`` HMAC with a fresh timestamp.
-  A receiver with no signing secret cannot authenticate them, says so once at start-up (a log
-  warning) and refuses them with 401 ``no_signing_secret``, unless built with
-  ``accept_unsigned_events=True``.
-- HMAC headers, when present and a secret is known, must verify; a ``?token=``, when present, must
-  match. A random token is generated when none is given: there is no open mode.
+The parts: this module (the endpoint, serving, and the public methods), :mod:`~humekit.webhooks.store`
+(the table), :mod:`~humekit.webhooks.handlers` (the worker) and :mod:`~humekit.webhooks.waiting`.
 
 Usage in a notebook::
 
@@ -34,39 +30,30 @@ Or mount ``receiver.app`` in your own Starlette/FastAPI app (call ``receiver.sta
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
-import queue
 import secrets
-import sqlite3
 import threading
 import time
-import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-import orjson
 import pandas as pd
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from humekit._internal.sqlite import connect
 from humekit.clock import Clock, SystemClock
-from humekit.errors import (
-    ConfigurationError,
-    LedgerError,
-    MalformedPayloadError,
-    MissingHeaderError,
-    WaitTimeoutError,
-    WebhookVerificationError,
-)
-from humekit.webhooks.events import Event, JobCallback, parse_event
-from humekit.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, Secret, _keys, verify
+from humekit.errors import ConfigurationError, MalformedPayloadError, WebhookVerificationError
+from humekit.webhooks.authorization import authorize, proven_credentials, rejection_reason
+from humekit.webhooks.events import Event, parse_event
+from humekit.webhooks.handlers import Handler, HandlerWorker
+from humekit.webhooks.signing import Secret, signing_keys
+from humekit.webhooks.store import WebhookStore
+from humekit.webhooks.waiting import received_events, wait_for_events
 
 __all__ = ["DEFAULT_LEDGER", "WebhookReceiver"]
 
@@ -74,25 +61,6 @@ logger = logging.getLogger("humekit.webhooks.receiver")
 
 #: Where events are recorded unless ``ledger=`` says otherwise (relative to the working directory).
 DEFAULT_LEDGER = "humekit-webhooks.sqlite"
-Handler = Callable[[Event], Any]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhook_events (
-    event_id    TEXT PRIMARY KEY,           -- dedupe key, identical for every redelivery
-    event_name  TEXT NOT NULL,              -- chat_started | chat_ended | tool_call | job | ...
-    subject_id  TEXT,                       -- chat_id or job_id
-    status      TEXT,                       -- job status or chat end_reason
-    received_at REAL NOT NULL,              -- first delivery, Unix seconds
-    deliveries  INTEGER NOT NULL DEFAULT 1, -- how many times it arrived
-    auth        TEXT NOT NULL,              -- hmac | token | unsigned (accept_unsigned_events=True)
-    body        TEXT NOT NULL,              -- the first delivery's raw body
-    state       TEXT NOT NULL DEFAULT 'pending',  -- pending | handling | handled | failed
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    error       TEXT,
-    handled_at  REAL
-);
-CREATE INDEX IF NOT EXISTS webhook_events_subject ON webhook_events (subject_id);
-"""
 _JSON_TYPES = ("application/json", "text/json")
 
 
@@ -152,7 +120,7 @@ class WebhookReceiver:
         if callback_token is not None and not callback_token:
             raise ConfigurationError("callback_token must be a non-empty string (or None)")
         if secret:
-            _keys(secret)  # fail now, not on the first delivery, for [""] or a wrong type
+            signing_keys(secret)  # fail now, not on the first delivery, for [""] or a wrong type
         self._secret = secret
         self.accept_unsigned_events = bool(accept_unsigned_events)
         if not secret:
@@ -168,12 +136,8 @@ class WebhookReceiver:
         self.tolerance = tolerance
         self.clock: Clock = clock or SystemClock()
         self.ledger = Path(ledger if ledger is not None else DEFAULT_LEDGER).resolve()
-        self._db = _open(self.ledger)
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self._handlers: dict[str, list[Handler]] = {}
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
+        self._store = WebhookStore(self.ledger)
+        self._worker = HandlerWorker(self._store)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.url: str | None = None
@@ -197,9 +161,7 @@ class WebhookReceiver:
         """
 
         def register(fn: Handler) -> Handler:
-            with self._lock:
-                self._handlers.setdefault(event_name, []).append(fn)
-            return fn
+            return self._worker.register(event_name, fn)
 
         return register if handler is None else register(handler)
 
@@ -239,16 +201,12 @@ class WebhookReceiver:
             self._thread.join(timeout=10)
             self._server = self._thread = None
             self.url = None
-        if self._worker is not None:
-            self._queue.put(None)
-            self._worker.join(timeout=10)
-            self._worker = None
+        self._worker.stop()
 
     def close(self) -> None:
         """Stop, then close the ledger."""
         self.stop()
-        with self._lock:
-            self._db.close()
+        self._store.close()
 
     def __enter__(self) -> WebhookReceiver:
         return self
@@ -293,7 +251,9 @@ class WebhookReceiver:
             return _reject(400, "client_disconnected", "the body did not arrive")
         body = b"".join(chunks)
         try:
-            credentials = self._credentials(body, request)
+            credentials = proven_credentials(body, request.headers, request.query_params.get("token"),
+                                             secret=self._secret, callback_token=self.callback_token,
+                                             tolerance=self.tolerance, clock=self.clock)  # fmt: skip
             try:
                 event = parse_event(body)
             except MalformedPayloadError as exc:
@@ -302,109 +262,20 @@ class WebhookReceiver:
                 return _reject(400, "malformed_payload", str(exc))
             auth = self._authorize(event, credentials)
         except WebhookVerificationError as exc:
-            return _reject(401, _reason(exc), str(exc))
-        new, deliveries = self._record(event, body, auth)
+            return _reject(401, rejection_reason(exc), str(exc))
+        new, deliveries = self._store.record(event, body, auth)
         if new:
-            self._queue.put(event.dedupe_key)
+            self._worker.enqueue(event.dedupe_key)
         return JSONResponse({"status": "success" if new else "duplicate", "event_id": event.dedupe_key,
                              "deliveries": deliveries})  # fmt: skip
 
-    def _credentials(self, body: bytes, request: Request) -> set[str]:
-        """What the request proves: ``{"hmac"}``, ``{"token"}``, both, or nothing; a wrong one raises."""
-        proven: set[str] = set()
-        signed = SIGNATURE_HEADER.lower() in request.headers or TIMESTAMP_HEADER.lower() in request.headers
-        if signed and self._secret:
-            verify(body, request.headers, secret=self._secret, tolerance=self.tolerance, now=self.clock.time())
-            proven.add("hmac")
-        token = request.query_params.get("token")
-        if token is not None:
-            if not hmac.compare_digest(token.encode(), self.callback_token.encode()):
-                raise _TokenError("the ?token= of this callback does not match: it is not from this run's jobs")
-            proven.add("token")
-        return proven
-
     def _authorize(self, event: Event | None, credentials: set[str]) -> str:
-        """The ``auth`` to record for this event, or the reason it is refused (``event=None``: unparsed)."""
-        if "hmac" in credentials:
-            return "hmac"
-        if isinstance(event, JobCallback) and "token" in credentials:
-            return "token"
-        if isinstance(event, JobCallback) or event is None:
-            if self._secret:
-                raise MissingHeaderError(
-                    f"this request carries neither {SIGNATURE_HEADER}/{TIMESTAMP_HEADER} nor this receiver's "
-                    "?token=: give Hume the URL from receiver.callback_url() for batch jobs")
-            raise _TokenError("this receiver accepts only callbacks carrying its ?token= (see callback_url())")
-        if self._secret:
-            via_token = " (the callback token authenticates only batch job callbacks)" if credentials else ""
-            raise MissingHeaderError(
-                f"a {event.event_name} event must be signed with {SIGNATURE_HEADER} and {TIMESTAMP_HEADER}"
-                f"{via_token}: configure Hume's webhook with the signing key this receiver was given")
-        if self.accept_unsigned_events:
-            return "unsigned"
-        raise _NoSecretError(
-            f"this receiver has no signing secret, so it cannot authenticate a {event.event_name} event: pass "
-            "secret= (or set HUME_WEBHOOK_SIGNING_KEY), or accept_unsigned_events=True for a receiver no one "
-            "else can reach")
+        return authorize(event, credentials, secret=self._secret, accept_unsigned_events=self.accept_unsigned_events)
 
-    # -- ledger ------------------------------------------------------------------------------
-    def _record(self, event: Event, body: bytes, auth: str) -> tuple[bool, int]:
-        status = getattr(event, "status", None) or getattr(event, "end_reason", None)
-        try:
-            with self._lock, self._db:
-                (deliveries,) = self._db.execute(
-                    "INSERT INTO webhook_events (event_id, event_name, subject_id, status, received_at, auth, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO UPDATE SET deliveries = deliveries + 1"
-                    " RETURNING deliveries",
-                    (event.dedupe_key, event.event_name, event.subject_id, status, time.time(), auth,
-                     body.decode("utf-8", "replace")),
-                ).fetchall()[0]  # fmt: skip
-                self._changed.notify_all()
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot record a webhook in {self.ledger}: {exc}") from exc
-        return deliveries == 1, deliveries
-
+    # -- handling ----------------------------------------------------------------------------
     def start_worker(self) -> None:
         """Start the handler thread (done by :meth:`start`; call it yourself when mounting :attr:`app`)."""
-        if self._worker is not None:
-            return
-        with self._lock:
-            pending = [r[0] for r in self._db.execute(
-                "SELECT event_id FROM webhook_events WHERE state = 'pending' ORDER BY received_at")]  # fmt: skip
-        for event_id in pending:  # recorded before a stop or crash, not handled yet
-            self._queue.put(event_id)
-        self._worker = threading.Thread(target=self._work, name="humekit-webhook-handlers", daemon=True)
         self._worker.start()
-
-    def _work(self) -> None:
-        while (event_id := self._queue.get()) is not None:
-            try:
-                self._handle(event_id)
-            except Exception:  # the worker must survive anything, even a broken ledger
-                logger.exception("webhook event %s could not be handled", event_id)
-
-    def _handle(self, event_id: str) -> None:
-        with self._lock, self._db:
-            row = self._db.execute(
-                "UPDATE webhook_events SET state = 'handling', attempts = attempts + 1"
-                " WHERE event_id = ? AND state = 'pending' RETURNING body", (event_id,)).fetchall()  # fmt: skip
-            handlers = list(self._handlers.get("*", []))
-        if not row:  # already claimed (a duplicate in the queue, or another process)
-            return
-        event = parse_event(row[0][0])
-        with self._lock:
-            handlers = self._handlers.get(event.event_name, []) + handlers
-        state, error = "handled", None
-        for handler in handlers:
-            try:
-                handler(event)
-            except Exception as exc:
-                state, error = "failed", "".join(traceback.format_exception_only(exc)).strip()
-                logger.exception("a %s handler failed for %s", event.event_name, event.subject_id)
-        with self._lock, self._db:
-            self._db.execute("UPDATE webhook_events SET state = ?, error = ?, handled_at = ? WHERE event_id = ?",
-                             (state, error, time.time(), event_id))  # fmt: skip
-            self._changed.notify_all()
 
     def retry(self, event_ids: Iterable[str] | None = None, *, states: Sequence[str] = ("failed",)) -> int:
         """Hand recorded events to the handlers again, e.g. after fixing a handler.
@@ -417,16 +288,10 @@ class WebhookReceiver:
         Returns:
             How many events were queued.
         """
-        sql = f"UPDATE webhook_events SET state = 'pending' WHERE state IN ({','.join('?' * len(states))})"
-        args = list(states)
-        if event_ids is not None:
-            ids = list(event_ids)
-            sql, args = sql + f" AND event_id IN ({','.join('?' * len(ids)) or 'NULL'})", [*args, *ids]
-        with self._lock, self._db:
-            queued = [r[0] for r in self._db.execute(sql + " RETURNING event_id", args).fetchall()]
+        queued = self._store.requeue(event_ids, states)
         self.start_worker()
         for event_id in queued:
-            self._queue.put(event_id)
+            self._worker.enqueue(event_id)
         return len(queued)
 
     # -- reading -----------------------------------------------------------------------------
@@ -441,21 +306,7 @@ class WebhookReceiver:
             Columns ``event_id, event_name, subject_id, status, received_at, deliveries, auth, state,
             attempts, error, handled_at, payload, event``; times are UTC datetimes.
         """
-        sql, args = "SELECT * FROM webhook_events WHERE 1=1", list[object]()
-        if event_name is not None:
-            sql, args = sql + " AND event_name = ?", [*args, event_name]
-        if state is not None:
-            sql, args = sql + " AND state = ?", [*args, state]
-        with self._lock:
-            cursor = self._db.execute(sql + " ORDER BY received_at, rowid", args)
-            columns = [c[0] for c in cursor.description]
-            rows = cursor.fetchall()
-        df = pd.DataFrame(rows, columns=columns)
-        for column in ("received_at", "handled_at"):
-            df[column] = pd.to_datetime(df[column].astype("float64"), unit="s", utc=True)
-        df["payload"] = [orjson.loads(b) for b in df["body"]]
-        df["event"] = pd.Series([parse_event(p) for p in df["payload"]], index=df.index, dtype=object)
-        return df.drop(columns="body")
+        return self._store.events(event_name, state=state)
 
     def wait_for(
         self,
@@ -479,69 +330,12 @@ class WebhookReceiver:
         Raises:
             WaitTimeoutError: some ids got no event in time (``.pending`` lists them).
         """
-        wanted = [ids] if isinstance(ids, str) else list(ids)
-        names = [event_name] if isinstance(event_name, str) else list(event_name)
-        deadline = time.monotonic() + timeout
-        found: dict[str, Event] = {}
-        with self._changed:
-            while True:
-                found = self._find(wanted, names, handled)
-                remaining = deadline - time.monotonic()
-                if len(found) == len(set(wanted)) or remaining <= 0:
-                    break
-                self._changed.wait(min(remaining, 0.5))
-        missing = [i for i in wanted if i not in found]
-        if missing:
-            raise WaitTimeoutError(
-                f"no webhook arrived within {timeout:g} s for {len(missing)} of {len(wanted)} ids "
-                f"(first: {missing[0]}); check that the callback URL reaches this receiver", pending=missing)
-        return found
+        return wait_for_events(self._store, ids, timeout=timeout, event_name=event_name, handled=handled)
 
     def received(self, ids: str | Iterable[str], *, event_name: str | Sequence[str] = "job") -> dict[str, Event]:
         """The events already recorded for these ids (batch ``job_id`` or EVI ``chat_id``), without waiting."""
-        wanted = [ids] if isinstance(ids, str) else list(ids)
-        names = [event_name] if isinstance(event_name, str) else list(event_name)
-        with self._lock:
-            return self._find(wanted, names, False)
-
-    def _find(self, ids: list[str], names: list[str], handled: bool) -> dict[str, Event]:
-        marks = ",".join("?" * len(ids)) or "NULL"
-        kinds = ",".join("?" * len(names)) or "NULL"
-        sql = (f"SELECT subject_id, body FROM webhook_events WHERE subject_id IN ({marks})"
-               f" AND event_name IN ({kinds})" + (" AND state IN ('handled', 'failed')" if handled else "")
-               + " ORDER BY received_at")  # fmt: skip
-        return {subject: parse_event(body) for subject, body in self._db.execute(sql, [*ids, *names])}
-
-
-class _TokenError(WebhookVerificationError):
-    """The callback's token is missing or wrong."""
-
-
-class _NoSecretError(WebhookVerificationError):
-    """An EVI event reached a receiver that has no secret to verify it with."""
-
-
-def _reason(exc: Exception) -> str:
-    return {
-        "MissingHeaderError": "missing_signature_header",
-        "InvalidSignatureError": "invalid_signature",
-        "StaleTimestampError": "stale_timestamp",
-        "FutureTimestampError": "future_timestamp",
-        "MalformedPayloadError": "malformed_timestamp",
-        "_TokenError": "invalid_token",
-        "_NoSecretError": "no_signing_secret",
-    }.get(type(exc).__name__, "unverified")
+        return received_events(self._store, ids, event_name=event_name)
 
 
 def _reject(status: int, reason: str, message: str) -> JSONResponse:
     return JSONResponse({"status": "rejected", "reason": reason, "message": message}, status_code=status)
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    try:
-        db = connect(path, timeout=10.0)  # synchronous=FULL: the 200 is sent only once the event is on disk
-        db.executescript(_SCHEMA)
-        db.isolation_level = "DEFERRED"  # `with db:` now wraps each write in a transaction
-    except sqlite3.Error as exc:
-        raise LedgerError(f"cannot open the webhook ledger {path}: {exc}") from exc
-    return db
