@@ -277,7 +277,7 @@ def _receiver(out: Path, stack: ExitStack) -> Any:
 
 
 def _write(result: Any, out: Path, *, synthetic: bool, top: int) -> list[Path]:
-    from humekit.predictions.export import MANIFEST, RESULT_TABLES
+    from humekit.predictions.result_folder import MANIFEST, RESULT_TABLES
 
     result.save(out)  # the whole result, as result.save writes it: humekit.predictions.export.read_result(out) reads it back
     written = [out / f"{name}.{suffix}" for name in RESULT_TABLES for suffix in ("parquet", "csv")] + [out / MANIFEST]

@@ -10,7 +10,7 @@ sealed into numpy arrays after each document so that memory tracks the output, n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
@@ -185,6 +185,10 @@ class PredictionTables:
     descriptors: pd.DataFrame
     errors: pd.DataFrame
     metadata: pd.DataFrame
+
+
+#: The names of the four tables of :class:`PredictionTables`, in order (the files written for them are named so).
+TABLE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(PredictionTables))
 
 
 class TableBuilder:
