@@ -7,7 +7,8 @@ of the clock, then a ``signed_audio_url`` to a WAV under ``/media/evi/``) and
 ``GET /v0/evi/chat_groups/{id}/events``. Shapes follow ``sdk_example_evi_*.json``.
 
 :meth:`EviEmulator.simulate_chat` creates a chat and POSTs signed ``chat_started`` and
-``chat_ended`` webhooks to a URL, with duplicate deliveries and retried failures as fault knobs.
+``chat_ended`` webhooks to a URL, with duplicate deliveries and retried failures as fault knobs
+(:mod:`~humekit.emulator.evi_webhooks`); what each chat says is :mod:`~humekit.emulator.evi_script`'s.
 """
 
 from __future__ import annotations
@@ -17,42 +18,20 @@ from http import HTTPStatus
 import random
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
-import orjson
 
 from humekit.clock import Clock
+from humekit.emulator.evi_script import script_events
+from humekit.emulator.evi_webhooks import WebhookDelivery, deliver_webhook
 from humekit.emulator.wire import EmuRequest, EmuResponse, json_response
-from humekit.predictions.vocabulary import EMOTIONS
 
 __all__ = ["EviEmulator", "WebhookDelivery"]
 
-_PROMPT = ("<role>You are a warm, concise voice assistant helping a research participant talk through "
-           "their day. Ask one question at a time.</role>")  # fmt: skip
-_USER = (
-    "Hi, can you hear me?", "I had a pretty long day at work, honestly.", "My manager moved the deadline again.",
-    "I guess I'm a bit stressed about the presentation tomorrow.", "Oh, that's a good idea, I hadn't thought of that.",
-    "We went hiking last weekend and it was beautiful.", "I don't really know, maybe I'm just tired.",
-    "Ha, yes, that's exactly what happened!", "Can you remind me what we talked about earlier?",
-    "I'm excited about the trip next month.", "It's fine, I'll figure it out.", "Thanks, that actually helps.",
-    "What's the weather going to be like tomorrow?", "I miss my family a lot lately.", "Okay, I think that's all.",
-)  # fmt: skip
-_AGENT = (
-    "Hello! Yes, I can hear you clearly. How are you today?", "That sounds exhausting. What made it so long?",
-    "Deadlines moving can be really frustrating. How are you handling it?",
-    "It's natural to feel nervous. Would it help to walk through your opening?",
-    "I'm glad that helps. What would you like to try first?", "That sounds lovely. Where did you go?",
-    "Being tired can color everything. Did you sleep well last night?", "Ha! That must have been quite a moment.",
-    "Earlier you mentioned your presentation and the deadline at work.", "That's wonderful. Where are you headed?",
-    "I believe in you. Is there anything else on your mind?", "You're welcome. I'm here whenever you need.",
-    "I can't check live forecasts, but I'm happy to talk it through.", "That's hard. When did you last see them?",
-    "Thank you for sharing today. Take care!",
-)  # fmt: skip
 _ROUTES = (
     ("list", re.compile(r"/v0/evi/chats/?")),
     ("audio", re.compile(r"/v0/evi/chats/([^/]+)/audio/?")),
@@ -79,21 +58,6 @@ class _Chat:
     seed: int
     audio_requested_at: float | None = None
     audio_outcome: str = "COMPLETE"
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookDelivery:
-    """One POST of a simulated chat webhook."""
-
-    chat_id: str
-    event_name: str
-    attempt: int
-    status: int | None
-    r"""The receiver's status code (``None``: no response)."""
-    simulated_failure: bool = False
-    r"""The emulator treated this attempt as failed on purpose (``fail_first_attempts``)."""
-    duplicate: bool = False
-    errors: list[str] = field(default_factory=list)
 
 
 class EviEmulator:
@@ -170,7 +134,7 @@ class EviEmulator:
                      user_id=str(uuid.UUID(int=random.Random(self.seed).getrandbits(128), version=4)),
                      status=end_reason, start_ms=start, end_ms=end, events=[], seed=chat_seed,
                      audio_outcome=audio_outcome)  # fmt: skip
-        chat.events = _script(chat, rng, new_id)
+        chat.events = script_events(chat.id, start, end, rng, new_id)
         with self._lock:
             self._chats[chat.id] = chat
         return chat.id
@@ -348,78 +312,10 @@ class EviEmulator:
         chat_id = self.create_chat(duration_seconds=duration_seconds, end_reason=end_reason)
         with httpx.Client(transport=transport, timeout=timeout) as http:
             for body in self.webhook_payloads(chat_id):
-                self._deliver(http, webhook_url, body, secret, duplicate_deliveries, fail_first_attempts,
-                              retries, retry_delay)  # fmt: skip
+                deliver_webhook(http, webhook_url, body, self.deliveries, secret=secret, clock=self.clock,
+                                duplicates=duplicate_deliveries, fail_first=fail_first_attempts, retries=retries,
+                                delay=retry_delay)  # fmt: skip
         return chat_id
-
-    def _deliver(self, http: httpx.Client, url: str, body: dict[str, Any], secret: str | None,
-                 duplicates: int, fail_first: int, retries: int, delay: float) -> None:  # fmt: skip
-        from humekit.webhooks.signing import sign
-
-        payload = orjson.dumps(body)
-        chat_id, name = body["chat_id"], body["event_name"]
-        headers: dict[str, str] = {}
-        for attempt in range(1, fail_first + retries + 2):
-            headers = {"content-type": "application/json"}
-            if secret is not None:
-                headers.update(sign(payload, secret=secret, timestamp=int(self.clock.time())))
-            status, errors = _post(http, url, payload, headers)
-            forced = attempt <= fail_first
-            self.deliveries.append(WebhookDelivery(chat_id, name, attempt, status, forced, errors=errors))
-            if not forced and status is not None and status < 500 and status != 429:
-                break
-            time.sleep(delay * 2 ** min(attempt - 1, 6))
-        for _ in range(duplicates):
-            status, errors = _post(http, url, payload, headers)
-            self.deliveries.append(WebhookDelivery(chat_id, name, 0, status, duplicate=True, errors=errors))
-
-
-def _post(http: httpx.Client, url: str, payload: bytes, headers: dict[str, str]) -> tuple[int | None, list[str]]:
-    try:
-        return http.post(url, content=payload, headers=headers).status_code, []
-    except httpx.HTTPError as exc:
-        return None, [f"{type(exc).__name__}: {exc}"]
-
-
-def _script(chat: _Chat, rng: random.Random, new_id: Callable[[], str]) -> list[dict[str, Any]]:
-    """The events of a chat: prompt, start, user/agent exchanges with prosody, end."""
-    events: list[dict[str, Any]] = []
-
-    def add(ts: int, role: str, kind: str, text: str | None = None, scores: bool = False,
-            related: str | None = None, metadata: str = "") -> str:  # fmt: skip
-        event: dict[str, Any] = {"id": new_id(), "chat_id": chat.id, "timestamp": ts, "role": role, "type": kind,
-                                 "message_text": text, "emotion_features": _scores(rng) if scores else "",
-                                 "metadata": metadata}
-        if related is not None:
-            event["related_event_id"] = related
-        events.append(event)
-        return event["id"]
-
-    start, end = chat.start_ms, chat.end_ms
-    add(start + 50, "SYSTEM", "CHAT_START_MESSAGE")
-    add(start + 114, "SYSTEM", "SYSTEM_PROMPT", _PROMPT)
-    turns = max(1, int((end - start) / 8000))
-    step = (end - start - 1000) / turns
-    for i in range(turns):
-        t = int(start + 600 + i * step)
-        text = _USER[(i + rng.randrange(3)) % len(_USER)] if i else _USER[0]
-        spoken = int(300 + 60 * len(text))
-        meta = orjson.dumps({"segments": [{"content": text, "time": {"begin_ms": 0, "end_ms": spoken}}]}).decode()
-        add(t, "USER", "USER_MESSAGE", text, scores=True, metadata=meta)
-        reply = _AGENT[(i + rng.randrange(3)) % len(_AGENT)] if i else _AGENT[0]
-        agent = add(min(t + spoken + rng.randint(300, 900), end - 200), "AGENT", "AGENT_MESSAGE", reply, scores=True)
-        add(events[-1]["timestamp"] + 20, "AGENT", "ASSISTANT_PROSODY", reply, scores=True, related=agent)
-    add(end - 10, "SYSTEM", "CHAT_END_MESSAGE")
-    events.sort(key=lambda e: e["timestamp"])
-    return events
-
-
-def _scores(rng: random.Random) -> str:
-    """A stringified map of the 48 prosody scores: mostly low, a few salient, like real output."""
-    salient = set(rng.sample(range(len(EMOTIONS)), 3))
-    values = {name: round(rng.betavariate(2, 6 if i in salient else 40), 6) for i, name in enumerate(EMOTIONS)}
-    return orjson.dumps(values).decode()
-
 
 def _page(items: list[Any], number: int, size: int, ascending: bool) -> tuple[list[Any], int]:
     ordered = items if ascending else items[::-1]
