@@ -1,4 +1,4 @@
-"""Tests for humekit.pipeline.ledger: idempotent claims (across threads and processes), states, predictions, bad files."""
+"""Tests for humekit.pipeline.ledger: idempotent claims (across threads and processes), states, lookups, bad files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 
 from humekit.errors import LedgerError
@@ -147,20 +146,6 @@ def test_take_over_only_from_the_expected_owner(ledger: Ledger):
     assert ledger.take_over("job-1", expected_owner=first.owner)
     ledger.record_submitted("job-1", "id")
     assert not ledger.take_over("job-1", expected_owner=first.owner)  # no longer submitting
-
-
-def test_predictions_round_trip_byte_identical(ledger: Ledger):
-    """Stored predictions come back byte for byte; the first stored copy wins; unknown ids give None."""
-    body = orjson.dumps([{"source": {"type": "text", "content": "zoë ✓"}, "results": {"predictions": []}}]) * 50
-    body += bytes(range(256))  # any bytes, not only JSON
-    ledger.store_predictions("id-1", body)
-    ledger.store_predictions("id-1", b"later copy")
-    assert ledger.predictions("id-1") == body
-    assert ledger.predictions("id-2") is None
-    assert ledger.has_predictions(["id-1", "id-2"]) == {"id-1"}
-    reopened = Ledger(ledger.path)
-    assert reopened.predictions("id-1") == body
-    reopened.close()
 
 
 def test_integrity_check_ok(ledger: Ledger):
@@ -312,34 +297,6 @@ def test_repr_shows_the_path(tmp_path: Path):
     store = Ledger(tmp_path / "x.sqlite")
     assert repr(store) == f"Ledger({str((tmp_path / 'x.sqlite').resolve())!r})"
     store.close()
-
-
-def test_known_md5s_only_while_the_file_is_unchanged(tmp_path):
-    """A remembered digest is returned while size and mtime match, and dropped once the file changes."""
-    ledger = Ledger(tmp_path / "l.sqlite")
-    path = tmp_path / "a.wav"
-    path.write_bytes(b"abc")
-    ledger.remember_md5s({str(path): "900150983cd24fb0d6963f7d28e17f72"})
-    assert ledger.known_md5s([str(path), str(tmp_path / "missing.wav")]) == {
-        str(path): "900150983cd24fb0d6963f7d28e17f72"
-    }
-    path.write_bytes(b"abcd")
-    os.utime(path, ns=(1, 1))
-    assert ledger.known_md5s([str(path)]) == {}
-
-
-def test_known_md5s_forget_a_file_replaced_by_a_copy_that_kept_its_timestamps(tmp_path):
-    """A file replaced in place by a same-size copy with the old atime/mtime (os.utime) is not reused."""
-    ledger = Ledger(tmp_path / "l.sqlite")
-    path, other = tmp_path / "a.wav", tmp_path / "b.wav"
-    path.write_bytes(b"abc")
-    other.write_bytes(b"xyz")
-    ledger.remember_md5s({str(path): "900150983cd24fb0d6963f7d28e17f72"})
-    before = os.stat(path)
-    os.replace(other, path)  # same size, new content
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert (os.stat(path).st_size, os.stat(path).st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-    assert ledger.known_md5s([str(path)]) == {}
 
 
 def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path):

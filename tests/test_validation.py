@@ -420,7 +420,7 @@ def test_read_error_is_reported_even_as_root(tmp_path: Path, monkeypatch: pytest
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("humekit.pipeline.validation.probe", refuse)
+    monkeypatch.setattr("humekit.pipeline.sources.probe", refuse)
     with pytest.raises(InvalidRowsError) as info:
         humekit.validate(one_bad(str(path)), id_col="id", source_col="src")
     message = str(info.value)

@@ -1,21 +1,17 @@
 """Check a recordings table before anything is sent: IDs, sources, media types, sizes, durations.
 
 :func:`validate` returns a checked copy of the table (one row per input row, same index) with
-what it learned about each source, and a ``problem`` per row that cannot be measured. Nothing
-here touches the network.
+what it learned about each source, and a ``problem`` per row that cannot be measured. This module
+checks the table and its IDs; :mod:`humekit.pipeline.sources` checks each source. Nothing here touches
+the network.
 """
 
 from __future__ import annotations
 
-import math
-import mimetypes
 import os
-import re
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -23,8 +19,9 @@ import pandas as pd
 from humekit.pipeline.columns import DESCRIPTOR_COLUMNS, OUTPUT_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS, SUMMARY_COLUMNS
 from humekit.errors import DuplicateIdError, InvalidRowsError, MissingColumnError, TableError
 from humekit.pipeline.input_limits import InputLimits
-from humekit.pipeline.media import probe
-from humekit.predictions.vocabulary import MODELS, check_models
+from humekit.pipeline.sources import MODELS_FOR_KIND, check_source, is_null
+from humekit.pipeline.sources import media_category as media_category  # re-exported: its old import path
+from humekit.predictions.vocabulary import check_models
 
 __all__ = ["ADDED_COLUMNS", "MODELS_FOR_KIND", "validate"]
 
@@ -33,38 +30,8 @@ ADDED_COLUMNS = (
     "source_kind", "source_path", "source_bytes", "source_duration", "source_media_type", "source_problem",
     "source_note",
 )
-
-#: Which models can say something about each kind of input (Hume's "recommended input types").
-MODELS_FOR_KIND: dict[str, frozenset[str]] = {
-    "audio": frozenset({"prosody", "burst", "language", "ner"}),
-    "video": frozenset(MODELS),
-    "image": frozenset({"face", "facemesh"}),
-    "text": frozenset({"language", "ner"}),
-    "archive": frozenset(MODELS),
-}
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_PATH_START = re.compile(r"^(/|\./|\.\./|~[/\\]|\.\\|\.\.\\|\\\\|[A-Za-z]:[/\\])")
-_MEDIA_SUFFIXES = frozenset(
-    ".wav .mp3 .mp4 .m4a .aac .flac .ogg .opus .wma .webm .mov .avi .mkv .png .jpg .jpeg .gif .bmp .tif .tiff "
-    ".webp .heic .zip .tar .gz .tgz .bz2 .xz .txt".split()
-)
 _SHOWN = 10  # problems listed in one error message
 _SHOWN_IDS = 5  # duplicated IDs listed in one error message
-# Extensions whose content humekit.pipeline.media recognises from its bytes (so a miss means a bad file).
-_SNIFFABLE = frozenset(".wav .mp3 .mp4 .m4a .mov .webm .mkv .ogg .flac .png .jpg .jpeg .gif .bmp .webp".split())
-# Containers that often carry no duration in their header (browser recordings): not a sign of damage.
-_DURATION_OPTIONAL = frozenset({".webm", ".mkv"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Checked:
-    kind: str | None = None
-    path: str | None = None
-    size: int | None = None
-    duration: float | None = None
-    media_type: str | None = None
-    problem: str | None = None
-    note: str | None = None
 
 
 def validate(
@@ -111,7 +78,7 @@ def validate(
     base = Path(root) if root is not None else Path.cwd()
     wanted = _model_names(models)
     checked = [
-        _check_source(value, kind=kind, base=base, limits=limits, models=wanted) for value in table[source_col]
+        check_source(value, kind=kind, base=base, limits=limits, models=wanted) for value in table[source_col]
     ]
     out = table.copy()
     out["source_kind"] = pd.Series([c.kind for c in checked], index=table.index, dtype="object")
@@ -172,7 +139,7 @@ def _check_id_name(id_col: Any, table: pd.DataFrame) -> None:
 def _check_ids(ids: pd.Series, id_col: str, table: pd.DataFrame) -> None:
     # Positions, not labels: an index may repeat labels, and ids[label] would then pick several rows.
     values = ids.tolist()
-    nulls = [i for i, value in enumerate(values) if _is_null(value)]
+    nulls = [i for i, value in enumerate(values) if is_null(value)]
     if nulls:
         raise DuplicateIdError(
             f"Column {id_col!r} has {len(nulls)} null ID(s), at {_rows(nulls)}. Every row needs a stable ID to "
@@ -232,216 +199,10 @@ def id_token(value: Any) -> str:
     return f"r:{value!r}"
 
 
-def _is_null(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    # numpy scalars (float32 NaN, datetime64 NaT...) are not Python floats
-    # pandas-stubs type pd.isna without numpy scalars, which it accepts at runtime
-    return isinstance(value, np.generic) and bool(pd.isna(value))  # type: ignore[call-overload]
-
-
 def _model_names(models: Iterable[str] | dict[str, Any] | None) -> frozenset[str] | None:
     if models is None:
         return None
     return check_models(models, table=True)
-
-
-def _check_source(value: Any, *, kind: str, base: Path, limits: InputLimits, models: frozenset[str] | None) -> _Checked:
-    if _is_null(value) or (isinstance(value, str) and not value.strip()):
-        return _Checked(problem="the source is empty: give a file path, an http(s) URL or a text")
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str):
-        return _Checked(problem=f"the source is a {type(value).__name__} ({value!r}), not a path, URL or text")
-    row_kind = kind if kind != "auto" else _guess_kind(value, base)
-    if row_kind == "url":
-        checked = _check_url(value)
-    elif row_kind == "text":
-        checked = _check_text(value, limits)
-    elif row_kind == "file":
-        checked = _check_file(value, base, limits)
-    else:
-        raise TableError(f"kind={kind!r} is not one of 'auto', 'file', 'url', 'text'")
-    if checked.problem is None and models is not None:
-        return _check_models(checked, models)
-    return checked
-
-
-def _guess_kind(value: str, base: Path) -> str:
-    """``url``, ``file`` or ``text`` from what the value looks like (surrounding whitespace aside, as
-    spreadsheets and copy-paste leave it): an existing file, or a path by its shape, is a file; a
-    text is recognised as text, never because it failed to be a file."""
-    stripped = value.strip()
-    if _SCHEME.match(stripped):
-        return "text" if any(c.isspace() for c in stripped) else "url"
-    if "\n" in stripped or len(stripped) > 1024:
-        return "text"
-    for candidate in dict.fromkeys((value, stripped)):
-        try:
-            if (base / Path(candidate).expanduser()).exists():
-                return "file"
-        except (OSError, ValueError):  # not a possible path at all (too long, NUL bytes...)
-            return "text"
-    return "file" if _looks_like_path(stripped) else "text"
-
-
-def _looks_like_path(value: str) -> bool:
-    """A media file name (``take 1.wav``), an explicit path (``/data/x``, ``./x``, ``~/x``, ``C:\\x``), or
-    separators without spaces (``data/rec1``); not a sentence such as ``yes/no questions are hard``."""
-    if Path(value).suffix.lower() in _MEDIA_SUFFIXES:
-        return True
-    if _PATH_START.match(value):
-        return True
-    return ("/" in value or "\\" in value) and not any(c.isspace() for c in value)
-
-
-def _check_url(value: str) -> _Checked:
-    stripped = value.strip()
-    note = "surrounding whitespace removed from the URL" if stripped != value else None
-    parts = urlsplit(stripped)
-    if parts.scheme.lower() not in ("http", "https"):
-        return _Checked(kind="url", problem=f"URL scheme {parts.scheme!r} is not supported: Hume fetches only "
-                                            "http(s) URLs; upload the file or host it over https")
-    if not parts.hostname:
-        return _Checked(kind="url", problem=f"URL {stripped!r} has no host; check the column for truncated URLs")
-    return _Checked(kind="url", note=note)
-
-
-def _check_text(value: str, limits: InputLimits) -> _Checked:
-    size = len(value.encode("utf-8"))
-    if size > limits.max_text_bytes:
-        return _Checked(kind="text", size=size, problem=f"the text is {size:,} bytes, over Hume's "
-                        f"{limits.max_text_bytes:,}-byte limit per text string; split it into several rows")
-    return _Checked(kind="text", size=size, media_type="text/plain")
-
-
-def _check_file(value: str, base: Path, limits: InputLimits) -> _Checked:
-    path = _resolve(value, base)
-    shown = str(path)
-    try:
-        path.exists()
-    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte...
-        return _Checked(kind="file", path=shown[:300], problem=f"{shown[:120]!r} cannot be a file path "
-                        f"({getattr(exc, 'strerror', None) or exc}); check the column for corrupted paths")
-    note = None
-    if not path.exists() and value.strip() != value and value.strip():
-        stripped = _resolve(value.strip(), base)
-        if stripped.exists():
-            path, shown, note = stripped, str(stripped), f"surrounding whitespace removed from the path {value!r}"
-    if not path.exists():
-        return _Checked(kind="file", path=shown, problem=_not_found(value, shown, base))
-    checked = _check_existing(path, shown, limits)
-    return _Checked(**{**_as_dict(checked), "note": note}) if note else checked
-
-
-def _resolve(value: str, base: Path) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base / path
-
-
-def _not_found(value: str, shown: str, base: Path) -> str:
-    """Say where the path was looked for, and what may be wrong with the value."""
-    relative = not Path(value.strip()).expanduser().is_absolute()
-    where = f" (the relative path {value.strip()!r} resolved against the root folder {base})" if relative else ""
-    spaces = (f"; the value {value!r} has whitespace around it, and the path without it does not exist either"
-              if value.strip() != value else "")
-    return f"file not found: {shown}{where}{spaces}; check the path" + (" or the root folder" if relative else "")
-
-
-def _check_existing(path: Path, shown: str, limits: InputLimits) -> _Checked:
-    if path.is_dir():
-        return _Checked(kind="file", path=shown, problem=f"{shown} is a directory, not a file; point at a file in it")
-    if not path.is_file():
-        return _Checked(kind="file", path=shown, problem=f"{shown} is not a regular file (a device or pipe?); "
-                                                         "point at a regular file")
-    try:
-        size = path.stat().st_size
-        info = probe(path) if size else None
-    except OSError as exc:
-        return _Checked(kind="file", path=shown, problem=f"cannot read {shown} ({exc.strerror or exc}); "
-                                                         "check its permissions")
-    if size == 0 or info is None:
-        return _Checked(kind="file", path=shown, size=0, problem=f"{shown} is empty (0 bytes); re-export or drop it")
-    checked = _Checked(kind="file", path=shown, size=size, duration=info.duration, media_type=info.media_type)
-    problem = _media_problem(path, size, info, limits)
-    return _Checked(**{**_as_dict(checked), "problem": problem}) if problem else checked
-
-
-def _media_problem(path: Path, size: int, info: Any, limits: InputLimits) -> str | None:
-    if size > limits.max_upload_bytes:
-        return (f"{path.name} is {_bytes(size)}, over Hume's {_bytes(limits.max_upload_bytes)} limit "
-                "for uploads; host it and pass its https URL instead (1 GB limit), or split it")
-    if info.kind in ("unknown",):
-        return (f"{path.name} is not a media type Hume measures (content not recognised as audio, video, image, "
-                "text or an archive); convert it to WAV, MP3, MP4, PNG or JPEG")
-    named = _kind_from_name(path.name)
-    if named and named != info.kind and info.kind != "text":
-        return (f"{path.name} is mislabelled: its name says {named} but its content is {info.media_type}; "
-                "rename it with the right extension or fix the path")
-    suffix = path.suffix.lower()
-    if named and suffix in _SNIFFABLE and info.duration is None and info.width is None:
-        # Nothing was read from the header (no duration, no size): check the content is this kind at all.
-        by_content = probe(path, filename="")
-        unreadable = by_content.kind in ("audio", "video") and suffix not in _DURATION_OPTIONAL
-        if by_content.kind in ("unknown", "text") or unreadable:
-            found = "plain text" if by_content.kind == "text" else f"not a readable {named} file"
-            return (f"{path.name} is named like {named} but its content is {found} (corrupt, truncated or "
-                    "mislabelled); re-export the file or fix the path")
-    if info.duration is not None and info.duration > limits.max_media_seconds:
-        return (f"{path.name} lasts {_seconds(info.duration)}, over Hume's {_seconds(limits.max_media_seconds)} "
-                "limit per file; split it into shorter recordings")
-    return None
-
-
-def _bytes(size: float) -> str:
-    """A size for a message: MB when large, exact bytes when small (a tiny custom limit stays readable)."""
-    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{int(size):,} bytes"
-
-
-def _seconds(seconds: float) -> str:
-    """A duration for a message: hours when long, seconds otherwise."""
-    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds:,.2f} s"
-
-
-def _kind_from_name(name: str) -> str | None:
-    guessed = mimetypes.guess_type(name)[0] or ""
-    if name.lower().endswith(".wav"):
-        return "audio"
-    for prefix in ("audio", "video", "image"):
-        if guessed.startswith(prefix + "/"):
-            return prefix
-    return None
-
-
-def _check_models(checked: _Checked, models: frozenset[str]) -> _Checked:
-    kind = media_category(checked.kind, checked.media_type)
-    if kind is None:
-        return checked
-    if not models & MODELS_FOR_KIND[kind]:
-        useful = sorted(MODELS_FOR_KIND[kind])
-        return _Checked(**{**_as_dict(checked), "problem": f"none of the requested models ({sorted(models)}) "
-                           f"measures {kind}; request one of {useful} or drop the row"})
-    return checked
-
-
-def media_category(source_kind: Any, media_type: Any) -> str | None:
-    """The key of :data:`MODELS_FOR_KIND` for a checked source (``source_kind``, ``source_media_type``),
-    or ``None`` when unknown (a URL, whose content is only seen by Hume)."""
-    if source_kind == "text":
-        return "text"
-    media = media_type if isinstance(media_type, str) else ""
-    if source_kind != "file":
-        return None
-    for prefix in ("audio", "video", "image"):
-        if media.startswith(prefix + "/"):
-            return prefix
-    return "archive" if media in ("application/zip", "application/gzip", "application/x-tar") else None
-
-
-def _as_dict(checked: _Checked) -> dict[str, Any]:
-    return {name: getattr(checked, name) for name in _Checked.__slots__}
 
 
 def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool, base: Path) -> None:

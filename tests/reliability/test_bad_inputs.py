@@ -217,7 +217,7 @@ def test_bad_input_is_refused_before_any_request(case: Case, tmp_path: Path, mon
         if os.geteuid() == 0:  # root reads anything: make the probe fail as an unreadable file would
             def denied(path: Any, **kwargs: Any) -> Any:
                 raise PermissionError(13, "Permission denied", str(path))
-            monkeypatch.setattr("humekit.pipeline.validation.probe", denied)
+            monkeypatch.setattr("humekit.pipeline.sources.probe", denied)
         else:
             wav(tmp_path / "locked.wav").chmod(0)
     built = case.build(tmp_path)

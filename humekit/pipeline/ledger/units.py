@@ -1,0 +1,112 @@
+"""The units of work in a ledger: claims (before anything is sent), their states, refusals and takeovers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from humekit.pipeline.ledger.records import Claim, LedgerInput, owner_token
+from humekit.pipeline.ledger.store import LedgerStore
+
+__all__ = ["UnitsMixin"]
+
+
+class UnitsMixin(LedgerStore):
+    """Claims on units and their states (tables ``jobs``, ``inputs`` and ``refused_payloads``)."""
+
+    def claim(
+        self, job_key: str, *, backend: str, kind: str, request: dict[str, Any], inputs: Sequence[LedgerInput]
+    ) -> Claim:
+        """Record the intent to submit a job with its input→row mapping, or return the existing claim."""
+        now = self._now_ms()
+        with self._write() as db:
+            row = db.execute("SELECT state, job_id, owner, claimed_ms FROM jobs WHERE job_key=?", (job_key,)).fetchone()
+            if row is not None:
+                return Claim(job_key, row[0], row[1], row[2], row[3], ours=False)
+            owner = owner_token()
+            db.execute(
+                "INSERT INTO jobs (job_key, backend, kind, state, owner, request, claimed_ms, updated_ms, num_inputs,"
+                " num_rows) VALUES (?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?)",
+                (job_key, backend, kind, owner, json.dumps(request, sort_keys=True), now, now,
+                 len({i.input_key for i in inputs}), len(inputs)),
+            )
+            db.executemany(
+                "INSERT INTO inputs (job_key, input_key, fingerprint, id_token, content, md5) VALUES (?,?,?,?,?,?)",
+                [(job_key, i.input_key, i.fingerprint, i.id_token, i.content, i.md5) for i in inputs],
+            )
+        return Claim(job_key, "submitting", None, owner, now, ours=True)
+
+    def take_over(self, job_key: str, *, expected_owner: str | None) -> bool:
+        """Make this process the owner of a stale ``submitting`` claim; False if someone else did first."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET owner=?, updated_ms=? WHERE job_key=? AND state='submitting' AND owner IS ?",
+                (owner_token(), self._now_ms(), job_key, expected_owner),
+            )
+            return cursor.rowcount == 1
+
+    def record_submitted(self, job_key: str, job_id: str) -> None:
+        """Commit the job id the API returned (call it before anything else happens)."""
+        now = self._now_ms()
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET job_id=?, state='submitted', status=COALESCE(status, 'QUEUED'), submitted_ms=?,"
+                " updated_ms=? WHERE job_key=?",
+                (job_id, now, now, job_key),
+            )
+
+    def record_rejected(self, job_key: str, message: str, *, payload: str) -> None:
+        """The API refused this exact payload for a limit: it must never be sent again, under any job key
+        (``payload`` is its :func:`payload_key`; :meth:`refusal` answers for it from now on)."""
+        now = self._now_ms()
+        with self._write() as db:
+            db.execute("UPDATE jobs SET state='rejected', message=?, updated_ms=? WHERE job_key=?", (message, now, job_key))
+            db.execute("UPDATE inputs SET superseded=1 WHERE job_key=?", (job_key,))
+            db.execute("INSERT OR IGNORE INTO refused_payloads (payload, job_key, message, refused_ms) VALUES (?,?,?,?)",
+                       (payload, job_key, message, now))
+
+    def refusal(self, payload: str) -> str | None:
+        """The API's reason if it ever refused this payload (a :func:`payload_key`), else ``None``."""
+        row = self._db().execute("SELECT message FROM refused_payloads WHERE payload=?", (payload,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def release(self, job_key: str) -> None:
+        """Forget a claim whose POST the API refused outright (nothing was created), so that the next
+        run claims it afresh instead of reconciling it against the job list."""
+        with self._write() as db:
+            row = db.execute("SELECT 1 FROM jobs WHERE job_key=? AND state='submitting' AND job_id IS NULL",
+                             (job_key,)).fetchone()
+            if row is not None:
+                db.execute("DELETE FROM inputs WHERE job_key=?", (job_key,))
+                db.execute("DELETE FROM jobs WHERE job_key=?", (job_key,))
+
+    def record_abandoned(self, job_key: str, message: str) -> None:
+        """A claim that was never submitted (e.g. its rows are no longer wanted)."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET state='abandoned', message=?, updated_ms=? WHERE job_key=? AND job_id IS NULL",
+                (message, self._now_ms(), job_key),
+            )
+            # A job another process submitted meanwhile keeps its rows: detaching them would pay twice.
+            if cursor.rowcount:
+                db.execute("UPDATE inputs SET superseded=1 WHERE job_key=?", (job_key,))
+
+    def record_status(self, job_id: str, status: str, message: str | None = None) -> None:
+        """Remember the API's latest status for a job."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET status=?, message=COALESCE(?, message), updated_ms=? WHERE job_id=?",
+                (status, message, self._now_ms(), job_id),
+            )
+
+    def supersede(self, fingerprints: Iterable[str]) -> None:
+        """Detach rows from their current jobs so they can be submitted again (retrying failures)."""
+        with self._write() as db:
+            db.executemany("UPDATE inputs SET superseded=1 WHERE fingerprint=?", [(f,) for f in fingerprints])
+
+    def state(self, job_key: str) -> Claim | None:
+        """The current claim of a job key, if any."""
+        row = self._db().execute("SELECT state, job_id, owner, claimed_ms FROM jobs WHERE job_key=?",
+                                 (job_key,)).fetchone()
+        return None if row is None else Claim(job_key, row[0], row[1], row[2], row[3], ours=False)
