@@ -136,3 +136,12 @@ def test_malformed_payloads(body: bytes, match: str) -> None:
     """Bodies that are not a recognisable event raise MalformedPayloadError saying why."""
     with pytest.raises(MalformedPayloadError, match=match):
         parse_event(body)
+
+
+def test_a_job_callback_parsed_from_bytes_keeps_its_body_exactly() -> None:
+    """A job callback read from bytes carries those bytes (what the job ledger keeps); from a dict, none."""
+    raw = b'{"job_id": "j-1", "status": "COMPLETED",  "predictions": []}'
+    event = parse_event(raw)
+    assert isinstance(event, JobCallback) and event.body == raw
+    assert parse_event(json.loads(raw)).body is None
+    assert event == parse_event(json.loads(raw))  # the body is not part of what the event says

@@ -62,6 +62,17 @@ def test_callback_predictions_equal_fetched_predictions(tmp_path, receiver):
     pd.testing.assert_frame_equal(by_callback.predictions, polled.predictions)
 
 
+def test_the_ledger_keeps_a_callback_body_as_received(tmp_path, receiver):
+    """A job completed by callback has the callback's body, byte for byte, as its answer in the ledger."""
+    emu = Emulator(api_key="k", schedule=Schedule(queued=0.1, running=0.2))
+    result = measure(TABLE, id_col="id", source_col="text", models=["language"], kind="text", client=emu.client(),
+                     ledger=tmp_path / "a.sqlite", progress=False, callback=receiver)
+    emu.stop()
+    (job_id,) = result.submitted
+    recorded = receiver._store.find([job_id], ["job"], handled=False)[job_id]
+    assert recorded.body is not None and result.ledger.predictions(job_id) == recorded.body
+
+
 def test_callback_must_be_a_receiver(tmp_path):
     """Passing something else as callback= is a configuration error that says what to pass."""
     emu = Emulator(api_key="k")

@@ -178,6 +178,9 @@ class JobCallback:
     message: str | None = None
     r"""The failure message: from ``message``, ``error`` or ``state.message`` (field name UNCONFIRMED)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    body: bytes | None = field(default=None, repr=False, compare=False)
+    r"""The body exactly as received, when parsed from bytes or text: what the job ledger keeps as the job's answer
+    (the predictions decoder reads a callback body), so it is neither parsed nor written out again."""
 
     @property
     def ok(self) -> bool:
@@ -260,7 +263,8 @@ def parse_event(payload: bytes | str | dict[str, Any]) -> Event:
                         timestamp=_int(data, "timestamp"),
                         extra=_extra(data, {"timestamp", "tool_call_message"}))  # fmt: skip
     if name == "job":
-        return _job(data)
+        return _job(data, body=payload.encode() if isinstance(payload, str) else None if isinstance(payload, dict)
+                    else bytes(payload))
     return UnknownEvent(name, data)
 
 
@@ -349,7 +353,7 @@ def _tool_message(value: Any) -> ToolCallMessage:
                            extra={k: v for k, v in value.items() if k not in known})  # fmt: skip
 
 
-def _job(data: dict[str, Any]) -> JobCallback:
+def _job(data: dict[str, Any], *, body: bytes | None) -> JobCallback:
     job_id = data.get("job_id")
     if not isinstance(job_id, str) or not job_id:
         raise MalformedPayloadError(f"a job callback needs a non-empty string 'job_id', got {job_id!r}")
@@ -370,4 +374,5 @@ def _job(data: dict[str, Any]) -> JobCallback:
     if message is not None and not isinstance(message, str):
         message = orjson.dumps(message).decode()
     extra = {k: v for k, v in data.items() if k not in {"job_id", "status", "predictions", "message"}}
-    return JobCallback(job_id=job_id, status=status.upper(), predictions=predictions, message=message, extra=extra)
+    return JobCallback(job_id=job_id, status=status.upper(), predictions=predictions, message=message, extra=extra,
+                       body=body)

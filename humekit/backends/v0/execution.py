@@ -168,7 +168,10 @@ def _settled(callback: CallbackReceiver | None, store: Ledger) -> Settled | None
                 continue
             predictions = getattr(event, "predictions", None)
             if status == "COMPLETED" and predictions is not None:
-                store.store_predictions(job_id, orjson.dumps(predictions))
+                # the body as received (the decoder reads a callback body), or, from a receiver that gives
+                # only parsed events, the predictions written out once
+                body = getattr(event, "body", None)
+                store.store_predictions(job_id, body if isinstance(body, bytes) else orjson.dumps(predictions))
             finished[job_id] = JobDetails(job_id=job_id, status=status, message=getattr(event, "message", None))
         return finished
 
