@@ -6,6 +6,10 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +18,8 @@ from _memory_backend import EMOTIONS, MemoryBackend, MemoryServer, expected_scor
 
 import humekit
 from humekit.errors import APIConnectionError, ConfigurationError
+from humekit.pipeline.input_limits import InputLimits
+from humekit.pipeline.planning import KINDS, Plan, RowInput, distinct_inputs, unit
 
 TESTS = Path(__file__).parent
 
@@ -187,3 +193,55 @@ def test_measuring_with_a_synchronous_backend_loads_no_v0_sending_code(tmp_path:
     """)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(done.stdout) == {"ok": 2, "loaded": []}
+
+
+class PairedBackend(MemoryBackend):
+    """The memory API taking two inputs per request (to exercise the halving of a refused unit)."""
+
+    def pack(self, rows: Sequence[RowInput], *, config: str, models: Sequence[str], salt: str,
+             limits: InputLimits) -> Plan:
+        groups = distinct_inputs(rows)
+        items = [item for kind in KINDS for item in groups[kind]]
+        units = [unit(items[i].kind, items[i:i + 2], f"{config}{salt}") for i in range(0, len(items), 2)]
+        return Plan(jobs=[replace(u, models=tuple(models)) for u in units], unplannable={}, config_key=config)
+
+
+def test_a_refused_unit_of_several_inputs_is_halved_down_to_the_input_at_fault(tmp_path: Path) -> None:
+    """A 413 for a two-input request resends each input alone; only the one over the limit fails, once."""
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "text": ["one", "two", "three", "four"]})
+    server = MemoryServer(too_large={"three"})
+    result = humekit.measure(frame, id_col="id", source_col="text", kind="text", models=["language"],
+                             backend=PairedBackend(server), ledger=tmp_path / "l.sqlite", progress=False)
+    assert result.status.set_index("id")["status"].to_dict() == {"a": "ok", "b": "ok", "c": "failed", "d": "ok"}
+    assert sorted(server.sent) == sorted([("one", "two"), ("three", "four"), ("three",), ("four",)])
+    again = MemoryServer(too_large={"three"})
+    humekit.measure(frame, id_col="id", source_col="text", kind="text", models=["language"],
+                    backend=PairedBackend(again), ledger=tmp_path / "l.sqlite", progress=False)
+    assert again.sent == []  # neither the pair nor the input alone is sent again
+
+
+def test_no_more_requests_are_in_flight_than_concurrency_allows(tmp_path: Path) -> None:
+    """With concurrency=2, at most two requests are being answered at any moment."""
+
+    class Counting(MemoryServer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.now = self.peak = 0
+            self.gauge = threading.Lock()
+
+        def answer(self, texts: tuple[str, ...], keys: tuple[str, ...]) -> bytes:
+            with self.gauge:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+            time.sleep(0.02)  # long enough for the pool to try to overlap requests
+            try:
+                return super().answer(texts, keys)
+            finally:
+                with self.gauge:
+                    self.now -= 1
+
+    server = Counting()
+    result = humekit.measure(table(12), id_col="id", source_col="text", kind="text", models=["language"],
+                             backend=MemoryBackend(server, concurrency=2), ledger=tmp_path / "l.sqlite",
+                             progress=False)
+    assert result.counts()["ok"] == 12 and server.peak == 2
