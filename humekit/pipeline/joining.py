@@ -28,7 +28,7 @@ from humekit.backends.base import COMPLETED, FAILED, Decoded
 from humekit.pipeline.columns import DESCRIPTOR_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS, STATUS_DTYPE
 from humekit.pipeline.coverage import Coverage
 from humekit.pipeline.ledger import Ledger
-from humekit.pipeline.validation import MODELS_FOR_KIND
+from humekit.pipeline.sources import MODELS_FOR_KIND
 from humekit.predictions._schema import MODEL_ORDER
 
 __all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note", "notes"]

@@ -119,9 +119,10 @@ def measure(
             predictions).
         callback_fallback: with ``callback``, seconds before a job whose callback has not arrived
             is polled (then slowly, doubling); a lost callback only delays the result.
-        backend: the API backend (default: Hume's v0 batch API through ``client``:
-            ``BatchBackend(client)``; pass ``BatchBackend(client, settle=30)`` to wait longer before
-            a job whose answer was lost is posted again).
+        backend: the API backend, any :class:`humekit.backends.base.Backend` (default: Hume's v0
+            batch API through ``client``, ``humekit.backends.v0.BatchBackend(client)``; pass
+            ``BatchBackend(client, settle=30)`` to wait longer before a job whose answer was lost is
+            posted again).
 
     Returns:
         A :class:`MeasureResult` with ``.status``, ``.predictions``, ``.wide()``, ``.per_row()``

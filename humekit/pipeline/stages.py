@@ -20,7 +20,7 @@ from humekit.pipeline.coverage import Coverage, cover
 from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.joining import Joined, join_results
 from humekit.pipeline.planning import Plan, RowInput, Unit, config_key, for_config
-from humekit.pipeline.validation import MODELS_FOR_KIND, media_category
+from humekit.pipeline.sources import MODELS_FOR_KIND, media_category
 
 __all__ = ["Outcome", "in_flight", "send_and_join"]
 
