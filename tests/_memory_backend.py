@@ -76,7 +76,7 @@ class MemoryBackend(SyncBackend):
         texts = tuple(item.value for item in unit.inputs)
         return self.server.answer(texts, tuple(unit.input_key(i) for i in range(len(unit.inputs))))
 
-    def decode(self, kind: str, answer: bytes) -> Decoded:
+    def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
         rows = [{"input_key": a["input"], "model": "language", "emotion": emotion, "score": score}
                 for a in json.loads(answer)["answers"] for emotion, score in a["scores"].items()]
         scores = pd.DataFrame(rows).reindex(columns=["input_key", *PREDICTION_COLUMNS])

@@ -8,9 +8,10 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -19,7 +20,8 @@ from _memory_backend import EMOTIONS, MemoryBackend, MemoryServer, expected_scor
 import humekit
 from humekit.errors import APIConnectionError, ConfigurationError
 from humekit.pipeline.input_limits import InputLimits
-from humekit.pipeline.planning import KINDS, Plan, RowInput, distinct_inputs, unit
+from humekit.backends.base import Decoded
+from humekit.pipeline.planning import KINDS, Plan, RowInput, Unit, distinct_inputs, unit
 
 TESTS = Path(__file__).parent
 
@@ -168,7 +170,7 @@ def test_a_sigkill_mid_request_resumes_without_losing_or_repeating_answers(tmp_p
     stored = humekit.Ledger(ledger)
     units = stored.jobs()
     assert (units["status"] == "COMPLETED").sum() == kill_after
-    assert (units["state"] == "submitting").sum() == 1  # the one in flight: claimed, never answered
+    assert (units["state"] == "submitting").sum() == 9 - kill_after  # every unit was recorded before any was sent
     assert stored.integrity_check() == "ok"
     healthy = MemoryServer()
     result = run(frame, healthy, ledger)
@@ -245,3 +247,48 @@ def test_no_more_requests_are_in_flight_than_concurrency_allows(tmp_path: Path) 
                              backend=MemoryBackend(server, concurrency=2), ledger=tmp_path / "l.sqlite",
                              progress=False)
     assert result.counts()["ok"] == 12 and server.peak == 2
+
+
+class HalvesBackend(MemoryBackend):
+    """The memory API sent each text in two parts (as a long recording is sent in windows), the second
+    part's times 10 s later on the text's clock."""
+
+    def pack(self, rows: Sequence[RowInput], *, config: str, models: Sequence[str], salt: str,
+             limits: InputLimits) -> Plan:
+        groups = distinct_inputs(rows)
+        units = [replace(unit(kind, [item], f"{config}{salt}", part=part), models=tuple(models))
+                 for kind in KINDS for item in groups[kind] for part in ("1/2", "2/2")]
+        return Plan(jobs=units, unplannable={}, config_key=config)
+
+    def send(self, unit: Unit, *, models: Mapping[str, Any], transcription: Any) -> bytes:
+        words = unit.inputs[0].value.split()
+        half = words[: len(words) // 2] if unit.part == "1/2" else words[len(words) // 2 :]
+        return self.server.answer((" ".join(half),), (unit.input_key(0),))
+
+    def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
+        decoded = super().decode(kind, answer, request=request)
+        offset = 0.0 if request["part"] == "1/2" else 10.0
+        return replace(decoded, scores=decoded.scores.assign(begin=offset))
+
+
+def test_units_that_each_send_part_of_an_input_are_joined_together_and_resumed_part_by_part(tmp_path: Path) -> None:
+    """Two parts per text: every row gets both parts' scores on its own clock; after a failure only the
+    parts without an answer are sent again."""
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "text": ["one two three four", "five six", "seven eight nine ten"]})
+    with pytest.raises(APIConnectionError):
+        humekit.measure(frame, id_col="id", source_col="text", kind="text", models=["language"],
+                        backend=HalvesBackend(MemoryServer(drop_after=3), concurrency=1), ledger=tmp_path / "l.sqlite",
+                        progress=False)
+    healthy = MemoryServer()
+    result = humekit.measure(frame, id_col="id", source_col="text", kind="text", models=["language"],
+                             backend=HalvesBackend(healthy), ledger=tmp_path / "l.sqlite", progress=False)
+    assert len(healthy.sent) == 6 - 3
+    assert result.counts()["ok"] == 3
+    got = result.predictions
+    for row_id, text in zip(frame["id"], frame["text"], strict=True):
+        words = text.split()
+        halves = {0.0: " ".join(words[: len(words) // 2]), 10.0: " ".join(words[len(words) // 2 :])}
+        mine = got[got["id"] == row_id]
+        assert sorted(mine["begin"].unique()) == [0.0, 10.0]
+        for begin, emotion, score in zip(mine["begin"], mine["emotion"], mine["score"], strict=True):
+            assert score == pytest.approx(expected_score(halves[begin], str(emotion)))

@@ -132,8 +132,9 @@ class Backend(Protocol):
         nothing to wait for. Raises :class:`~humekit.WaitTimeoutError` when ``run.timeout`` runs out."""
         ...
 
-    def decode(self, kind: str, answer: bytes) -> Decoded:
-        """A stored answer as tables keyed by input."""
+    def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
+        """A stored answer as tables keyed by input; ``request`` is what the ledger recorded when the unit was
+        claimed (where a window starts, when each frame was taken: what puts the answer on the input's clock)."""
         ...
 
     def in_flight(self, unit_keys: Sequence[str], ledger: Ledger) -> list[str]:

@@ -23,7 +23,7 @@ import abc
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -36,6 +36,15 @@ from humekit.pipeline.ledger import Ledger, payload_key
 from humekit.pipeline.planning import KINDS, Plan, RowInput, Unit, distinct_inputs, rebuild_job, unit
 
 __all__ = ["SyncBackend"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A unit recorded in the ledger and ours to send, with what it asks for and its payload key."""
+
+    unit: Unit
+    models: Mapping[str, Any]
+    payload: str
 
 _TRANSIENT = (APIConnectionError, ServerError)
 
@@ -67,12 +76,13 @@ class SyncBackend(abc.ABC):
         when the API refuses it for a limit, another :class:`~humekit.APIStatusError` for other refusals."""
 
     @abc.abstractmethod
-    def decode(self, kind: str, answer: bytes) -> Decoded:
-        """A stored answer as tables keyed by input."""
+    def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
+        """A stored answer as tables keyed by input (``request``: what :meth:`request` recorded for its unit)."""
 
     def request(self, unit: Unit) -> dict[str, Any]:
-        """What the ledger records about a unit's request (no file bytes): by default its inputs."""
-        return unit.describe()
+        """What the ledger records about a unit's request (no file bytes): its inputs and, for a unit that
+        sends part of its input, that ``part`` (override to add what :meth:`decode` will need)."""
+        return {**unit.describe(), **({"part": unit.part} if unit.part else {})}
 
     def pack(self, rows: Sequence[RowInput], *, config: str, models: Sequence[str], salt: str,
              limits: InputLimits) -> Plan:
@@ -107,7 +117,7 @@ class SyncBackend(abc.ABC):
         units = []
         for job_key, kind in zip(stale["job_key"], stale["kind"], strict=True):
             rebuilt = rebuild_job(job_key, kind, recorded[recorded["job_key"] == job_key], rows,
-                                  models=list(requests[job_key]["models"]))
+                                  models=list(requests[job_key]["models"]), part=requests[job_key].get("part", ""))
             if rebuilt is None:
                 store.record_abandoned(job_key, "its rows are no longer in the table")
             else:
@@ -125,23 +135,26 @@ class SyncBackend(abc.ABC):
 
     # -- sending ------------------------------------------------------------------------------------
     def _send_all(self, units: Sequence[Unit], run: Run, *, resuming: bool) -> Executed:
+        """Claim every unit first (so a crash leaves the rest recorded, to be resumed), then send the
+        claimed ones ``concurrency`` at a time; the halves of a refused unit are claimed and sent in turn."""
         report = Executed()
         lock = threading.Lock()
-        queue = deque(units)
+        queue = deque(claimed for item in units if (claimed := self._claim(item, run, report, lock, resuming)))
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"humekit-{self.name}") as pool:
-            running: dict[Future[list[Unit]], Unit] = {}
+            running: set[Future[list[Unit]]] = set()
             while queue or running:
                 while queue and len(running) < self.concurrency:
-                    item = queue.popleft()
-                    running[pool.submit(self._one, item, run, report, lock, resuming)] = item
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    del running[future]
-                    queue.extendleft(reversed(future.result()))  # halves of a refused unit; errors raise here
+                    running.add(pool.submit(self._send_claimed, queue.popleft(), run, report, lock))
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:  # a refused unit's halves; an error is raised here, after the others finish
+                    halves = [c for half in future.result() if (c := self._claim(half, run, report, lock, resuming))]
+                    queue.extendleft(reversed(halves))
         return report
 
-    def _one(self, item: Unit, run: Run, report: Executed, lock: threading.Lock, resuming: bool) -> list[Unit]:
-        """Claim, send and store one unit; return the halves to send instead if it was refused for a limit."""
+    def _claim(self, item: Unit, run: Run, report: Executed, lock: threading.Lock,
+               resuming: bool) -> _Claimed | None:
+        """Record the unit before anything is sent; ``None`` when there is nothing to send (answered before,
+        another process has it, or its payload was refused before: then its rows are reported)."""
         store = run.ledger
         models = {name: run.models[name] for name in item.models}
         request = {**self.request(item), "endpoint": self.endpoint, "models": models,
@@ -154,22 +167,32 @@ class SyncBackend(abc.ABC):
             if claim.state == "submitted":  # answered (or failed) before: nothing is sent again
                 with lock:
                     report.reused.append(item.key)
-                return []
-            if claim.state == "rejected":
-                refused = str(store.jobs([item.key])["message"].iloc[0])
-            elif not claim.ours and not resuming and not store.take_over(item.key, expected_owner=claim.owner):
-                return []  # another process took it over
-            else:
-                refused = self._send_and_store(item, models, run, payload=payload, report=report, lock=lock)
-                if refused is None:
-                    return []
+                return None
+            if claim.state != "rejected":
+                if not claim.ours and not resuming and not store.take_over(item.key, expected_owner=claim.owner):
+                    return None  # another process took it over
+                return _Claimed(item, models, payload)
+            refused = str(store.jobs([item.key])["message"].iloc[0])
+        self._refused(item, refused, report, lock)
+        return None
+
+    def _send_claimed(self, claimed: _Claimed, run: Run, report: Executed, lock: threading.Lock) -> list[Unit]:
+        """Send one claimed unit and store its answer; the halves to send instead if it was refused for a limit."""
+        item = claimed.unit
+        refused = self._send_and_store(item, claimed.models, run, payload=claimed.payload, report=report, lock=lock)
+        if refused is None:
+            return []
         if len(item.inputs) > 1:
             return list(item.halves(f"{item.key}|split"))
+        self._refused(item, refused, report, lock)
+        return []
+
+    @staticmethod
+    def _refused(item: Unit, refused: str, report: Executed, lock: threading.Lock) -> None:
         with lock:
             for row in item.rows:
                 report.rejected[row.index] = (f"{refused} (the API refused this input even alone, so humekit will not "
                                               "send it again with these models)")
-        return []
 
     def _send_and_store(self, item: Unit, models: Mapping[str, Any], run: Run, *, payload: str, report: Executed,
                         lock: threading.Lock) -> str | None:

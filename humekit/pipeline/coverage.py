@@ -9,7 +9,9 @@ include that model with the same options. Measuring with ``prosody`` and later w
 and ``face`` therefore sends only ``face``; dropping a model sends nothing; and jobs recorded
 before planning was per model (one job for all the models of a call) are read the same way.
 
-When several live jobs cover a pair, the one recorded first answers for it, so reruns agree.
+When several live jobs cover a pair, the one recorded first answers for it, so reruns agree. Units that
+each send a *part* of one input (the windows of a long recording) answer for it together: the pair is
+covered by every live part recorded with the first one's fingerprint.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def cover(
     jobs = ledger.jobs(set(found["job_key"])) if len(found) else None
     provides: dict[str, tuple[str, ...]] = {}  # job key -> the requested models it answers with
     kinds: dict[str, str] = {}
+    parts: set[str] = set()  # the units that send a part of their input
     if jobs is not None:
         requests = ledger.requests(jobs["job_key"])
         wanted = {name: _canonical(options) for name, options in models.items()}
@@ -78,8 +81,11 @@ def cover(
                 continue
             made = request.get("models") or {}
             provides[job_key] = tuple(m for m in models if m in made and _canonical(made[m]) == wanted[m])
+            if request.get("part"):
+                parts.add(job_key)
             kinds[job_key] = kind
     taken: dict[int, dict[str, tuple[str, str]]] = {}  # row position -> model -> (fingerprint, job key)
+    also: dict[tuple[int, str], list[str]] = {}  # (row position, model) -> the other parts that answer with it
     matched: dict[str, RowInput] = {}
     columns = (found[c].tolist() for c in ("job_key", "fingerprint", "id_token", "content"))
     for job_key, fingerprint, token, content in zip(*columns, strict=True):  # in the order recorded
@@ -89,14 +95,17 @@ def cover(
         matched[fingerprint] = row if row.fingerprint == fingerprint else replace(row, fingerprint=fingerprint)
         chosen = taken.setdefault(row.index, {})
         for model in provides[job_key]:
-            chosen.setdefault(model, (fingerprint, job_key))
+            first = chosen.setdefault(model, (fingerprint, job_key))
+            if first != (fingerprint, job_key) and first[0] == fingerprint and {first[1], job_key} <= parts:
+                also.setdefault((row.index, model), []).append(job_key)  # another part of the same input
     assignments = []
     missing: dict[int, tuple[str, ...]] = {}
     for row in rows:
         chosen = taken.get(row.index, {})
         grouped: dict[tuple[str, str], list[str]] = {}
         for model, pair in chosen.items():
-            grouped.setdefault(pair, []).append(model)
+            for answering in (pair, *((pair[0], key) for key in also.get((row.index, model), ()))):
+                grouped.setdefault(answering, []).append(model)
         assignments += [Assignment(row.index, fingerprint, job_key, tuple(names))
                         for (fingerprint, job_key), names in grouped.items()]
         absent = tuple(m for m in models if m not in chosen)

@@ -17,9 +17,9 @@ no model that applies was asked for ("face: does not apply to audio").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,10 @@ from humekit.predictions._schema import MODEL_ORDER
 
 __all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note", "notes"]
 
-#: How a unit's stored answer becomes tables keyed by input: the backend's ``decode(kind, answer)``.
-Decoder = Callable[[str, bytes], Decoded]
+class Decoder(Protocol):
+    """How a unit's stored answer becomes tables keyed by input: the backend's ``decode``."""
+
+    def __call__(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded: ...
 
 _FOUND_NOTHING = {"face": "no face found", "facemesh": "no face found", "prosody": "no speech found",
                   "burst": "no vocal burst found", "language": "no speech transcribed",
@@ -150,13 +152,14 @@ def _unit_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFra
     found: dict[tuple[str, str], tuple[list[tuple[str, str | None]], set[tuple[str, str]]]] = {}
     if jobs is None:
         return scores, descriptors, errors, found
+    requests = ledger.requests([str(k) for k in jobs.index[jobs["status"] == COMPLETED]])
     for job_key, job in jobs.iterrows():
         if job["status"] != COMPLETED:
             continue
         body = ledger.answer(str(job_key))
         if body is None:
             continue
-        decoded = decode(str(job["kind"]), body)
+        decoded = decode(str(job["kind"]), body, request=requests.get(str(job_key), {}))
         errors.update(((str(job_key), input_key), message) for input_key, message in decoded.errors.items())
         found.update(((str(job_key), input_key), answered) for input_key, answered in decoded.answered.items())
         keys = mapping[mapping["job_key"] == job_key][["input_key", "row_index", "row_id", "models"]]

@@ -84,6 +84,9 @@ class Unit:
     inputs: tuple[PlannedInput, ...]
     models: tuple[str, ...] = ()
     r"""The models it asks for, when known: a job found in the API's list must ask for them too."""
+    part: str = ""
+    r"""Which part of its input the unit sends, when not all of it (a backend's own description, e.g. one
+    window of a recording); part of the unit's key and of the request the ledger records."""
 
     def input_key(self, position: int) -> str:
         """How the API's predictions name input ``position``: URL, upload filename or 1-based text index."""
@@ -118,8 +121,8 @@ class Unit:
     def halves(self, config_key: str) -> tuple[Unit, Unit]:
         """Split into two smaller units (after the API refused this one for a limit)."""
         middle = len(self.inputs) // 2
-        first, second = (replace(unit(self.kind, part, config_key), models=self.models)
-                         for part in (self.inputs[:middle], self.inputs[middle:]))
+        first, second = (replace(unit(self.kind, inputs, config_key, part=self.part), models=self.models)
+                         for inputs in (self.inputs[:middle], self.inputs[middle:]))
         return first, second
 
 
@@ -218,8 +221,8 @@ def for_config(row: RowInput, config: str) -> RowInput:
 
 
 def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[str, RowInput], *,
-                models: Sequence[str] = ()) -> Unit | None:
-    """The job a ledger claim describes, rebuilt from today's table (to resume an interrupted submit).
+                models: Sequence[str] = (), part: str = "") -> Unit | None:
+    """The unit a ledger claim describes, rebuilt from today's table (to resume an interrupted submit).
 
     Returns ``None`` when an input's rows are no longer in the table, so it cannot be re-sent.
     """
@@ -232,7 +235,7 @@ def rebuild_job(job_key: str, kind: str, recorded: pd.DataFrame, rows: Mapping[s
         planned = tuple(PlannedRow(r.index, r.token, r.fingerprint) for r in present)
         inputs.append(PlannedInput(kind, first.value, first.content, first.size, planned,
                                    str(input_key) if kind == "file" else None, first.md5))
-    return Unit(key=job_key, kind=kind, inputs=tuple(inputs), models=tuple(models))
+    return Unit(key=job_key, kind=kind, inputs=tuple(inputs), models=tuple(models), part=part)
 
 
 def file_md5(path: str | os.PathLike[str]) -> str:
@@ -276,12 +279,13 @@ def upload_name(row_id: Any, path: str) -> str:
     return f"{slug}-{digest}{Path(path).suffix.lower()}"
 
 
-def unit(kind: str, inputs: Sequence[PlannedInput], config: str) -> Unit:
-    """The unit that sends these inputs; its key is derived from its rows' fingerprints (the same rows
-    and configuration always give the same key)."""
+def unit(kind: str, inputs: Sequence[PlannedInput], config: str, *, part: str = "") -> Unit:
+    """The unit that sends these inputs (only ``part`` of them, when given); its key is derived from its rows'
+    fingerprints and the part (the same rows, part and configuration always give the same key)."""
     fingerprints = sorted(row.fingerprint for item in inputs for row in item.rows)
-    key = hashlib.sha256(f"{config}|{kind}|{','.join(fingerprints)}".encode()).hexdigest()[:40]
-    return Unit(key=key, kind=kind, inputs=tuple(inputs))
+    text = f"{config}|{kind}|{','.join(fingerprints)}" + (f"|{part}" if part else "")
+    key = hashlib.sha256(text.encode()).hexdigest()[:40]
+    return Unit(key=key, kind=kind, inputs=tuple(inputs), part=part)
 
 
 def distinct_inputs(rows: Sequence[RowInput]) -> dict[str, list[PlannedInput]]:

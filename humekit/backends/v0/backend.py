@@ -79,8 +79,9 @@ class BatchBackend:
         """Wait for the jobs (polls with backoff, or callbacks) and store their predictions."""
         execution.collect(self, unit_keys, run)
 
-    def decode(self, kind: str, answer: bytes) -> Decoded:
-        """A job's predictions JSON as tables keyed by input (URL, upload filename, 1-based text index)."""
+    def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
+        """A job's predictions JSON as tables keyed by input (URL, upload filename, 1-based text index); a
+        job's times are already on its inputs' clocks, so the request is not needed."""
         return decoding.decode(kind, answer)
 
     def in_flight(self, unit_keys: Sequence[str], ledger: Ledger) -> list[str]:

@@ -40,12 +40,15 @@ class Claim:
 def payload_key(request: Mapping[str, Any]) -> str:
     """What identifies a payload the API may refuse: the endpoint, the models and transcription, the
     kind and the content of every input in order (file md5s, URLs, text digests). It leaves out the
-    job key (a retry's keys are new), upload names and paths, which do not change what is sent for a limit."""
+    job key (a retry's keys are new), upload names and paths, which do not change what is sent for a limit.
+    A unit that sends only a ``part`` of its input (a window) is told apart by that part."""
     contents = (request.get("urls") or request.get("text_sha256")
                 or [f.get("md5sum") for f in request.get("files") or []])
     kind = "url" if "urls" in request else "text" if "text_sha256" in request else "file"
     canonical = {"endpoint": request.get("endpoint"), "models": request.get("models"),
                  "transcription": request.get("transcription"), "kind": kind, "contents": list(contents)}
+    if request.get("part"):  # only when there is one: the keys of payloads refused before stay the same
+        canonical["part"] = request["part"]
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
