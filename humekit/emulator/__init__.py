@@ -32,6 +32,7 @@ from humekit.emulator.evi import EviEmulator
 from humekit.emulator.faults import FaultInjector, Faults
 from humekit.emulator.media_store import MediaStore
 from humekit.emulator.server import LoopbackServer
+from humekit.emulator.transport import in_process_transport
 from humekit.emulator.store import Job, Schedule
 from humekit.emulator.wire import EmuRequest, EmuResponse
 from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
@@ -134,7 +135,7 @@ class Emulator:
 
     def transport(self) -> httpx.MockTransport:
         """An in-process httpx transport answering exactly like the HTTP server."""
-        return httpx.MockTransport(self._handle_httpx)
+        return in_process_transport(self._app.handle)
 
     def client(self, **kwargs: Any) -> Any:
         """A :class:`humekit.Client` wired to this emulator (in-process unless it is serving)."""
@@ -198,21 +199,6 @@ class Emulator:
         return f"<humekit.emulator.Emulator {state}, {len(self._app.jobs)} jobs, scores are synthetic>"
 
     # -- internals ---------------------------------------------------------------------------
-    def _handle_httpx(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
-        response = self._app.handle(
-            EmuRequest(
-                method=request.method,
-                path=request.url.path,
-                query_string=request.url.query.decode("ascii"),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=body,
-            )
-        )
-        if response.drop:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-        return httpx.Response(response.status, headers=response.headers, content=response.body, request=request)
-
     def _origins(self) -> set[str]:
         origins = {urlsplit(IN_PROCESS_ORIGIN).netloc}
         if self._server is not None:
