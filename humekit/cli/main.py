@@ -117,7 +117,7 @@ def _add_emulator_command(commands: argparse._SubParsersAction[argparse.Argument
         ("malformed-rate", "v1: share of uploads measured and billed, then answered with malformed JSON"),
     ):
         emu.add_argument(f"--{name}", type=float, default=0.0, help=text)
-    emu.add_argument("--retry-after", type=float, default=1.0, help="v1: seconds sent in Retry-After (503 and 429)")
+    emu.add_argument("--retry-after", type=int, default=1, help="v1: whole seconds sent in Retry-After (503 and 429)")
     emu.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     emu.add_argument("--list-lag", type=float, default=0.0, help="v0: seconds a new job stays out of the job list")
 

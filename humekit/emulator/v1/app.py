@@ -314,9 +314,9 @@ def _split_parts(parts: list[FormPart], *, single_file: bool) -> tuple[list[Form
     return files, configs[0].data if configs else None
 
 
-def _early_fault(fault: Fault, request_id: str, *, retry_after: float) -> EmuResponse | None:
+def _early_fault(fault: Fault, request_id: str, *, retry_after: int) -> EmuResponse | None:
     """The answer of a fault that strikes before the request is processed (nothing measured, no run)."""
-    wait = {"retry-after": f"{retry_after:g}"}
+    wait = {"retry-after": str(retry_after)}
     if fault == "drop":
         return EmuResponse(0, drop=True)
     if fault == "server_busy":

@@ -52,8 +52,9 @@ class V1Faults:
     r"""Faults for the first ``len(script)`` requests they apply to, in order (``"none"``: answer normally)."""
     rates: Mapping[Fault, float] = field(default_factory=dict)
     r"""After the script: each fault's share of requests (one seeded draw per request; shares sum to <= 1)."""
-    retry_after: float = 1.0
-    r"""Seconds sent in ``Retry-After`` by ``server_busy_retry_after`` and ``gateway_rate_limit``."""
+    retry_after: int = 1
+    r"""Whole seconds sent in ``Retry-After`` (HTTP's delay-seconds) by ``server_busy_retry_after`` and
+    ``gateway_rate_limit``."""
     latency: float = 0.0
     r"""Seconds of real delay before every request is answered (all routes)."""
     applies_to: Literal["uploads", "all"] = "uploads"
@@ -69,8 +70,8 @@ class V1Faults:
             raise ValueError(f"V1Faults.rates must be shares between 0 and 1 summing to at most 1, got {self.rates}")
         if self.applies_to not in ("uploads", "all"):
             raise ValueError(f"V1Faults.applies_to must be 'uploads' or 'all', got {self.applies_to!r}")
-        if self.retry_after < 0 or self.latency < 0:
-            raise ValueError("V1Faults.retry_after and latency must be >= 0 seconds")
+        if not isinstance(self.retry_after, int) or self.retry_after < 0 or self.latency < 0:
+            raise ValueError("V1Faults.retry_after must be whole seconds >= 0 and latency >= 0 seconds")
         object.__setattr__(self, "script", tuple(self.script))
         object.__setattr__(self, "rates", MappingProxyType(dict(self.rates)))
 
