@@ -31,8 +31,7 @@ from humekit.emulator.callbacks import CallbackDispatcher, Delivery
 from humekit.emulator.evi import EviEmulator
 from humekit.emulator.faults import FaultInjector, Faults
 from humekit.emulator.media_store import MediaStore
-from humekit.emulator.server import LoopbackServer
-from humekit.emulator.transport import in_process_transport
+from humekit.emulator.server import LoopbackServer, ServedEmulator
 from humekit.emulator.store import Job, Schedule
 from humekit.emulator.wire import EmuRequest, EmuResponse
 from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
@@ -43,7 +42,7 @@ __all__ = ["Delivery", "Emulator", "Faults", "RequestRecord", "Schedule", "Virtu
 IN_PROCESS_ORIGIN = "http://emulator.humekit.invalid"
 
 
-class Emulator:
+class Emulator(ServedEmulator):
     """A Hume-compatible batch API on loopback or in-process.
 
     Args:
@@ -61,6 +60,8 @@ class Emulator:
         jobs_file: keep the jobs in this JSON file: loaded when it exists, written by :meth:`stop`,
             so an emulator restarted with the same file still knows (and finishes) earlier jobs.
     """
+
+    IN_PROCESS_ORIGIN = IN_PROCESS_ORIGIN
 
     def __init__(
         self,
@@ -110,32 +111,12 @@ class Emulator:
             self._app.jobs.load(self._jobs_file)
 
     # -- serving -----------------------------------------------------------------------------
-    def start(self) -> str:
-        """Serve real HTTP on loopback in a background thread; returns :attr:`url`."""
-        if self._server is None:
-            self._server = LoopbackServer(self._app.handle, host=self._host, port=self._port)
-            self._server.start()
-        return self.url
-
     def stop(self) -> None:
         """Stop the HTTP server and the callback thread (and write ``jobs_file``)."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        super().stop()
         self._callbacks.close()
         if self._jobs_file is not None:
             self._app.jobs.save(self._jobs_file)
-
-    def __enter__(self) -> Emulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def transport(self) -> httpx.MockTransport:
-        """An in-process httpx transport answering exactly like the HTTP server."""
-        return in_process_transport(self._app.handle)
 
     def client(self, **kwargs: Any) -> Any:
         """A :class:`humekit.Client` wired to this emulator (in-process unless it is serving)."""
@@ -147,11 +128,6 @@ class Emulator:
         return Client(api_key=self._api_key, base_url=self.url, **kwargs)
 
     # -- what tests and users look at --------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """Base URL: the loopback server's when serving, else a never-resolved in-process origin."""
-        return self._server.url if self._server is not None else IN_PROCESS_ORIGIN
-
     @property
     def schedule(self) -> Schedule:
         """How long jobs stay QUEUED and IN_PROGRESS; setting it changes the jobs created from then on."""

@@ -63,11 +63,8 @@ import hashlib
 import secrets
 import uuid
 
-import httpx
-
 from humekit.clock import Clock, SystemClock
-from humekit.emulator.server import LoopbackServer
-from humekit.emulator.transport import in_process_transport
+from humekit.emulator.server import LoopbackServer, ServedEmulator
 from humekit.emulator.v1.app import SYNTHETIC_HEADER, SYNTHETIC_NOTE, V1App, V1RequestRecord
 from humekit.emulator.v1.errors import CODE_STATUS
 from humekit.emulator.v1.faults import FAULT_MEANINGS, FAULTS, Fault, FaultInjector, V1Faults
@@ -80,11 +77,7 @@ __all__ = [
     "V1Faults", "V1Limits", "V1RequestRecord",
 ]  # fmt: skip
 
-#: The origin used for URLs when the emulator is only used in-process (never resolved).
-IN_PROCESS_ORIGIN = "http://emulator-v1.humekit.invalid"
-
-
-class V1Emulator:
+class V1Emulator(ServedEmulator):
     """Hume's v1 Expression Measurement API on loopback or in-process.
 
     Args:
@@ -96,7 +89,12 @@ class V1Emulator:
         seed: seed of the ids (request, run, user) and the ``face_state`` key.
         user_id: the ``user_id`` of every run (derived from ``seed`` by default).
         host, port: where :meth:`start` listens (a free loopback port by default).
+
+    Serving (from :class:`~humekit.emulator.server.ServedEmulator`): ``start``/``stop`` or ``with``,
+    ``url``, ``transport()`` (in-process httpx; a dropped connection raises ``RemoteProtocolError``).
     """
+
+    IN_PROCESS_ORIGIN = "http://emulator-v1.humekit.invalid"
 
     def __init__(
         self,
@@ -129,42 +127,11 @@ class V1Emulator:
             user_id=user_id or str(uuid.UUID(bytes=digest[:16], version=4)),
         )
 
-    # -- serving -----------------------------------------------------------------------------
-    def start(self) -> str:
-        """Serve real HTTP on loopback in a background thread; returns :attr:`url`."""
-        if self._server is None:
-            self._server = LoopbackServer(self._app.handle, host=self._host, port=self._port)
-            self._server.start()
-        return self.url
-
-    def stop(self) -> None:
-        """Stop the HTTP server."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> V1Emulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def transport(self) -> httpx.MockTransport:
-        """An in-process httpx transport answering exactly like the HTTP server (a dropped connection
-        raises :class:`httpx.RemoteProtocolError`)."""
-        return in_process_transport(self._app.handle)
-
     def handle(self, request: EmuRequest) -> EmuResponse:
         """Answer one framework-free request (what both transports call)."""
         return self._app.handle(request)
 
     # -- what tests and users look at --------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """Base URL: the loopback server's when serving, else a never-resolved in-process origin."""
-        return self._server.url if self._server is not None else IN_PROCESS_ORIGIN
-
     @property
     def api_key(self) -> str:
         """The API key this emulator accepts (with every permission)."""
