@@ -13,6 +13,10 @@ One implementation, three ways to use it::
 
 **Scores are synthetic.** They are deterministic noise seeded by each input's content, with no
 model behind them; only the structure (sources, files, segments, frames, labels) is real.
+
+Hume's live v1 API (synchronous uploads, runs) has its own emulator, served the same ways:
+:class:`humekit.emulator.v1.V1Emulator` (``humekit emulator --api v1``); its docstring lists the
+choices it makes where Hume's v1 contract is unconfirmed.
 """
 
 from __future__ import annotations
