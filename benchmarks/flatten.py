@@ -231,7 +231,7 @@ def worker(method: str, folder: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the corpus, run every method in its own subprocess and print the comparison."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--size-mb", type=float, default=200.0, help="corpus size (default 200)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best time per method is kept")

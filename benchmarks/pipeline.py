@@ -119,7 +119,7 @@ def run_baseline(table: pd.DataFrame, url: str, api_key: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()

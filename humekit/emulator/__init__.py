@@ -13,6 +13,10 @@ One implementation, three ways to use it::
 
 **Scores are synthetic.** They are deterministic noise seeded by each input's content, with no
 model behind them; only the structure (sources, files, segments, frames, labels) is real.
+
+Hume's live v1 API (synchronous uploads, runs) has its own emulator, served the same ways:
+:class:`humekit.emulator.v1.V1Emulator` (``humekit emulator --api v1``); its docstring lists the
+choices it makes where Hume's v1 contract is unconfirmed.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from humekit.emulator.callbacks import CallbackDispatcher, Delivery
 from humekit.emulator.evi import EviEmulator
 from humekit.emulator.faults import FaultInjector, Faults
 from humekit.emulator.media_store import MediaStore
-from humekit.emulator.server import LoopbackServer
+from humekit.emulator.server import LoopbackServer, ServedEmulator
 from humekit.emulator.store import Job, Schedule
 from humekit.emulator.wire import EmuRequest, EmuResponse
 from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
@@ -42,7 +46,7 @@ __all__ = ["Delivery", "Emulator", "Faults", "RequestRecord", "Schedule", "Virtu
 IN_PROCESS_ORIGIN = "http://emulator.humekit.invalid"
 
 
-class Emulator:
+class Emulator(ServedEmulator):
     """A Hume-compatible batch API on loopback or in-process.
 
     Args:
@@ -60,6 +64,8 @@ class Emulator:
         jobs_file: keep the jobs in this JSON file: loaded when it exists, written by :meth:`stop`,
             so an emulator restarted with the same file still knows (and finishes) earlier jobs.
     """
+
+    IN_PROCESS_ORIGIN = IN_PROCESS_ORIGIN
 
     def __init__(
         self,
@@ -109,32 +115,12 @@ class Emulator:
             self._app.jobs.load(self._jobs_file)
 
     # -- serving -----------------------------------------------------------------------------
-    def start(self) -> str:
-        """Serve real HTTP on loopback in a background thread; returns :attr:`url`."""
-        if self._server is None:
-            self._server = LoopbackServer(self._app.handle, host=self._host, port=self._port)
-            self._server.start()
-        return self.url
-
     def stop(self) -> None:
         """Stop the HTTP server and the callback thread (and write ``jobs_file``)."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        super().stop()
         self._callbacks.close()
         if self._jobs_file is not None:
             self._app.jobs.save(self._jobs_file)
-
-    def __enter__(self) -> Emulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def transport(self) -> httpx.MockTransport:
-        """An in-process httpx transport answering exactly like the HTTP server."""
-        return httpx.MockTransport(self._handle_httpx)
 
     def client(self, **kwargs: Any) -> Any:
         """A :class:`humekit.Client` wired to this emulator (in-process unless it is serving)."""
@@ -146,11 +132,6 @@ class Emulator:
         return Client(api_key=self._api_key, base_url=self.url, **kwargs)
 
     # -- what tests and users look at --------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """Base URL: the loopback server's when serving, else a never-resolved in-process origin."""
-        return self._server.url if self._server is not None else IN_PROCESS_ORIGIN
-
     @property
     def schedule(self) -> Schedule:
         """How long jobs stay QUEUED and IN_PROGRESS; setting it changes the jobs created from then on."""
@@ -198,21 +179,6 @@ class Emulator:
         return f"<humekit.emulator.Emulator {state}, {len(self._app.jobs)} jobs, scores are synthetic>"
 
     # -- internals ---------------------------------------------------------------------------
-    def _handle_httpx(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
-        response = self._app.handle(
-            EmuRequest(
-                method=request.method,
-                path=request.url.path,
-                query_string=request.url.query.decode("ascii"),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=body,
-            )
-        )
-        if response.drop:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-        return httpx.Response(response.status, headers=response.headers, content=response.body, request=request)
-
     def _origins(self) -> set[str]:
         origins = {urlsplit(IN_PROCESS_ORIGIN).netloc}
         if self._server is not None:

@@ -33,6 +33,11 @@ _PROFILES: dict[str, tuple[float, float, float]] = {
     "language": (-4.6, 1.5, 0.7),
     "ner": (-4.6, 1.5, 0.7),
     "toxicity": (-6.0, 1.0, 0.8),
+    # v1 (sparse after their cutoffs; chosen so a measurement lists a few names, not all or none)
+    "v1_audio_expressions": (-1.5, 0.9, 0.45),
+    "v1_voice_attributes": (-0.6, 1.1, 0.4),
+    "v1_video_expressions": (-2.6, 0.9, 0.45),
+    "v1_video_descriptions": (-3.0, 1.0, 0.6),
 }
 
 

@@ -11,12 +11,15 @@ import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
+import httpx
+
+from humekit.emulator.transport import in_process_transport
 from humekit.emulator.wire import EmuRequest, EmuResponse
 
-__all__ = ["LoopbackServer"]
+__all__ = ["LoopbackServer", "ServedEmulator"]
 
 _MAX_BODY = 2 * 1024**3  # refuse absurd bodies before reading them
 
@@ -48,6 +51,52 @@ class LoopbackServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+
+
+class ServedEmulator:
+    """What every emulator does to be served: on loopback (``with emu:``), or in-process (``emu.transport()``).
+
+    A subclass sets ``_host``, ``_port`` and ``_server = None`` and answers requests in :meth:`handle`.
+    """
+
+    IN_PROCESS_ORIGIN: ClassVar[str]
+    r"""The origin used for URLs when the emulator is only used in-process (never resolved)."""
+    _host: str
+    _port: int
+    _server: LoopbackServer | None
+
+    def handle(self, request: EmuRequest) -> EmuResponse:
+        """Answer one framework-free request (what both transports call)."""
+        raise NotImplementedError
+
+    def start(self) -> str:
+        """Serve real HTTP on loopback in a background thread; returns :attr:`url`."""
+        if self._server is None:
+            self._server = LoopbackServer(self.handle, host=self._host, port=self._port)
+            self._server.start()
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the HTTP server."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def transport(self) -> httpx.MockTransport:
+        """An in-process httpx transport answering exactly like the HTTP server."""
+        return in_process_transport(self.handle)
+
+    @property
+    def url(self) -> str:
+        """Base URL: the loopback server's when serving, else a never-resolved in-process origin."""
+        return self._server.url if self._server is not None else self.IN_PROCESS_ORIGIN
 
 
 class _Incomplete(ValueError):

@@ -14,14 +14,13 @@ Choices on points the reference marks UNCONFIRMED (documented in the emulator's 
 from __future__ import annotations
 
 import copy
-import hashlib
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 
+from humekit.emulator.multipart import FormPart, MalformedMultipart, PartTooLarge, parse_form
 from humekit.emulator.synthesis import Source
 from humekit.backends.v0.limits import Limits
 from humekit.predictions.vocabulary import GRANULARITIES, MODELS, TRANSCRIPTION_LANGUAGES
@@ -257,88 +256,40 @@ def _check_transcription(value: Any) -> dict[str, Any] | None:
     return merged
 
 
-@dataclass(slots=True)
-class _Part:
-    headers: dict[str, str] = field(default_factory=dict)
-    data: io.BytesIO = field(default_factory=io.BytesIO)
-    md5: Any = field(default_factory=hashlib.md5)
-    size: int = 0
-
-
 def _parse_multipart(body: bytes, boundary: bytes, *, limits: Limits) -> tuple[dict[str, Any], list[Source]]:
-    parts: list[_Part] = []
-    header: list[bytes] = [b"", b""]
-
-    def on_part_begin() -> None:
-        parts.append(_Part())
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        part = parts[-1]
-        chunk = data[start:end]
-        part.size += len(chunk)
-        if part.size > limits.max_upload_bytes:
-            raise Rejection(
-                413,
-                f"An uploaded file is over the {limits.max_upload_bytes:,}-byte limit per upload "
-                "(max_upload_bytes); host it and send its URL instead (1 GB limit for URLs)",
-                code="max_upload_bytes",
-            )
-        part.data.write(chunk)
-        part.md5.update(chunk)
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header[0] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header[1] += data[start:end]
-
-    def on_header_end() -> None:
-        parts[-1].headers[header[0].decode("latin-1").lower()] = header[1].decode("utf-8", "replace")
-        header[0], header[1] = b"", b""
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-        },
-    )
     try:
-        parser.write(body)
-        parser.finalize()
-    except Rejection:
-        raise
-    except Exception as exc:  # python-multipart raises several error types for bad bodies
-        raise Rejection(400, f"Malformed multipart/form-data body: {exc}", code="invalid_multipart") from None
-    if b"--" + boundary + b"--" not in body:  # the parser accepts a body cut short: a truncated upload
-        raise Rejection(400, "Malformed multipart/form-data body: it ends before the closing boundary "
-                        "(a truncated upload); send the whole body", code="invalid_multipart")
+        parts = parse_form(body, boundary, max_part_bytes=limits.max_upload_bytes)
+    except PartTooLarge:
+        raise Rejection(
+            413,
+            f"An uploaded file is over the {limits.max_upload_bytes:,}-byte limit per upload "
+            "(max_upload_bytes); host it and send its URL instead (1 GB limit for URLs)",
+            code="max_upload_bytes",
+        ) from None
+    except MalformedMultipart as exc:
+        raise Rejection(400, f"Malformed multipart/form-data body: {exc}; send the whole body",
+                        code="invalid_multipart") from None
     return _collect_parts(parts)
 
 
-def _collect_parts(parts: list[_Part]) -> tuple[dict[str, Any], list[Source]]:
+def _collect_parts(parts: list[FormPart]) -> tuple[dict[str, Any], list[Source]]:
     config: dict[str, Any] = {}
     files: list[Source] = []
     for part in parts:
-        _, disposition = parse_options_header(part.headers.get("content-disposition", ""))
-        name = disposition.get(b"name", b"").decode()
-        filename = disposition.get(b"filename")
+        name, filename = part.name, part.filename
         if name == "json":
             # PY13's HumeClient sends this as a file part, its raw client as a form field: accept both.
-            config = _load_json(part.data.getvalue(), where="the 'json' part")
+            config = _load_json(part.data, where="the 'json' part")
         elif name == "file":
             if not filename:
                 raise Rejection(400, "A 'file' part has no filename in its Content-Disposition header")
             files.append(
                 Source(
                     type="file",
-                    filename=filename.decode("utf-8", "replace"),
-                    content_type=part.headers.get("content-type"),
-                    md5sum=part.md5.hexdigest(),
-                    data=part.data.getvalue(),
+                    filename=filename,
+                    content_type=part.content_type,
+                    md5sum=part.md5,
+                    data=part.data,
                 )
             )
         else:

@@ -112,11 +112,12 @@ def wav_samples(data: bytes) -> tuple[np.ndarray, int] | None:
 
 
 def speech_segments(samples: np.ndarray, sample_rate: int, *, frame: float = 0.025,
-                    merge_gap: float = 0.3, min_length: float = 0.1) -> list[Span]:
+                    merge_gap: float = 0.3, min_length: float = 0.1, floor_percentile: float = 10.0) -> list[Span]:
     """Energy-based voice activity: spans where frame energy stands out of the noise floor.
 
-    The threshold sits 35% of the way from the file's noise floor (10th percentile of frame
-    energy, dB) to its speech level (95th percentile), so it adapts to each recording's gain.
+    The threshold sits 35% of the way from the file's noise floor (the ``floor_percentile``-th
+    percentile of frame energy, dB) to its speech level (95th percentile), so it adapts to each
+    recording's gain; a low ``floor_percentile`` finds the pauses of a file that is mostly speech.
     A file whose level hardly varies is all speech if loud, all silence if quiet.
     """
     hop = max(1, int(frame * sample_rate))
@@ -125,7 +126,7 @@ def speech_segments(samples: np.ndarray, sample_rate: int, *, frame: float = 0.0
         return []
     energy = np.square(samples[: n * hop].reshape(n, hop), dtype=np.float64).mean(axis=1)
     db = 10 * np.log10(energy + 1e-12)
-    floor, loud = np.percentile(db, 10), np.percentile(db, 95)
+    floor, loud = np.percentile(db, floor_percentile), np.percentile(db, 95)
     if loud - floor < 10:  # no contrast: decide on absolute level (-50 dBFS)
         voiced = np.full(n, loud > -50.0)
     else:
