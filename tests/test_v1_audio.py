@@ -94,10 +94,11 @@ def test_windows_have_exact_sample_counts(media: dict[str, Path], name: str):
 
 @pytest.mark.parametrize("name", ["wav-16k-mono-s16", "wav-44k1-stereo-s16", "mp3-stereo", "m4a-aac", "flac"])
 def test_one_pass_windows_are_the_whole_recording(media: dict[str, Path], name: str):
-    """read_windows' windows, concatenated, are the whole conversion: sample-exact, no gap, no overlap."""
+    """read_windows' windows, concatenated, are the whole conversion: sample-exact, no gap, no overlap; also as WAVs."""
     whole = b"".join(pcm_chunks(media[name], end_ms=3000))
     spans = [Window(0, 700), Window(700, 2100), Window(2100, 3000)]
     assert b"".join(read_windows(media[name], spans)) == whole
+    assert list(read_windows(media[name], spans, wav=True)) == [wav_bytes(pcm) for pcm in read_windows(media[name], spans)]
 
 
 @pytest.mark.parametrize("name", ["wav-16k-mono-s16", "wav-48k-stereo-s24", "mp3-stereo", "m4a-aac", "flac"])
