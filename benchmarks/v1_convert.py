@@ -9,7 +9,7 @@ a fresh subprocess so that memory is honest, measures:
   resample to 16 kHz, s16 bytes;
 - ``backend``: what the v1 backend does per recording: :func:`~humekit.backends.v1.windows.plan_file_windows`
   (one pass for the energy profile) then :func:`~humekit.backends.v1.audio.read_windows` (a second pass,
-  one window's PCM in memory at a time), each window wrapped by ``wav_bytes``.
+  one window's WAV in memory at a time, as it is sent).
 
 For each: audio seconds converted per CPU second (user + system time of the child), its ratio to the
 floor, and the extra peak RSS: the rise of ``VmHWM`` (reset after imports) over the RSS before the run.
@@ -59,11 +59,11 @@ def run(method: str, path: Path) -> int:
 
         return sum(len(chunk) for chunk in pcm_chunks(path))
     if method == "backend":
-        from humekit.backends.v1.audio import read_windows, wav_bytes
+        from humekit.backends.v1.audio import read_windows
         from humekit.backends.v1.windows import plan_file_windows
 
         _, windows = plan_file_windows(path)
-        return sum(len(wav_bytes(pcm)) - 44 for pcm in read_windows(path, windows))
+        return sum(len(wav) - 44 for wav in read_windows(path, windows, wav=True))
     raise ValueError(method)
 
 
