@@ -63,7 +63,11 @@ def run(method: str, path: Path) -> int:
         from humekit.backends.v1.windows import plan_file_windows
 
         _, windows = plan_file_windows(path)
-        return sum(len(wav) - 44 for wav in read_windows(path, windows, wav=True))
+        produced = 0
+        for wav in read_windows(path, windows, wav=True):  # as a sender does: one request body at a time
+            produced += len(wav) - 44
+            del wav
+        return produced
     raise ValueError(method)
 
 

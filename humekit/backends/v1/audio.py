@@ -322,7 +322,7 @@ def _decoded(path: PathLike, *, seek_ms: int = 0) -> Iterator[tuple[int, np.ndar
                     produced = True
                     yield position, samples
                     position += len(samples)
-        except av.FFmpegError as e:
+        except (av.FFmpegError, ValueError) as e:  # ValueError: PyAV's resampler on a mid-stream format change
             raise undecodable(name, e) from e
         if not produced and not seeking:
             raise MediaDecodeError(f"{name} has an audio stream with no decodable samples: it is empty or "
