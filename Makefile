@@ -14,7 +14,7 @@ BROWSER_STAMP := $(VENV)/.browser-stamp
 LAB_ROOT ?= notebooks
 LAB_ARGS ?=
 
-.PHONY: demo test install clean bench reliability lab browser-check
+.PHONY: demo test install clean bench bench-v1 reliability lab browser-check
 
 install: $(STAMP)
 
@@ -57,6 +57,10 @@ reliability: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/flatten.py
+
+# v1 conversion: audio seconds per CPU second against PyAV's bare decode, and extra peak RSS converting a 2-hour file.
+bench-v1: $(STAMP)
+	$(VENV)/bin/python benchmarks/v1_convert.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

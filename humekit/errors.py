@@ -25,6 +25,7 @@ Each message says what is wrong, where (row, column, job id) and what to do next
     │       └── ServerError             5xx
     ├── WaitTimeoutError                jobs still pending when a wait ran out (.pending)
     ├── LedgerError                     the job ledger cannot be read or written
+    ├── MediaDecodeError                a media file that cannot be converted (undecodable, empty, no audio/video)
     ├── ChatAudioError                  an EVI chat's audio reconstruction ended ERROR/CANCELLED
     ├── EVISunsetError                  a live EVI call after Hume ended EVI (2026-11-13)
     └── WebhookVerificationError (also ValueError)
@@ -69,6 +70,7 @@ __all__ = [
     "LimitExceededError",
     "MalformedPayloadError",
     "MeasureInterrupted",
+    "MediaDecodeError",
     "MissingAPIKeyError",
     "MissingColumnError",
     "MissingHeaderError",
@@ -269,6 +271,21 @@ class MeasureInterrupted(KeyboardInterrupt):
 
 class LedgerError(HumekitError):
     """The job ledger (SQLite) cannot be opened, read or written."""
+
+
+class MediaDecodeError(HumekitError):
+    """A media file cannot be converted for sending: undecodable, empty, or without the stream it needs.
+
+    Attributes:
+        path: the file, as given.
+        reason: what is wrong, in a few words (``"undecodable"``, ``"empty"``, ``"no audio stream"``,
+            ``"no video stream"``, ``"no image"``).
+    """
+
+    def __init__(self, message: str, *, path: str, reason: str):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
 
 
 class ChatAudioError(HumekitError):

@@ -24,10 +24,15 @@ import tarfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
 __all__ = [
+    "draw_face",
     "make_image",
     "make_mp3",
     "make_mp4",
@@ -36,6 +41,7 @@ __all__ = [
     "make_webm",
     "make_zip",
     "random_segments",
+    "voiced_burst",
 ]
 
 PathLike = str | os.PathLike[str] | None
@@ -104,11 +110,11 @@ def make_wav(path: PathLike = None, *, segments: Sequence[tuple[float, float]] |
     for begin, end in segments:
         i, j = max(0, int(begin * sample_rate)), min(n, int(end * sample_rate))
         if j > i:
-            signal[i:j] += _voiced(j - i, sample_rate, rng)
+            signal[i:j] += voiced_burst(j - i, sample_rate, rng)
     return _emit(path, _wav_bytes(signal, sample_rate, channels, encoding))
 
 
-def _voiced(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+def voiced_burst(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     """One voiced burst: gliding f0 with 8 harmonics, ~4 Hz syllable envelope, breath noise."""
     t = np.arange(n) / sr
     f0 = rng.uniform(100, 220) * (1 + 0.15 * np.sin(2 * np.pi * rng.uniform(0.3, 1.0) * t))
@@ -142,7 +148,7 @@ def _chunk(cid: bytes, body: bytes) -> bytes:
 
 def make_image(path: PathLike = None, *, width: int = 320, height: int = 400, seed: int = 0,
                format: str = "PNG") -> bytes:
-    """Draw a simple cartoon face (head, eyes, brows, mouth) on a plain background.
+    """Draw a simple cartoon face (head, eyes, brows, mouth) on a plain background (:func:`draw_face`).
 
     Args:
         path: Where to write the file, or ``None`` to only return the bytes.
@@ -154,6 +160,13 @@ def make_image(path: PathLike = None, *, width: int = 320, height: int = 400, se
     Returns:
         The encoded image.
     """
+    buf = io.BytesIO()
+    draw_face(width=width, height=height, seed=seed).save(buf, format=format)
+    return _emit(path, buf.getvalue())
+
+
+def draw_face(*, width: int = 320, height: int = 400, seed: int = 0) -> PILImage:
+    """The cartoon face of :func:`make_image` as an RGB Pillow image (for makers that go on drawing)."""
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(seed)
@@ -178,9 +191,7 @@ def make_image(path: PathLike = None, *, width: int = 320, height: int = 400, se
     smile = rng.uniform(-1, 1)  # >0 smiles, <0 frowns
     box = [cx - mouth_w / 2, mouth_y - fh * 0.08, cx + mouth_w / 2, mouth_y + fh * 0.08]
     draw.arc(box, *((20, 160) if smile > 0 else (200, 340)), fill=(120, 20, 30), width=max(1, int(fw * 0.02)))
-    buf = io.BytesIO()
-    img.save(buf, format=format)
-    return _emit(path, buf.getvalue())
+    return img
 
 
 def make_mp3(path: PathLike = None, *, duration: float = 5.0) -> bytes:
