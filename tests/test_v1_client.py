@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from humekit import errors
-from humekit.backends.v1.client import AUDIO_PATH, IMAGES_PATH, V1Client
+from humekit.backends.v1.client import AUDIO_PATH, V1Client
 from humekit.clock import VirtualClock
 
 KEY = "v1-test-key-0123456789"
