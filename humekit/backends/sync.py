@@ -66,6 +66,8 @@ class SyncBackend(abc.ABC):
     """
 
     name: str = "sync"
+    api: str = "v0"
+    r"""Whose model names the API takes (override: ``"v1"``)."""
 
     def __init__(self, endpoint: str, *, concurrency: int = 4, attempts: int = 4, clock: Clock | None = None):
         if concurrency < 1 or attempts < 1:
