@@ -14,10 +14,12 @@ from dotenv import dotenv_values, find_dotenv
 
 from humekit.errors import ConfigurationError, MissingAPIKeyError
 
-__all__ = ["DEFAULT_BASE_URL", "Secret", "resolve_api_key", "resolve_base_url"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_V1_BASE_URL", "Secret", "resolve_api_key", "resolve_base_url"]
 
-#: Hume's production API (FERN ``environments.prod``).
+#: Hume's production API (FERN ``environments.prod``): the v0 batch API's host.
 DEFAULT_BASE_URL = "https://api.hume.ai"
+#: The v1 Expression Measurement API's host (the v1 SDK's ``environment.py``).
+DEFAULT_V1_BASE_URL = "https://api.cloud.hume.ai"
 
 
 class Secret:
@@ -96,9 +98,9 @@ def resolve_api_key(api_key: str | Secret | None = None) -> Secret:
     return api_key if isinstance(api_key, Secret) and key == value else Secret(key)
 
 
-def resolve_base_url(base_url: str | None = None) -> str:
-    """The API base URL from the argument, ``HUME_BASE_URL``, ``.env``, or Hume's default."""
-    value = (base_url or _setting("HUME_BASE_URL")[0] or DEFAULT_BASE_URL).strip().rstrip("/")
+def resolve_base_url(base_url: str | None = None, *, default: str = DEFAULT_BASE_URL) -> str:
+    """The API base URL from the argument, ``HUME_BASE_URL``, ``.env``, or ``default`` (the API's host)."""
+    value = (base_url or _setting("HUME_BASE_URL")[0] or default).strip().rstrip("/")
     if not value.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"Base URL {value!r} is not an http(s) URL; pass base_url='https://...' or fix HUME_BASE_URL."

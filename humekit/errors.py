@@ -185,7 +185,16 @@ class BadRequestError(APIStatusError):
     """The API rejected the request as malformed (400, 413, 422)."""
 
 
-class LimitExceededError(BadRequestError):
+class PayloadRefusedError(BadRequestError):
+    """The API refused this payload as it is (too large, a format it does not take, undecodable): sending the
+    same bytes again cannot succeed, so humekit never does; ``code`` is the API's reason (v1's error code)."""
+
+    def __init__(self, message: str, *, code: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.code = code
+
+
+class LimitExceededError(PayloadRefusedError):
     """The API rejected a job for exceeding a documented limit; the same payload must not be resent."""
 
     def __init__(self, message: str, *, limit: str | None = None, **kwargs: Any):
@@ -211,6 +220,11 @@ class RateLimitError(APIStatusError):
 
 class ServerError(APIStatusError):
     """The API failed on its side (5xx) and retries did not help."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        r"""Seconds the server asked to wait (a 503 ``Retry-After``), if it said."""
 
 
 class JobFailedError(HumekitError):

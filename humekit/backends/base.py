@@ -107,6 +107,8 @@ class Backend(Protocol):
     r"""The API's name: part of every unit's identity in the ledger."""
     endpoint: str
     r"""Where requests go: units made at one endpoint are never reused at another."""
+    api: str
+    r"""Whose models it measures (``"v0"`` or ``"v1"``: :data:`humekit.predictions.vocabulary.API_MODELS`)."""
     clock: Clock
     r"""Where the ledger's and the progress display's time comes from (the API client's clock)."""
 

@@ -7,11 +7,13 @@ around it, with at most ``concurrency`` requests in flight:
 - every unit is claimed in the ledger, with its request and input→row mapping, before it is sent;
 - an answer is stored (:meth:`Ledger.record_answer`) by the thread that received it, the moment it
   arrives, before anything is reported; a unit the ledger holds an answer for is never sent again;
-- a unit refused for a limit is recorded with its payload and never sent again (it is split in halves
-  down to single inputs); any other refusal fails the unit with the API's message
+- a unit whose payload is refused as it is (:class:`~humekit.errors.PayloadRefusedError`: too large, an
+  unsupported or undecodable format) is recorded with its payload and never sent again (it is split in
+  halves down to single inputs); any other refusal fails the unit with the API's message
   (``retry_failed`` may send it again);
-- a connection lost or a 5xx is retried with backoff; if it keeps failing the error is raised and the
-  unit stays claimed, so the same call resumes it.
+- a connection lost or a 5xx is retried with backoff; if it keeps failing, or the key is refused, or a
+  rate limit lasts longer than the client waits, the error is raised and the unit stays claimed, so the
+  same call resumes it.
 
 Nothing is kept server-side, so a unit a crash interrupted between sending and storing its answer
 cannot be looked up: :meth:`resume` sends it again (at most ``concurrency`` units are at risk at once).
@@ -30,7 +32,8 @@ from typing import Any
 from humekit._internal.backoff import exponential
 from humekit.backends.base import Decoded, Executed, Run
 from humekit.clock import Clock, SystemClock
-from humekit.errors import APIConnectionError, APIStatusError, ConfigurationError, LimitExceededError, ServerError
+from humekit.errors import (APIConnectionError, APIStatusError, AuthenticationError, ConfigurationError,
+                            PayloadRefusedError, RateLimitError, ServerError)
 from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.ledger import Ledger, payload_key
 from humekit.pipeline.planning import KINDS, Plan, RowInput, Unit, distinct_inputs, rebuild_job, unit
@@ -47,6 +50,9 @@ class _Claimed:
     payload: str
 
 _TRANSIENT = (APIConnectionError, ServerError)
+#: Errors that stop the whole call (the unit stays claimed and is resumed by the same call later): the API
+#: failing on its side after retries, a key it refuses, a rate limit longer than the client waits out.
+_STOP = (ServerError, AuthenticationError, RateLimitError)
 
 
 class SyncBackend(abc.ABC):
@@ -60,6 +66,8 @@ class SyncBackend(abc.ABC):
     """
 
     name: str = "sync"
+    api: str = "v0"
+    r"""Whose model names the API takes (override: ``"v1"``)."""
 
     def __init__(self, endpoint: str, *, concurrency: int = 4, attempts: int = 4, clock: Clock | None = None):
         if concurrency < 1 or attempts < 1:
@@ -72,8 +80,8 @@ class SyncBackend(abc.ABC):
     # -- what a subclass provides -----------------------------------------------------------------
     @abc.abstractmethod
     def send(self, unit: Unit, *, models: Mapping[str, Any], transcription: Any) -> bytes:
-        """Send one unit and return the API's answer as it came. Raise :class:`~humekit.LimitExceededError`
-        when the API refuses it for a limit, another :class:`~humekit.APIStatusError` for other refusals."""
+        """Send one unit and return the API's answer as it came. Raise :class:`~humekit.PayloadRefusedError`
+        when the API refuses the payload as it is (a limit, a format), another :class:`~humekit.APIStatusError` for other refusals."""
 
     @abc.abstractmethod
     def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
@@ -200,12 +208,12 @@ class SyncBackend(abc.ABC):
         store = run.ledger
         try:
             answer = self._send_with_retries(item, models, run)
-        except LimitExceededError as exc:
+        except PayloadRefusedError as exc:
             store.record_rejected(item.key, str(exc), payload=payload)
             return str(exc)
         except APIStatusError as exc:
-            if isinstance(exc, _TRANSIENT):
-                raise  # kept claimed: the same call resumes it
+            if isinstance(exc, _STOP):
+                raise  # kept claimed: the same call resumes it (nothing was measured)
             store.record_failed(item.key, f"{self.name} refused the request ({exc.status_code}): {exc}")
         else:
             store.record_answer(item.key, answer)  # before anything is reported

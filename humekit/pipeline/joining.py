@@ -28,7 +28,7 @@ from humekit.backends.base import COMPLETED, FAILED, Decoded
 from humekit.pipeline.columns import DESCRIPTOR_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS, STATUS_DTYPE
 from humekit.pipeline.coverage import Coverage
 from humekit.pipeline.ledger import Ledger
-from humekit.pipeline.sources import MODELS_FOR_KIND
+from humekit.pipeline.sources import API_MODELS_FOR_KIND
 from humekit.predictions._schema import MODEL_ORDER
 
 __all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note", "notes"]
@@ -68,6 +68,7 @@ def join_results(
     decode: Decoder,
     rejected: Mapping[Any, str] | None = None,
     unplannable: Mapping[Any, str] | None = None,
+    api: str = "v0",
 ) -> Joined:
     """Build the status of every row and the predictions of every row that has them.
 
@@ -99,7 +100,7 @@ def join_results(
                                                         mapping["row_index"], mapping["models"], strict=True):
             answered = found.get((str(job_key), str(input_key)))
             if answered is not None and states[position] == "ok":
-                note = no_predictions_note(*answered, models)  # only the models this row takes from the job
+                note = no_predictions_note(*answered, models, api=api)  # only the models it takes from the unit
                 if note:
                     notes[position].append(note)
     for position, reason in rejected.items():
@@ -175,17 +176,18 @@ def notes(decoded: Decoded, requested: Sequence[str]) -> dict[str, str]:
     return {key: note for key, note in said.items() if note}
 
 
-def _applies(model: str, kind: str | None) -> bool:
+def _applies(model: str, kind: str | None, api: str) -> bool:
     """Whether ``model`` can find anything in a file of this kind (any, when the kind is not stated)."""
     if kind is None:
         return True
     if kind == "video_no_audio":
         return model in ("face", "facemesh")
-    return model in MODELS_FOR_KIND.get(kind, MODELS_FOR_KIND["video"])
+    table = API_MODELS_FOR_KIND[api]
+    return model in table.get(kind, table["video"])
 
 
 def no_predictions_note(predictions: Sequence[tuple[str, Any]], scored: set[tuple[str, str]],
-                        requested: Sequence[str]) -> str | None:
+                        requested: Sequence[str], *, api: str = "v0") -> str | None:
     """Why some requested models found nothing in one input, or ``None`` if each found something.
 
     Args:
@@ -202,7 +204,7 @@ def no_predictions_note(predictions: Sequence[tuple[str, Any]], scored: set[tupl
         empty = [(file, kind) for file, kind in predictions if (file, model) not in scored]
         if not empty:
             continue
-        applies = [(file, kind) for file, kind in empty if _applies(model, kind)]
+        applies = [(file, kind) for file, kind in empty if _applies(model, kind, api)]
         if applies:
             reason = _FOUND_NOTHING.get(model, "nothing found")
             if model == "language" and all(kind == "text" for _, kind in applies):

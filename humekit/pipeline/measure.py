@@ -23,6 +23,7 @@ from humekit.backends.base import Backend, Run
 from humekit.backends.v0.client import Client
 from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
 from humekit.errors import ConfigurationError, MeasureInterrupted
+from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.planning import RowInput, config_key, normalize_models, row_inputs
 from humekit.pipeline.progress import Progress
@@ -139,11 +140,12 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     """The stages of :func:`measure`; ``salt`` makes new unit keys and ``retry`` lists the fingerprints whose
     failed answers are resent."""
     o = options
-    limits = _limits(o.limits)
+    api = o.backend.api if o.backend is not None else "v0"
+    limits = _limits(o.limits) if api == "v0" else _backend_limits(o)
     _check_options(timeout=o.timeout, transcription=o.transcription)
-    normalized = normalize_models(o.models)
+    normalized = normalize_models(o.models, api=api)
     checked = validate(table, id_col=o.id_col, source_col=o.source_col, kind=o.kind, models=normalized, root=o.root,
-                       limits=limits, errors=o.errors)
+                       limits=limits, errors=o.errors, api="v1" if api == "v1" else "v0")
     backend = o.backend if o.backend is not None else _default_backend(o.client)
     store = o.ledger if isinstance(o.ledger, Ledger) else Ledger(o.ledger, clock=backend.clock)
     config = config_key(backend=backend.name, endpoint=backend.endpoint, models=normalized,
@@ -177,6 +179,15 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     finally:
         display.close()
     raise interrupted  # outside the except block: the traceback is measure's own two frames, not the wait's
+
+
+def _backend_limits(o: MeasureOptions) -> InputLimits:
+    """The limits a backend other than v0's checks inputs against (``limits=`` is the v0 batch API's)."""
+    if o.limits is not DEFAULT_LIMITS and o.limits != DEFAULT_LIMITS:
+        raise ConfigurationError("limits= holds the v0 batch API's limits; give this backend its own (e.g. "
+                                 "V1Backend(limits=...)) and leave limits= out")
+    found = getattr(o.backend, "limits", None)
+    return found if isinstance(found, InputLimits) else InputLimits()
 
 
 def _default_backend(client: Client | None) -> Backend:

@@ -26,7 +26,7 @@ import pandas as pd
 from humekit.errors import ConfigurationError
 from humekit.pipeline.ledger import LedgerInput
 from humekit.pipeline.validation import id_token
-from humekit.predictions.vocabulary import MODELS, check_models
+from humekit.predictions.vocabulary import MODELS, V1_MODELS, check_models
 
 __all__ = [
     "Plan",
@@ -147,9 +147,14 @@ class Plan:
         )
 
 
-def normalize_models(models: Iterable[str] | Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """``["prosody", "face"]`` or ``{"prosody": {"granularity": "word"}}`` to ``{name: options}``."""
+def normalize_models(models: Iterable[str] | Mapping[str, Any] | None, *, api: str = "v0"
+                     ) -> dict[str, dict[str, Any]]:
+    """``["prosody", "face"]`` or ``{"prosody": {"granularity": "word"}}`` to ``{name: options}`` (checked
+    against ``api``'s models)."""
     if models is None:
+        if api == "v1":
+            raise ConfigurationError(f"Say which models to run, e.g. models=['audio', 'face']; v1's models are "
+                                     f"{list(V1_MODELS)}")
         raise ConfigurationError("Say which models to run, e.g. models=['prosody'] or models={'face': {}}; "
                                  f"Hume's batch models are {list(MODELS)}")
     if isinstance(models, str):
@@ -159,7 +164,7 @@ def normalize_models(models: Iterable[str] | Mapping[str, Any] | None) -> dict[s
     )
     if not normalized:
         raise ConfigurationError(f"No model(s) []; choose from Hume's batch models {list(MODELS)}")
-    check_models(normalized)
+    check_models(normalized, api=api)
     return dict(sorted(normalized.items()))
 
 

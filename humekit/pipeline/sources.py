@@ -24,7 +24,8 @@ from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.media import probe
 from humekit.predictions.vocabulary import MODELS
 
-__all__ = ["MODELS_FOR_KIND", "CheckedSource", "check_source", "is_null", "media_category"]
+__all__ = ["API_MODELS_FOR_KIND", "MODELS_FOR_KIND", "V1_MODELS_FOR_KIND", "CheckedSource", "check_source", "is_null",
+           "media_category"]
 
 #: Which models can say something about each kind of input (Hume's "recommended input types").
 MODELS_FOR_KIND: dict[str, frozenset[str]] = {
@@ -33,6 +34,22 @@ MODELS_FOR_KIND: dict[str, frozenset[str]] = {
     "image": frozenset({"face", "facemesh"}),
     "text": frozenset({"language", "ner"}),
     "archive": frozenset(MODELS),
+}
+#: The same for Hume's v1 API: its audio endpoint takes any recording's sound, its image endpoint faces
+#: (from images, or frames humekit samples from a video); it measures no text.
+V1_MODELS_FOR_KIND: dict[str, frozenset[str]] = {
+    "audio": frozenset({"audio"}),
+    "video": frozenset({"audio", "face"}),
+    "image": frozenset({"face"}),
+    "text": frozenset(),
+    "archive": frozenset(),
+}
+#: Each API's table, by the name humekit gives the API.
+API_MODELS_FOR_KIND: dict[str, dict[str, frozenset[str]]] = {"v0": MODELS_FOR_KIND, "v1": V1_MODELS_FOR_KIND}
+_NOTHING_FOR = {
+    ("v1", "text"): "Hume's v1 API has no language model, so it cannot measure a raw text; read archived v0 "
+                    "language results (humekit.read_predictions) or measure with api='v0' at a compatible endpoint",
+    ("v1", "archive"): "Hume's v1 API takes no archives; unpack it and give one row per recording",
 }
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _PATH_START = re.compile(r"^(/|\./|\.\./|~[/\\]|\.\\|\.\.\\|\\\\|[A-Za-z]:[/\\])")
@@ -70,9 +87,10 @@ def is_null(value: Any) -> bool:
     return isinstance(value, np.generic) and bool(pd.isna(value))  # type: ignore[call-overload]
 
 
-def check_source(value: Any, *, kind: str, base: Path, limits: InputLimits, models: frozenset[str] | None) -> CheckedSource:
+def check_source(value: Any, *, kind: str, base: Path, limits: InputLimits, models: frozenset[str] | None,
+                 api: str = "v0") -> CheckedSource:
     """Check one value of the source column as ``kind`` (``"auto"``: by its shape), relative paths under ``base``,
-    against ``limits`` and, when given, the requested ``models``."""
+    against ``limits`` and, when given, the requested ``models`` of ``api``."""
     if is_null(value) or (isinstance(value, str) and not value.strip()):
         return CheckedSource(problem="the source is empty: give a file path, an http(s) URL or a text")
     if isinstance(value, os.PathLike):
@@ -89,7 +107,7 @@ def check_source(value: Any, *, kind: str, base: Path, limits: InputLimits, mode
     else:
         raise TableError(f"kind={kind!r} is not one of 'auto', 'file', 'url', 'text'")
     if checked.problem is None and models is not None:
-        return _check_models(checked, models)
+        return _check_models(checked, models, api)
     return checked
 
 
@@ -239,12 +257,15 @@ def _kind_from_name(name: str) -> str | None:
     return None
 
 
-def _check_models(checked: CheckedSource, models: frozenset[str]) -> CheckedSource:
+def _check_models(checked: CheckedSource, models: frozenset[str], api: str) -> CheckedSource:
     kind = media_category(checked.kind, checked.media_type)
     if kind is None:
         return checked
-    if not models & MODELS_FOR_KIND[kind]:
-        useful = sorted(MODELS_FOR_KIND[kind])
+    table = API_MODELS_FOR_KIND[api]
+    if (api, kind) in _NOTHING_FOR:
+        return CheckedSource(**{**_as_dict(checked), "problem": _NOTHING_FOR[(api, kind)]})
+    if not models & table[kind]:
+        useful = sorted(table[kind])
         return CheckedSource(**{**_as_dict(checked), "problem": f"none of the requested models ({sorted(models)}) "
                            f"measures {kind}; request one of {useful} or drop the row"})
     return checked

@@ -20,7 +20,7 @@ from humekit.pipeline.coverage import Coverage, cover
 from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.joining import Joined, join_results
 from humekit.pipeline.planning import Plan, RowInput, Unit, config_key, for_config
-from humekit.pipeline.sources import MODELS_FOR_KIND, media_category
+from humekit.pipeline.sources import API_MODELS_FOR_KIND, media_category
 
 __all__ = ["Outcome", "in_flight", "send_and_join"]
 
@@ -60,7 +60,7 @@ def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backe
 
     def joined() -> Joined:
         return join_results(checked, id_col=id_col, coverage=coverage, ledger=store, decode=backend.decode,
-                            rejected=executed.rejected, unplannable=plan.unplannable)
+                            rejected=executed.rejected, unplannable=plan.unplannable, api=backend.api)
 
     try:
         backend.collect(coverage.job_keys, run)
@@ -81,7 +81,7 @@ def _plan_missing(rows: list[RowInput], coverage: Coverage, checked: pd.DataFram
     """Units for the (row, model) pairs the ledger does not hold: rows missing the same models go
     together, with only those models (a row missing every model is planned exactly as before
     planning was per model, so ledgers written then are still recognised)."""
-    useful = _useful_models(checked)
+    useful = _useful_models(checked, API_MODELS_FOR_KIND[backend.api])
     groups: dict[tuple[str, ...], list[RowInput]] = {}
     for row in rows:
         absent = coverage.missing.get(row.index, ())
@@ -104,12 +104,12 @@ def _plan_missing(rows: list[RowInput], coverage: Coverage, checked: pd.DataFram
     return Plan(jobs=units, unplannable=unplannable, config_key=f"{full}{salt}")
 
 
-def _useful_models(checked: pd.DataFrame) -> dict[int, set[str]]:
+def _useful_models(checked: pd.DataFrame, models_for_kind: Mapping[str, frozenset[str]]) -> dict[int, set[str]]:
     """Row position -> the models that can say something about its source (where the media type is known)."""
     useful = {}
     for position, (kind, media_type) in enumerate(zip(checked["source_kind"], checked["source_media_type"],
                                                           strict=True)):
         category = media_category(kind, media_type)
         if category is not None:
-            useful[position] = set(MODELS_FOR_KIND[category])
+            useful[position] = set(models_for_kind[category])
     return useful

@@ -44,6 +44,7 @@ def validate(
     root: str | os.PathLike[str] | None = None,
     limits: InputLimits = InputLimits(),
     errors: Literal["raise", "mark"] = "raise",
+    api: Literal["v0", "v1"] = "v0",
 ) -> pd.DataFrame:
     """Check a recordings table and describe each row's source.
 
@@ -76,9 +77,9 @@ def validate(
     ids = table[id_col]
     _check_ids(ids, id_col, table)
     base = Path(root) if root is not None else Path.cwd()
-    wanted = _model_names(models)
+    wanted = _model_names(models, api)
     checked = [
-        check_source(value, kind=kind, base=base, limits=limits, models=wanted) for value in table[source_col]
+        check_source(value, kind=kind, base=base, limits=limits, models=wanted, api=api) for value in table[source_col]
     ]
     out = table.copy()
     out["source_kind"] = pd.Series([c.kind for c in checked], index=table.index, dtype="object")
@@ -199,10 +200,10 @@ def id_token(value: Any) -> str:
     return f"r:{value!r}"
 
 
-def _model_names(models: Iterable[str] | dict[str, Any] | None) -> frozenset[str] | None:
+def _model_names(models: Iterable[str] | dict[str, Any] | None, api: str) -> frozenset[str] | None:
     if models is None:
         return None
-    return check_models(models, table=True)
+    return check_models(models, table=True, api=api)
 
 
 def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool, base: Path) -> None:

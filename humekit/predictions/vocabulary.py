@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "API_MODELS",
+    "V1_MODELS",
     "BURST_DESCRIPTIONS",
     "CSV_EMOTIONS",
     "CSV_LANGUAGE_EMOTIONS",
@@ -29,12 +31,19 @@ __all__ = [
 #: The six batch models, in the order Hume echoes them.
 MODELS: tuple[str, ...] = ("burst", "face", "facemesh", "language", "ner", "prosody")
 
+#: What humekit asks Hume's v1 API for: ``audio`` (its audio endpoint: expressions and voice attributes)
+#: and ``face`` (its image endpoint: face expressions and descriptions). v1 has no text or burst model.
+V1_MODELS: tuple[str, ...] = ("audio", "face")
+
+#: Each API's models, by the name humekit gives the API (``api=``).
+API_MODELS: dict[str, tuple[str, ...]] = {"v0": MODELS, "v1": V1_MODELS}
+
 
 #: The same six in the order Hume writes them inside each prediction (and the order rows come out in).
 MODEL_ORDER: tuple[str, ...] = ("face", "burst", "prosody", "language", "ner", "facemesh")
 
 
-def check_models(names: Iterable[str], *, table: bool = False) -> frozenset[str]:
+def check_models(names: Iterable[str], *, table: bool = False, api: str = "v0") -> frozenset[str]:
     """``names`` as a set, or :class:`~humekit.errors.UnknownModelError` naming every name Hume does not have.
 
     The one unknown-model check: ``measure``, ``validate``, ``to_frame``/``to_tables`` all call it, with one
@@ -44,9 +53,13 @@ def check_models(names: Iterable[str], *, table: bool = False) -> frozenset[str]
     from humekit.errors import TableError, UnknownModelError
 
     wanted = frozenset([names] if isinstance(names, str) else names)
-    unknown = sorted(str(name) for name in wanted - set(MODELS))
+    known = API_MODELS[api]
+    unknown = sorted(str(name) for name in wanted - set(known))
     if unknown:
         message = f"unknown model(s) {unknown}; choose from Hume's batch models {list(MODELS)}"
+        if api == "v1":
+            message = (f"unknown model(s) {unknown} for Hume's v1 API; choose from {list(V1_MODELS)} (v1 measures "
+                       "audio, with expressions and voice attributes, and faces; it has no language or burst model)")
         raise TableError(message) if table else UnknownModelError(message, unknown=unknown)
     return wanted
 

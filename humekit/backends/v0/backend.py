@@ -36,6 +36,7 @@ class BatchBackend:
     """Hume's v0 batch API (``/v0/batch/jobs``)."""
 
     name = "hume-v0-batch"
+    api = "v0"
 
     def __init__(self, client: Client, *, list_threshold: int = 3, settle: float = 10.0,
                  endpoint: str | None = None):

@@ -9,9 +9,6 @@ anything else is raised for the job ledger to reconcile.
 
 from __future__ import annotations
 
-import email.utils
-import logging
-import time
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -23,6 +20,7 @@ import tenacity
 
 from humekit import errors
 from humekit._internal.backoff import exponential
+from humekit.backends._http import log_retry, retry_after_seconds, send
 from humekit.clock import Clock, SystemClock
 from humekit.config import Secret, resolve_api_key, resolve_base_url
 from humekit.backends.v0.jobs import JobDetails, Upload
@@ -30,7 +28,6 @@ from humekit.pipeline.progress import CountingReader, upload_listener
 
 __all__ = ["Client"]
 
-logger = logging.getLogger("humekit.backends.v0.client")
 
 _UNSET: Any = object()
 _LIMIT_CODES = frozenset(
@@ -233,7 +230,7 @@ class Client:
             wait=self._backoff,
             retry=tenacity.retry_if_exception(lambda exc: _should_retry(exc, idempotent, self.max_retry_after)),
             sleep=self.clock.sleep,
-            before_sleep=_log_retry,
+            before_sleep=log_retry,
             reraise=True,
         )
         for attempt in retrying:
@@ -265,35 +262,7 @@ class Client:
         headers = dict(kwargs.pop("headers") or {})
         if self._is_api_url(path):  # never hand the key to another host (a signed storage URL, say)
             headers.setdefault("x-hume-api-key", self._api_key.reveal())
-        started = time.perf_counter()
-        try:
-            response = self._http.request(method, path, headers=headers, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise errors.APITimeoutError(
-                f"{method} {path} timed out ({type(exc).__name__}); the API may be slow or unreachable at {self.base_url}"
-            ) from exc
-        except httpx.LocalProtocolError:
-            # Raised before anything is sent, and its text quotes header values (the key among them): never copied.
-            error = errors.APIConnectionError(
-                f"{method} {path} could not be sent: httpx refused a request header as invalid (its text is withheld "
-                "because it can hold the API key); check the api_key= / HUME_API_KEY value and any headers you set"
-            )
-            error.request_sent = False
-            raise error from None
-        except httpx.TransportError as exc:
-            error = errors.APIConnectionError(
-                f"{method} {path} failed without a response ({type(exc).__name__}: {self._redact(str(exc))}); "
-                f"check that {self.base_url} is reachable"
-            )
-            # A refused connection proves the request never reached the server.
-            error.request_sent = not isinstance(exc, httpx.ConnectError)
-            raise error from exc
-        logger.debug("%s %s -> %d (%.3f s)", method, path, response.status_code, time.perf_counter() - started)
-        return response
-
-    def _redact(self, text: str) -> str:
-        """Transport error text with the API key (should any layer quote it) masked."""
-        return text.replace(self._api_key.reveal(), "********")
+        return send(self._http, method, path, base_url=self.base_url, secret=self._api_key, headers=headers, **kwargs)
 
     def _backoff(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -312,30 +281,6 @@ def _should_retry(exc: BaseException, idempotent: bool, max_retry_after: float) 
     if isinstance(exc, errors.APIStatusError):
         return idempotent and (exc.status_code in (408, 409) or exc.status_code >= 500)
     return False
-
-
-def _log_retry(state: tenacity.RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    wait = state.next_action.sleep if state.next_action else 0.0
-    logger.debug("retrying after %s (attempt %d, waiting %.2f s)", type(exc).__name__, state.attempt_number, wait)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = response.headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if scale == 1.0 else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
-    reset = response.headers.get("x-ratelimit-reset")  # a Unix time in seconds, as the official SDK reads it
-    try:
-        return None if reset is None else max(0.0, float(reset) - time.time())
-    except ValueError:
-        return None
 
 
 def _server_message(body: Any) -> str:
@@ -381,7 +326,7 @@ def _raise_for_status(response: httpx.Response, method: str, path: str) -> None:
             hint = "Check the job or chat id."
         raise errors.NotFoundError(f"{where}: {server or 'not found'}. {hint}", **context)
     if status == 429:
-        retry_after = _retry_after(response)
+        retry_after = retry_after_seconds(response)
         raise errors.RateLimitError(
             f"{where}: {server or 'rate limited'}. Retry after {retry_after if retry_after is not None else 'a while'} s.",
             retry_after=retry_after, **context,
