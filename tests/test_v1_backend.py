@@ -1,0 +1,152 @@
+"""Tests for humekit.backends.v1.backend against the v1 emulator: windows, the ledger, refusals, faults, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import humekit
+from humekit.backends.v1.backend import V1Backend
+from humekit.backends.v1.client import V1Client
+from humekit.emulator.v1 import V1Emulator, V1Faults, V1Limits
+from humekit.testing.media import make_audio
+
+LONG_SECONDS = 14 * 60  # longer than one 12-minute window: two requests
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """A WAV, an MP3, a 14-minute FLAC and a raw text, under IDs in no particular order."""
+    folder = tmp_path_factory.mktemp("v1")
+    paths = [make_audio(folder / "a.wav", duration=20, seed=1), make_audio(folder / "b.mp3", format="mp3", duration=15,
+                                                                          seed=2),
+             make_audio(folder / "long.flac", format="flac", duration=LONG_SECONDS, seed=3)]
+    return pd.DataFrame({"id": ["s3", "s1", "s2", "s4"], "src": [*map(str, paths), "a raw text"]})
+
+
+def backend(emu: V1Emulator, **options: object) -> V1Backend:
+    return V1Backend(V1Client(api_key=emu.api_key, base_url=emu.url, transport=emu.transport(), max_retries=3,
+                              wait_initial=0.01, wait_max=0.02), **options)  # type: ignore[arg-type]
+
+
+def run(table: pd.DataFrame, emu: V1Emulator, ledger: Path, **options: object) -> humekit.MeasureResult:
+    return humekit.measure(table, id_col="id", source_col="src", models=["audio"], backend=backend(emu),
+                           ledger=ledger, progress=False, errors="mark", **options)
+
+
+def uploads(emu: V1Emulator) -> int:
+    return sum(r.method == "POST" for r in emu.requests)
+
+
+def test_recordings_are_measured_in_windows_on_their_own_clock(recordings: pd.DataFrame, tmp_path: Path) -> None:
+    """Every audio row is ok; the long one in two windows whose times run on across the cut; text is invalid."""
+    emu = V1Emulator()
+    result = run(recordings, emu, tmp_path / "l.sqlite")
+    assert result.status.set_index("id")["status"].to_dict() == {"s1": "ok", "s2": "ok", "s3": "ok", "s4": "invalid"}
+    assert "no language model" in result.status.set_index("id").loc["s4", "error"]
+    assert uploads(emu) == 4  # a.wav, b.mp3 and the two windows of long.flac
+    units = result.ledger.jobs()
+    windows = sorted((r["window"]["start_ms"], r["window"]["end_ms"])
+                     for r in result.ledger.requests(units["job_key"]).values() if r["files"][0]["path"].endswith("flac"))
+    assert len(windows) == 2 and windows[0][0] == 0 and windows[0][1] == windows[1][0]
+    assert windows[1][1] == LONG_SECONDS * 1000  # contiguous, covering the whole recording
+    long = result.predictions[result.predictions["id"] == "s2"]
+    assert long["begin"].min() < windows[0][1] / 1000 < long["end"].max() <= LONG_SECONDS
+    assert {g.split(":")[0] for g in long["group"]} == {"0", "1"}  # utterances re-keyed by window
+    assert (long["end"] >= long["begin"]).all()
+    assert set(result.predictions["model"]) == {"audio"} and set(result.descriptors["kind"]) <= {"voice_attribute"}
+    assert emu.metered_seconds == pytest.approx(20 + 15 + LONG_SECONDS, abs=1)
+
+
+def test_a_rerun_makes_no_request(recordings: pd.DataFrame, tmp_path: Path) -> None:
+    """Every window's answer is in the ledger: the same call again sends nothing and gives the same tables."""
+    emu = V1Emulator()
+    first = run(recordings, emu, tmp_path / "l.sqlite")
+    sent = len(emu.requests)
+    again = run(recordings, emu, tmp_path / "l.sqlite")
+    assert len(emu.requests) == sent
+    pd.testing.assert_frame_equal(again.predictions, first.predictions)
+
+
+def test_a_refused_window_is_never_sent_again(recordings: pd.DataFrame, tmp_path: Path) -> None:
+    """A 413 fails its row with v1's code; a rerun and retry_failed do not send that window again."""
+    emu = V1Emulator(limits=V1Limits(max_request_bytes=1_000_000))  # a.wav and b.mp3 fit, long.flac's windows do not
+    result = run(recordings, emu, tmp_path / "l.sqlite")
+    failed = result.status.set_index("id").loc["s2"]
+    assert failed["status"] == "failed" and "audio_too_long" in failed["error"]
+    sent = uploads(emu)
+    humekit.retry_failed(run(recordings, emu, tmp_path / "l.sqlite"), backend=backend(emu))
+    assert uploads(emu) == sent
+
+
+@pytest.mark.parametrize("fault", ["server_busy_retry_after", "server_busy", "gateway_rate_limit", "internal_error",
+                                   "drop"])
+def test_busy_failing_or_dropped_requests_are_retried(recordings: pd.DataFrame, tmp_path: Path, fault: str) -> None:
+    """Two faults in a row on the first upload only delay it: every row ends ok, each window billed once."""
+    emu = V1Emulator(faults=V1Faults(script=(fault, fault)))  # type: ignore[arg-type]
+    result = run(recordings.iloc[:2], emu, tmp_path / "l.sqlite")
+    assert result.counts()["ok"] == 2
+    assert len(emu.runs) == 2
+
+
+_CHILD = """
+import os, signal, sys
+import pandas as pd
+import humekit
+from humekit.backends.v1.backend import V1Backend
+from humekit.backends.v1.client import V1Client
+
+class Dying(V1Backend):
+    sent = 0
+    def send(self, unit, **kw):
+        if Dying.sent == {kill_after}:
+            os.kill(os.getpid(), signal.SIGKILL)
+        Dying.sent += 1
+        return super().send(unit, **kw)
+
+table = pd.read_json({table!r})
+client = V1Client(api_key={key!r}, base_url={url!r})
+humekit.measure(table, id_col="id", source_col="src", models=["audio"], backend=Dying(client, concurrency=1),
+                ledger={ledger!r}, progress=False, errors="mark")
+"""
+
+
+@pytest.mark.parametrize("kill_after", [0, 2])
+def test_a_sigkill_mid_upload_resumes_sending_only_what_has_no_answer(recordings: pd.DataFrame, tmp_path: Path,
+                                                                      kill_after: int) -> None:
+    """A process killed while uploading keeps every stored answer; the rerun sends only the windows left."""
+    table_path = tmp_path / "table.json"
+    recordings.to_json(table_path)
+    with V1Emulator() as emu:
+        child = textwrap.dedent(_CHILD).format(kill_after=kill_after, table=str(table_path), key=emu.api_key,
+                                               url=emu.url, ledger=str(tmp_path / "l.sqlite"))
+        done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300)
+        assert done.returncode == -9, done.stderr
+        assert uploads(emu) == kill_after
+        result = run(recordings, emu, tmp_path / "l.sqlite")
+        assert result.counts() == {"ok": 3, "failed": 0, "invalid": 1, "pending": 0}
+        assert uploads(emu) == 4  # the windows answered before the kill were not sent again
+
+
+def test_a_v0_model_name_is_refused_with_v1s_names(recordings: pd.DataFrame, tmp_path: Path) -> None:
+    """models=['prosody'] under v1 is an error naming v1's models, before anything is sent."""
+    emu = V1Emulator()
+    with pytest.raises(humekit.UnknownModelError, match=r"\['audio', 'face'\]"):
+        humekit.measure(recordings, id_col="id", source_col="src", models=["prosody"], backend=backend(emu),
+                        ledger=tmp_path / "l.sqlite", progress=False)
+    assert emu.requests == []
+
+
+def test_stored_answers_keep_v1s_request_and_run_ids(recordings: pd.DataFrame, tmp_path: Path) -> None:
+    """Each window's answer is stored as the API sent it, with its request_id and run_id."""
+    emu = V1Emulator()
+    result = run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    (key,) = result.ledger.jobs()["job_key"]
+    answer = json.loads(result.ledger.answer(key) or b"{}")
+    assert len(answer["request_id"]) == 32 and answer["run_id"] == emu.runs[0].run_id
