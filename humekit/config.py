@@ -14,7 +14,7 @@ from dotenv import dotenv_values, find_dotenv
 
 from humekit.errors import ConfigurationError, MissingAPIKeyError
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_V1_BASE_URL", "Secret", "resolve_api_key", "resolve_base_url"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_V1_BASE_URL", "Secret", "resolve_api", "resolve_api_key", "resolve_base_url"]
 
 #: Hume's production API (FERN ``environments.prod``): the v0 batch API's host.
 DEFAULT_BASE_URL = "https://api.hume.ai"
@@ -106,3 +106,13 @@ def resolve_base_url(base_url: str | None = None, *, default: str = DEFAULT_BASE
             f"Base URL {value!r} is not an http(s) URL; pass base_url='https://...' or fix HUME_BASE_URL."
         )
     return value
+
+
+def resolve_api(api: str | None = None) -> str:
+    """Which Hume API to use: the argument, ``HUME_API`` (environment or ``.env``), else ``"v1"`` (the live one)."""
+    value, source = (api, "api=") if api else _setting("HUME_API")
+    chosen = (value or "v1").strip().lower()
+    if chosen not in ("v0", "v1"):
+        raise ConfigurationError(f"{source} says {value!r}: choose v1 (Hume's live API) or v0 (the batch API, sunset "
+                                 "2026-06-14: a compatible endpoint or the emulator)")
+    return chosen

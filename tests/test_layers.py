@@ -14,6 +14,7 @@ FORBIDDEN = ("humekit.backends.v0", "humekit.backends.sync", "humekit.emulator",
              "humekit.testing")
 #: The composition root builds the default backend (v0 through client=, with limits=) and types callback=.
 ROOT_MAY = {"humekit.backends.v0.client", "humekit.backends.v0.limits", "humekit.backends.v0.backend",
+            "humekit.backends.v1.client", "humekit.backends.v1.limits", "humekit.backends.v1.backend",
             "humekit.webhooks.receiver"}
 
 
@@ -43,11 +44,11 @@ def test_the_core_modules_import_no_backend() -> None:
 
 
 def test_the_composition_root_names_v0_only_to_build_the_default() -> None:
-    """measure.py's v0 imports are exactly the client, the limits and (inside a function) the backend."""
+    """measure.py's backend imports are exactly the clients, the limits and (inside a function) the backends."""
     measure = PACKAGE / "pipeline" / "measure.py"
     assert {m for m in imported(measure) if m.startswith(FORBIDDEN)} <= ROOT_MAY | {
         f"{m}.{name}" for m in ROOT_MAY for name in ("Client", "DEFAULT_LIMITS", "Limits", "BatchBackend",
-                                                      "CallbackReceiver")}
+                                                      "CallbackReceiver", "V1Client", "V1Backend", "DEFAULT_V1_LIMITS")}
 
 
 def test_ruff_refuses_a_backend_import_in_the_core() -> None:

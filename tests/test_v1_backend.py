@@ -150,3 +150,41 @@ def test_stored_answers_keep_v1s_request_and_run_ids(recordings: pd.DataFrame, t
     (key,) = result.ledger.jobs()["job_key"]
     answer = json.loads(result.ledger.answer(key) or b"{}")
     assert len(answer["request_id"]) == 32 and answer["run_id"] == emu.runs[0].run_id
+
+
+def test_with_only_a_key_set_measure_reaches_v1(recordings: pd.DataFrame, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """No api=, client= or backend=: HUME_API_KEY (here with HUME_BASE_URL at the emulator) means v1."""
+    with V1Emulator() as emu:
+        monkeypatch.setenv("HUME_API_KEY", emu.api_key)
+        monkeypatch.setenv("HUME_BASE_URL", emu.url)
+        result = humekit.measure(recordings.iloc[:1], id_col="id", source_col="src", models=["audio"],
+                                 ledger=tmp_path / "l.sqlite", progress=False)
+        assert result.counts()["ok"] == 1 and uploads(emu) == 1
+        assert set(result.ledger.jobs()["backend"]) == {"hume-v1"}
+
+
+def test_hume_api_v0_selects_the_batch_api(recordings: pd.DataFrame, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """HUME_API=v0 in the environment selects the v0 batch API (here the v0 emulator)."""
+    from humekit.emulator import Emulator
+
+    with Emulator() as emu:
+        monkeypatch.setenv("HUME_API", "v0")
+        monkeypatch.setenv("HUME_API_KEY", emu.api_key)
+        monkeypatch.setenv("HUME_BASE_URL", emu.url)
+        result = humekit.measure(recordings.iloc[:1], id_col="id", source_col="src", models=["prosody"],
+                                 ledger=tmp_path / "l.sqlite", progress=False)
+        assert set(result.ledger.jobs()["backend"]) == {"hume-v0-batch"}
+
+
+@pytest.mark.parametrize(("api", "message"), [("v2", "choose 'v1'"), ("v0", "speaks v1")])
+def test_an_api_that_cannot_be_used_is_refused_before_anything_is_sent(recordings: pd.DataFrame, tmp_path: Path,
+                                                                       api: str, message: str) -> None:
+    """An unknown api=, or one the given client does not speak, is a ConfigurationError saying what to do."""
+    emu = V1Emulator()
+    client = V1Client(api_key=emu.api_key, base_url=emu.url, transport=emu.transport())
+    with pytest.raises(humekit.ConfigurationError, match=message):
+        humekit.measure(recordings, id_col="id", source_col="src", models=["audio"], client=client, api=api,  # type: ignore[arg-type]
+                        ledger=tmp_path / "l.sqlite", progress=False)
+    assert emu.requests == []

@@ -22,6 +22,8 @@ import pandas as pd
 from humekit.backends.base import Backend, Run
 from humekit.backends.v0.client import Client
 from humekit.backends.v0.limits import DEFAULT_LIMITS, Limits
+from humekit.backends.v1.client import V1Client
+from humekit.config import resolve_api
 from humekit.errors import ConfigurationError, MeasureInterrupted
 from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.ledger import Ledger
@@ -49,7 +51,7 @@ class MeasureOptions:
     id_col: str
     source_col: str
     models: Iterable[str] | Mapping[str, Any]
-    client: Client | None = None
+    client: Client | V1Client | None = None
     ledger: Ledger | str | os.PathLike[str] | None = None
     kind: Literal["auto", "file", "url", "text"] = "auto"
     transcription: Mapping[str, Any] | Literal[False] | None = None
@@ -63,6 +65,7 @@ class MeasureOptions:
     callback: CallbackReceiver | None = None
     callback_fallback: float = 60.0
     backend: Backend | None = None
+    api: Literal["v0", "v1"] | None = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -76,7 +79,7 @@ def measure(
     id_col: str,
     source_col: str,
     models: Iterable[str] | Mapping[str, Any],
-    client: Client | None = None,
+    client: Client | V1Client | None = None,
     ledger: Ledger | str | os.PathLike[str] | None = None,
     kind: Literal["auto", "file", "url", "text"] = "auto",
     transcription: Mapping[str, Any] | Literal[False] | None = None,
@@ -90,6 +93,7 @@ def measure(
     callback: CallbackReceiver | None = None,
     callback_fallback: float = 60.0,
     backend: Backend | None = None,
+    api: Literal["v0", "v1"] | None = None,
 ) -> MeasureResult:
     """Measure every row of a recordings table with Hume's batch API and join the results back by ID.
 
@@ -98,7 +102,8 @@ def measure(
         id_col: column of stable, unique IDs: the join key of every output.
         source_col: column of local paths, http(s) URLs or raw texts.
         models: ``["prosody", "face"]`` or ``{"prosody": {"granularity": "word"}}``.
-        client: a :class:`humekit.Client` (default: one from ``HUME_API_KEY``/``HUME_BASE_URL``).
+        client: a :class:`humekit.Client` (v0) or a :class:`humekit.backends.v1.client.V1Client` (default: one
+            from ``HUME_API_KEY``/``HUME_BASE_URL`` for the chosen ``api``).
         ledger: the SQLite job ledger (a :class:`~humekit.pipeline.ledger.Ledger` or a path; default
             ``humekit-ledger.sqlite`` in the working directory). Rerunning with the same ledger
             makes no new job; after a crash it resumes.
@@ -125,6 +130,10 @@ def measure(
             ``BatchBackend(client, settle=30)`` to wait longer before a job whose answer was lost is
             posted again).
 
+        api: ``"v1"`` (Hume's live Expression Measurement API) or ``"v0"`` (the batch API, sunset
+            2026-06-14: a compatible endpoint or the emulator). Default: what ``backend=``/``client=``
+            speak, else ``HUME_API`` (environment or ``.env``), else ``"v1"``.
+
     Returns:
         A :class:`MeasureResult` with ``.status``, ``.predictions``, ``.wide()``, ``.per_row()``
         and ``.save(folder)``.
@@ -132,7 +141,7 @@ def measure(
     options = MeasureOptions(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger,
                              kind=kind, transcription=transcription, root=root, limits=limits, errors=errors,
                              timeout=timeout, wait_initial=wait_initial, wait_max=wait_max, progress=progress,
-                             callback=callback, callback_fallback=callback_fallback, backend=backend)
+                             callback=callback, callback_fallback=callback_fallback, backend=backend, api=api)
     return _run(table, options, salt="", retry=frozenset())
 
 
@@ -140,13 +149,13 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     """The stages of :func:`measure`; ``salt`` makes new unit keys and ``retry`` lists the fingerprints whose
     failed answers are resent."""
     o = options
-    api = o.backend.api if o.backend is not None else "v0"
+    api = _api(o)
     limits = _limits(o.limits) if api == "v0" else _backend_limits(o)
     _check_options(timeout=o.timeout, transcription=o.transcription)
     normalized = normalize_models(o.models, api=api)
     checked = validate(table, id_col=o.id_col, source_col=o.source_col, kind=o.kind, models=normalized, root=o.root,
                        limits=limits, errors=o.errors, api="v1" if api == "v1" else "v0")
-    backend = o.backend if o.backend is not None else _default_backend(o.client)
+    backend = o.backend if o.backend is not None else _default_backend(api, o.client)
     store = o.ledger if isinstance(o.ledger, Ledger) else Ledger(o.ledger, clock=backend.clock)
     config = config_key(backend=backend.name, endpoint=backend.endpoint, models=normalized,
                         transcription=o.transcription)
@@ -186,18 +195,41 @@ def _backend_limits(o: MeasureOptions) -> InputLimits:
     if o.limits is not DEFAULT_LIMITS and o.limits != DEFAULT_LIMITS:
         raise ConfigurationError("limits= holds the v0 batch API's limits; give this backend its own (e.g. "
                                  "V1Backend(limits=...)) and leave limits= out")
+    if o.backend is None:
+        from humekit.backends.v1.limits import DEFAULT_V1_LIMITS
+
+        return DEFAULT_V1_LIMITS
     found = getattr(o.backend, "limits", None)
     return found if isinstance(found, InputLimits) else InputLimits()
 
 
-def _default_backend(client: Client | None) -> Backend:
-    """Hume's v0 batch API through ``client`` (one from ``HUME_API_KEY``/``HUME_BASE_URL`` when not given).
+def _api(o: MeasureOptions) -> str:
+    """Which API the call measures with: ``api=``, else what ``backend=``/``client=`` speak, else ``HUME_API``
+    (environment or ``.env``), else Hume's live v1 API."""
+    if o.api is not None and o.api not in ("v0", "v1"):
+        raise ConfigurationError(f"api={o.api!r}: choose 'v1' (Hume's live API) or 'v0' (the batch API, sunset "
+                                 "2026-06-14: a compatible endpoint or the emulator)")
+    given, implied = (("backend=", o.backend.api) if o.backend is not None else
+                      ("client=", "v1" if isinstance(o.client, V1Client) else "v0") if o.client is not None else
+                      ("", None))
+    if o.api is not None and implied is not None and o.api != implied:
+        raise ConfigurationError(f"api={o.api!r}, but the {given} given speaks {implied}: leave api= out, or give "
+                                 f"a {o.api} {given.rstrip('=')}")
+    return o.api or implied or resolve_api()
 
-    Imported here, not at the top: a run with another ``backend=`` loads none of v0's sending code.
+
+def _default_backend(api: str, client: Client | V1Client | None) -> Backend:
+    """The API's backend through ``client`` (one from ``HUME_API_KEY``/``HUME_BASE_URL`` when not given).
+
+    Imported here, not at the top: a run with another ``backend=`` loads none of their sending code.
     """
+    if api == "v1":
+        from humekit.backends.v1.backend import V1Backend
+
+        return V1Backend(client if isinstance(client, V1Client) else V1Client())
     from humekit.backends.v0.backend import BatchBackend
 
-    return BatchBackend(client if client is not None else Client())
+    return BatchBackend(client if isinstance(client, Client) else Client())
 
 
 def _interrupted(rows: list[RowInput], backend: Backend, run: Run) -> MeasureInterrupted:
