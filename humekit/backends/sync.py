@@ -76,6 +76,7 @@ class SyncBackend(abc.ABC):
         self.concurrency = concurrency
         self.attempts = attempts
         self.clock: Clock = clock or SystemClock()
+        self._sending = threading.local()  # the unit and ledger of the request this thread is sending
 
     # -- what a subclass provides -----------------------------------------------------------------
     @abc.abstractmethod
@@ -86,6 +87,13 @@ class SyncBackend(abc.ABC):
     @abc.abstractmethod
     def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
         """A stored answer as tables keyed by input (``request``: what :meth:`request` recorded for its unit)."""
+
+    def resent(self) -> None:
+        """Count one more attempt of the unit this thread is sending: call it when a retry sends again a
+        request the API may have measured and billed (its answer was lost), so the cost shows it."""
+        unit_key, ledger = getattr(self._sending, "unit", None), getattr(self._sending, "ledger", None)
+        if unit_key is not None and ledger is not None:
+            ledger.record_attempt(unit_key)
 
     def request(self, unit: Unit) -> dict[str, Any]:
         """What the ledger records about a unit's request (no file bytes): its inputs and, for a unit that
@@ -135,6 +143,10 @@ class SyncBackend(abc.ABC):
     def collect(self, unit_keys: Sequence[str], run: Run) -> None:
         """Nothing to wait for: every answer was stored when it arrived."""
         run.progress.stage("done")
+
+    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
+        """What the API bills for one request: unknown (``None``) unless a subclass knows its pricing."""
+        return None
 
     def in_flight(self, unit_keys: Sequence[str], ledger: Ledger) -> list[str]:
         """Units claimed and not answered (a request was being sent)."""
@@ -224,6 +236,8 @@ class SyncBackend(abc.ABC):
 
     def _send_with_retries(self, item: Unit, models: Mapping[str, Any], run: Run) -> bytes:
         for attempt in range(1, self.attempts + 1):
+            run.ledger.record_attempt(item.key)  # before the request: a lost answer's attempt stays counted
+            self._sending.unit, self._sending.ledger = item.key, run.ledger
             try:
                 return self.send(item, models=models, transcription=run.transcription)
             except _TRANSIENT:

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from humekit.backends.base import Decoded
 from humekit.backends.sync import SyncBackend
 from humekit.backends.v1 import decoding
@@ -91,12 +93,28 @@ class V1Backend(SyncBackend):
         """Convert the unit's window to 16 kHz mono s16 WAV and upload it."""
         _, start_ms, end_ms = _window(unit.part)
         audio = wav_bytes(read_window(unit.inputs[0].value, start_ms, end_ms))
-        return self.client.measure_audio(audio, config=self._config() or None)
+        return self.client.measure_audio(audio, config=self._config() or None, on_lost=self.resent)
 
     def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
         """A window's ``AudioFileResponse`` on the recording's clock."""
         files = request.get("files") or [{}]
         return decoding.decode(kind, answer, request=request, input_key=str(files[0].get("filename") or ""))
+
+    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
+        """A window's audio seconds (as the answer received them, else as planned) or 1/3 s per image, at
+        least the 10 s every run is billed."""
+        seconds: float
+        if "window" in request:
+            window = request["window"]
+            seconds = (window["end_ms"] - window["start_ms"]) / 1000
+            if answer is not None:
+                received = orjson.loads(answer).get("received") or {}
+                seconds = received.get("audio_duration_ms", seconds * 1000) / 1000
+        elif "frames" in request:
+            seconds = len(request["frames"]) * self.limits.seconds_per_image
+        else:
+            return None
+        return max(seconds, self.limits.billing_min_seconds)
 
     def _config(self) -> dict[str, Any]:
         return {} if self.measurement_timer_ms is None else {"measurement_timer_ms": self.measurement_timer_ms}
