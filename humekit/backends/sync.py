@@ -95,6 +95,10 @@ class SyncBackend(abc.ABC):
         if unit_key is not None and ledger is not None:
             ledger.record_attempt(unit_key)
 
+    def remote_id(self, answer: bytes) -> str | None:
+        """The API's id for an answered request, if its answer names one (shown as the row's ``job_id``)."""
+        return None
+
     def request(self, unit: Unit) -> dict[str, Any]:
         """What the ledger records about a unit's request (no file bytes): its inputs and, for a unit that
         sends part of its input, that ``part`` (override to add what :meth:`decode` will need)."""
@@ -218,6 +222,7 @@ class SyncBackend(abc.ABC):
                         lock: threading.Lock) -> str | None:
         """Send a claimed unit and store what came back; the API's reason if it refused it for a limit."""
         store = run.ledger
+        sent = item.key  # what the report names: the API's id for the request when it gives one
         try:
             answer = self._send_with_retries(item, models, run)
         except PayloadRefusedError as exc:
@@ -228,10 +233,12 @@ class SyncBackend(abc.ABC):
                 raise  # kept claimed: the same call resumes it (nothing was measured)
             store.record_failed(item.key, f"{self.name} refused the request ({exc.status_code}): {exc}")
         else:
-            store.record_answer(item.key, answer)  # before anything is reported
+            remote = self.remote_id(answer)
+            store.record_answer(item.key, answer, remote_id=remote)  # before anything is reported
             run.progress.add_rows(len(item.rows))
+            sent = remote or item.key
         with lock:
-            report.submitted.append(item.key)
+            report.submitted.append(sent)
         return None
 
     def _send_with_retries(self, item: Unit, models: Mapping[str, Any], run: Run) -> bytes:

@@ -40,15 +40,17 @@ class V1Backend(SyncBackend):
         limits: v1's limits (:class:`V1Limits`).
         measurement_timer_ms: v1's ``measurement_timer_ms`` (3000-10000 ms of speech between measurements;
             the server's default when not given).
+        endpoint: the endpoint's identity in the ledger (default: the client's base URL); give one name to
+            endpoints that answer alike (an emulator started on another port each run).
     """
 
     name = "hume-v1"
     api = "v1"
 
     def __init__(self, client: V1Client | None = None, *, concurrency: int = 4, limits: V1Limits = DEFAULT_V1_LIMITS,
-                 measurement_timer_ms: int | None = None):
+                 measurement_timer_ms: int | None = None, endpoint: str | None = None):
         self.client = client if client is not None else V1Client()
-        super().__init__(self.client.base_url, concurrency=concurrency, attempts=1, clock=self.client.clock)
+        super().__init__(endpoint or self.client.base_url, concurrency=concurrency, attempts=1, clock=self.client.clock)
         self.limits = limits
         self.measurement_timer_ms = measurement_timer_ms
 
@@ -99,6 +101,14 @@ class V1Backend(SyncBackend):
         """A window's ``AudioFileResponse`` on the recording's clock."""
         files = request.get("files") or [{}]
         return decoding.decode(kind, answer, request=request, input_key=str(files[0].get("filename") or ""))
+
+    def remote_id(self, answer: bytes) -> str | None:
+        """The ``run_id`` the request became (find it with the runs endpoint: ``V1Client.get_run``)."""
+        try:
+            run_id = orjson.loads(answer).get("run_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            return None
+        return run_id if isinstance(run_id, str) and run_id else None
 
     def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
         """A window's audio seconds (as the answer received them, else as planned) or 1/3 s per image, at
