@@ -67,7 +67,7 @@ V1_MEDIA = [
 ]
 # Rows of recordings.csv that recordings-v1.csv measures too: two WAVs and a text (which v1 cannot measure).
 V1_REUSED = ["s1-calm", "s2-excited", "t1-excited"]
-# The long recording of notebooks/06-v1.ipynb (cut into windows): 25 minutes is about 70 MB as FLAC, too large to
+# The long recording of notebooks/06-v1.ipynb (cut into windows): 25 minutes is about 75 MB as FLAC, too large to
 # commit, so the notebook makes it at run time with humekit.testing.media.make_audio(path, **V1_LONG).
 V1_LONG = {"format": "flac", "duration": 25 * 60.0, "seed": 44}
 
