@@ -65,7 +65,8 @@ def _setting(name: str) -> tuple[str | None, str]:
 _KEY = re.compile(r"[\x21-\x7e]+")
 
 
-def resolve_api_key(api_key: str | Secret | None = None) -> Secret:
+def resolve_api_key(api_key: str | Secret | None = None, *,
+                    offline: str = "humekit.emulator.Emulator() (emu.client())") -> Secret:
     """The API key from the argument, ``HUME_API_KEY``, or a ``.env`` file, in that order.
 
     Surrounding whitespace is stripped (a key read with ``open(f).read()`` or from a CRLF file ends
@@ -84,7 +85,7 @@ def resolve_api_key(api_key: str | Secret | None = None) -> Secret:
     if not value:
         raise MissingAPIKeyError(
             "HUME_API_KEY is not set. Set it in the environment or a .env file, pass api_key=..., "
-            "or run offline against humekit.emulator.Emulator() (emu.client())."
+            f"or run offline against {offline}."
         )
     key = value.strip()
     if not key:

@@ -221,3 +221,20 @@ def test_a_window_sent_twice_is_counted_twice(recordings: pd.DataFrame, tmp_path
     assert result.counts()["ok"] == 1 and len(emu.runs) == 2
     assert result.cost.attrs["total_requests"] == 2
     assert result.cost.attrs["total_billed_seconds"] == pytest.approx(emu.metered_seconds, abs=0.01)
+
+
+def test_a_text_file_is_invalid_under_v1_for_the_right_reason(tmp_path: Path) -> None:
+    """A .txt path under v1 is invalid because v1 measures no text (not because it is not audio)."""
+    (tmp_path / "note.txt").write_text("I am so happy today.")
+    emu = V1Emulator()
+    table = pd.DataFrame({"id": ["n"], "src": [str(tmp_path / "note.txt")]})
+    result = run(table, emu, tmp_path / "l.sqlite")
+    assert result.status.loc[0, "status"] == "invalid" and "no language model" in result.status.loc[0, "error"]
+    assert emu.requests == []
+
+
+def test_a_missing_key_points_to_the_v1_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """V1Client with no key says how to set one, or to run offline against the v1 emulator."""
+    monkeypatch.delenv("HUME_API_KEY", raising=False)
+    with pytest.raises(humekit.MissingAPIKeyError, match="V1Emulator"):
+        V1Client()

@@ -259,6 +259,8 @@ def _kind_from_name(name: str) -> str | None:
 
 def _check_models(checked: CheckedSource, models: frozenset[str], api: str) -> CheckedSource:
     kind = media_category(checked.kind, checked.media_type)
+    if kind is None and api == "v1" and checked.kind == "file" and str(checked.media_type or "").startswith("text/"):
+        kind = "text"  # a text file: v1 measures no text (v0 reads it as one, by its own rules)
     if kind is None:
         return checked
     table = API_MODELS_FOR_KIND[api]

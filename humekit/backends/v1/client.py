@@ -72,7 +72,8 @@ class V1Client:
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
     ):
-        self._api_key = resolve_api_key(api_key)
+        self._api_key = resolve_api_key(api_key, offline="the v1 emulator, humekit.emulator.v1.V1Emulator() "
+                                        "(V1Client(api_key=emu.api_key, base_url=emu.url))")
         self.base_url = resolve_base_url(base_url, default=DEFAULT_V1_BASE_URL)
         self.timeout = timeout
         self.seconds_per_megabyte = seconds_per_megabyte
