@@ -43,7 +43,7 @@ browser-check: $(BROWSER_STAMP)
 	$(VENV)/bin/python .ci/browser_check.py
 
 demo: $(STAMP)
-	$(VENV)/bin/humekit run datasets/recordings.csv --id-col id --source-col path \
+	$(VENV)/bin/humekit run datasets/recordings.csv --api v0 --id-col id --source-col path \
 		--models prosody face language --out out/demo --emulator
 
 test: $(STAMP)

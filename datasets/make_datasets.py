@@ -1,10 +1,11 @@
-"""Regenerate humekit's small committed dataset: spoken sentences, face drawings, texts and recordings.csv.
+"""Regenerate humekit's small committed dataset: spoken sentences, face drawings, texts, v1 media and the tables.
 
 Run from the repository root (needs espeak-ng and sox on PATH; only to *regenerate*, never in CI)::
 
     apt-get install -y espeak-ng sox
     .venv/bin/python datasets/make_datasets.py            # rewrites datasets/ in place
     .venv/bin/python datasets/make_datasets.py --check    # regenerates into a temp dir and compares checksums
+    .venv/bin/python datasets/make_datasets.py --v1       # only media/ and recordings-v1.csv (PyAV, no espeak-ng)
 
 Everything here is made by this script, so it is the project's own work, dedicated to the public
 domain (CC0 1.0); see datasets/README.md. For large synthetic tables (hundreds to tens of thousands
@@ -57,6 +58,19 @@ TEXTS = [
 
 COLUMNS = ["id", "path", "kind", "speaker", "condition", "text", "voice", "speed_wpm", "pitch", "amplitude"]
 
+# Media in the formats researchers bring to Hume's v1 API, encoded with PyAV by humekit.testing.media (speech-like
+# bursts over a faint noise floor, and a drawn face moving in the video): (id, path, maker, options).
+V1_MEDIA = [
+    ("m1-mp3", "media/m1/interview.mp3", "audio", {"format": "mp3", "duration": 12.0, "seed": 41}),
+    ("m2-m4a", "media/m2/voice-memo.m4a", "audio", {"format": "m4a", "duration": 9.0, "seed": 42}),
+    ("m3-mp4", "media/m3/video-call.mp4", "video", {"format": "mp4", "duration": 6.0, "seed": 43}),
+]
+# Rows of recordings.csv that recordings-v1.csv measures too: two WAVs and a text (which v1 cannot measure).
+V1_REUSED = ["s1-calm", "s2-excited", "t1-excited"]
+# The long recording of notebooks/06-v1.ipynb (cut into windows): 25 minutes is about 75 MB as FLAC, too large to
+# commit, so the notebook makes it at run time with humekit.testing.media.make_audio(path, **V1_LONG).
+V1_LONG = {"format": "flac", "duration": 25 * 60.0, "seed": 44}
+
 
 def tool_versions() -> dict[str, str]:
     """The versions of espeak-ng and sox on PATH (recorded in the README)."""
@@ -103,7 +117,22 @@ def build(root: Path) -> pd.DataFrame:
                      "condition": condition, "text": text})
     table = pd.DataFrame(rows, columns=COLUMNS).astype({"speed_wpm": "Int64", "pitch": "Int64", "amplitude": "Int64"})
     table.to_csv(root / "recordings.csv", index=False)
-    write_checksums(root, [*table["path"], "recordings.csv"])
+    v1 = build_v1(root, table)
+    write_checksums(root, [*table["path"], "recordings.csv", *v1["path"].iloc[:len(V1_MEDIA)], "recordings-v1.csv"])
+    return table
+
+
+def build_v1(root: Path, recordings: pd.DataFrame) -> pd.DataFrame:
+    """Write ``media/`` (MP3, M4A, MP4) under ``root`` and return recordings-v1.csv (also written): id, path."""
+    from humekit.testing.media import make_audio, make_video
+
+    makers = {"audio": make_audio, "video": make_video}
+    for _, path, maker, options in V1_MEDIA:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        makers[maker](root / path, **options)
+    reused = recordings.set_index("id").loc[V1_REUSED, "path"]
+    table = pd.DataFrame([*((id_, path) for id_, path, _, _ in V1_MEDIA), *reused.items()], columns=["id", "path"])
+    table.to_csv(root / "recordings-v1.csv", index=False)
     return table
 
 
@@ -132,6 +161,8 @@ def check() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare checksums")
+    parser.add_argument("--v1", action="store_true", help="only rewrite media/ and recordings-v1.csv (needs no "
+                        "espeak-ng or sox)")  # fmt: skip
     parser.add_argument("--large", type=int, metavar="N", help="instead: a synthetic study of N rows "
                         "(humekit.testing.study.make_recordings) written to --out")  # fmt: skip
     parser.add_argument("--out", type=Path, help="folder for --large (its table goes to OUT/recordings.csv)")
@@ -146,13 +177,20 @@ def main(argv: list[str] | None = None) -> int:
         table.to_csv(args.out / "recordings.csv", index=False)
         print(f"wrote a synthetic study of {len(table)} rows to {args.out}/recordings.csv")
         return 0
+    if args.v1:
+        shutil.rmtree(HERE / "media", ignore_errors=True)
+        v1 = build_v1(HERE, pd.read_csv(HERE / "recordings.csv"))
+        committed = [line.split("  ", 1)[1] for line in (HERE / "checksums.sha256").read_text().splitlines()]
+        write_checksums(HERE, sorted({*committed, *v1["path"], "recordings-v1.csv"}))
+        print(f"wrote {len(V1_MEDIA)} v1 media files and recordings-v1.csv ({len(v1)} rows) to {HERE}")
+        return 0
     missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
     if missing:
         print(f"needs {' and '.join(missing)} on PATH to regenerate (apt-get install -y espeak-ng sox)")
         return 2
     if args.check:
         return check()
-    for sub in ("audio", "images", "texts"):
+    for sub in ("audio", "images", "texts", "media"):
         shutil.rmtree(HERE / sub, ignore_errors=True)
     table = build(HERE)
     print(f"wrote {len(table)} recordings to {HERE} with {tool_versions()}")

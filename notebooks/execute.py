@@ -5,7 +5,7 @@ Run after editing a notebook, from the repository root::
     .venv/bin/python notebooks/execute.py                      # every notebook
     .venv/bin/python notebooks/execute.py notebooks/02-*.ipynb # some
 
-Each notebook runs in a fresh kernel in this folder, against the emulator (unset HUME_API_KEY or
+Each notebook runs in a fresh kernel in this folder, against the emulators (unset HUME_API_KEY and
 HUME_BASE_URL first, or the stored outputs would come from a live endpoint). Then check that the
 stored outputs are reproducible: ``make test`` (or, stricter, every output compared:
 ``pytest notebooks --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg``).
@@ -25,8 +25,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(paths: list[str]) -> int:
-    if os.environ.get("HUME_API_KEY") and os.environ.get("HUME_BASE_URL"):
-        print("HUME_API_KEY and HUME_BASE_URL are set: unset them so the stored outputs come from the emulator")
+    if os.environ.get("HUME_API_KEY"):  # with the key alone, 06-v1.ipynb runs (and is billed) on the live v1 API
+        print("HUME_API_KEY is set: unset it (and HUME_BASE_URL) so the stored outputs come from the emulators")
         return 2
     for path in [Path(p) for p in paths] or sorted(HERE.glob("[0-9][0-9]-*.ipynb")):
         notebook = nbformat.read(path, as_version=4)

@@ -20,7 +20,7 @@ from humekit.predictions.vocabulary import EMOTIONS, LANGUAGE_EMOTIONS
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 RECORDINGS = DATASETS / "recordings.csv"
-RUN = ["run", str(RECORDINGS), "--id-col", "id", "--source-col", "path", "--models", "prosody", "face", "language"]
+RUN = ["run", "--api", "v0", str(RECORDINGS), "--id-col", "id", "--source-col", "path", "--models", "prosody", "face", "language"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -95,7 +95,7 @@ def test_rows_that_cannot_be_measured_give_exit_code_1(tmp_path, capsys):
     table.loc[1, "path"] = "audio/nobody/missing.wav"
     table["path"] = [str(DATASETS / p) for p in table["path"]]
     table.to_parquet(tmp_path / "t.parquet")
-    code, text = run(capsys, "run", str(tmp_path / "t.parquet"), "--id-col", "id", "--source-col", "path",
+    code, text = run(capsys, "run", "--api", "v0", str(tmp_path / "t.parquet"), "--id-col", "id", "--source-col", "path",
                      "--models", "prosody", "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
     assert code == 1
     assert "2 ok, 1 invalid" in text and "file not found" in text
@@ -124,7 +124,7 @@ def test_a_bad_table_is_a_clear_error_with_exit_code_2(tmp_path, capsys, make, a
     """A table that is missing, empty, unreadable, lacks the ID column or repeats IDs stops with a clear message."""
     path = tmp_path / ("t.parquet" if message == "cannot read" else "t.csv")
     make(path)
-    code, text = run(capsys, "run", str(path), *argv, "--source-col", "path", "--models", "language",
+    code, text = run(capsys, "run", "--api", "v0", str(path), *argv, "--source-col", "path", "--models", "language",
                      "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
     assert code == 2
     assert text.startswith("humekit run: error:") and message in text
@@ -157,7 +157,7 @@ def test_a_table_format_humekit_cannot_read_is_named_with_the_formats_it_can(tmp
     """A .json table stops with 'unsupported table format', the formats humekit run reads and how to convert it."""
     path = tmp_path / "recordings.json"
     pd.DataFrame({"id": ["a"], "path": ["hello there"]}).to_json(path)
-    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "path", "--models", "language",
+    code, text = run(capsys, "run", "--api", "v0", str(path), "--id-col", "id", "--source-col", "path", "--models", "language",
                      "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
     assert code == 2
     assert "unsupported table format '.json'" in text and "humekit run reads csv, tsv and parquet" in text
@@ -172,7 +172,7 @@ def test_the_separator_of_a_csv_or_tsv_is_detected(tmp_path, capsys, name, separ
     other = ";" if separator == "," else ","  # in the texts: the separator is not guessed from the data
     path.write_text(separator.join(["id", "text", "group"]) + "\n" + separator.join(["a", "So glad you came", "x"]) + "\n"
                     + separator.join(["b", f"Too long{other} far too long", "y"]) + "\n")
-    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "text", "--models", "language",
+    code, text = run(capsys, "run", "--api", "v0", str(path), "--id-col", "id", "--source-col", "text", "--models", "language",
                      "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
     assert code == 0, text
     assert pd.read_csv(tmp_path / "out" / "status.csv")["id"].tolist() == ["a", "b"]
@@ -185,7 +185,7 @@ def test_a_one_column_table_whose_header_holds_another_separator_gets_a_hint(tmp
 
     path = tmp_path / "t.csv.gz"
     path.write_bytes(gzip.compress(b"id;text\na;hello there\n"))
-    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "text", "--models", "language",
+    code, text = run(capsys, "run", "--api", "v0", str(path), "--id-col", "id", "--source-col", "text", "--models", "language",
                      "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
     assert code == 2
     assert "was read as one column named 'id;text', which contains ';': is that its separator?" in text
@@ -196,7 +196,7 @@ def test_missing_files_say_where_relative_paths_were_resolved_in_cli_words(tmp_p
     (tmp_path / "tables").mkdir()
     path = tmp_path / "tables" / "t.csv"
     pd.DataFrame({"id": ["a", "b"], "path": ["Nice to meet you.", "audio/missing.wav"]}).to_csv(path, index=False)
-    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "path", "--models", "language",
+    code, text = run(capsys, "run", "--api", "v0", str(path), "--id-col", "id", "--source-col", "path", "--models", "language",
                      "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
     assert code == 1
     folder = tmp_path / "tables"
@@ -204,7 +204,7 @@ def test_missing_files_say_where_relative_paths_were_resolved_in_cli_words(tmp_p
             f"'audio/missing.wav' resolved against the --root folder {folder}); check the path or the --root folder")\
         in text
     assert f"relative paths in --source-col are resolved against --root (by default the table's folder): {folder}" in text
-    code, text = run(capsys, "run", str(path), "--id-col", "id", "--source-col", "path", "--models", "language",
+    code, text = run(capsys, "run", "--api", "v0", str(path), "--id-col", "id", "--source-col", "path", "--models", "language",
                      "--out", str(tmp_path / "out"), "--emulator", "--root", str(tmp_path / "nowhere"))  # fmt: skip
     assert code == 2 and f"--root {tmp_path / 'nowhere'} is not a folder" in text
 
@@ -227,7 +227,7 @@ def test_ok_rows_with_nothing_found_are_reported(tmp_path, capsys):
     make_wav(tmp_path / "silent.wav", segments=[], duration=2.0)
     pd.DataFrame({"id": ["quiet", "s1"], "path": [str(tmp_path / "silent.wav"),
                                                   str(DATASETS / "audio/s1/calm.wav")]}).to_csv(tmp_path / "t.csv")
-    code, text = run(capsys, "run", str(tmp_path / "t.csv"), "--id-col", "id", "--source-col", "path",
+    code, text = run(capsys, "run", "--api", "v0", str(tmp_path / "t.csv"), "--id-col", "id", "--source-col", "path",
                      "--models", "prosody", "--out", str(tmp_path / "out"), "--emulator")  # fmt: skip
     assert code == 0, text
     assert "1 ok row(s) where a model found nothing" in text and "'quiet': prosody: no speech found" in text
@@ -277,3 +277,50 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
     assert lines == [f"Interrupted: 1 job is still queued or running at {url}; nothing is lost (every job is in "
                      f"the ledger {tmp_path / 'out' / 'ledger.sqlite'}). Run the same humekit run command again to "
                      "resume."], output
+
+
+@pytest.fixture(scope="module")
+def v1_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A WAV, an MP3 and a raw text in a CSV, for humekit run under v1."""
+    from humekit.testing.media import make_audio
+
+    folder = tmp_path_factory.mktemp("v1cli")
+    make_audio(folder / "a.wav", duration=12, seed=1)
+    make_audio(folder / "b.mp3", format="mp3", duration=30, seed=2)
+    (folder / "t.csv").write_text("id,path\nA,a.wav\nB,b.mp3\nT,just some words\n")
+    return folder / "t.csv"
+
+
+V1_ARGS = ("--id-col", "id", "--source-col", "path", "--models", "audio", "--emulator")
+
+
+def test_v1_is_the_default_and_a_rerun_sends_nothing(capsys: pytest.CaptureFixture[str], v1_table: Path,
+                                                     tmp_path: Path) -> None:
+    """With no --api, humekit run measures through v1 (here its embedded emulator); again, it sends nothing."""
+    code, text = run(capsys, "run", str(v1_table), *V1_ARGS, "--out", str(tmp_path / "o"))
+    assert code == 1 and "2 ok, 1 invalid" in text and "v1 emulator" in text and "SYNTHETIC" in text
+    assert "requests: 2 sent now" in text and "42.0 s billed" in text
+    assert "no language model" in text
+    code, text = run(capsys, "run", str(v1_table), *V1_ARGS, "--out", str(tmp_path / "o"))
+    assert "requests: 0 sent now, 2 reused" in text
+    cost = pd.read_csv(tmp_path / "o" / "cost.csv")
+    assert cost["requests"].tolist() == [1, 1, 0] and cost["billed_seconds"].tolist()[:2] == [12.0, 30.0]
+
+
+def test_dry_run_writes_what_it_would_cost_and_sends_nothing(capsys: pytest.CaptureFixture[str], v1_table: Path,
+                                                              tmp_path: Path) -> None:
+    """--dry-run leaves every measurable row pending, says so in CLI words, and writes the cost."""
+    code, text = run(capsys, "run", "--api", "v1", str(v1_table), *V1_ARGS, "--out", str(tmp_path / "o"), "--dry-run")
+    assert code == 1 and "1 invalid, 2 pending" in text and "requests: 0 sent now" in text
+    assert "42.0 s would be billed (dry run: nothing was sent)" in text and "without --dry-run" in text
+    from humekit.pipeline.ledger import Ledger
+
+    assert Ledger(tmp_path / "o" / "ledger.sqlite").jobs().empty
+
+
+def test_v1_without_a_key_says_how_to_get_one_or_run_offline(capsys: pytest.CaptureFixture[str], v1_table: Path,
+                                                             tmp_path: Path) -> None:
+    """No HUME_API_KEY and no --emulator: exit 2 with what to set, naming v1 and --emulator."""
+    code, text = run(capsys, "run", str(v1_table), "--id-col", "id", "--source-col", "path", "--models", "audio",
+                     "--out", str(tmp_path / "o"))
+    assert code == 2 and "HUME_API_KEY is not set" in text and "v1" in text and "--emulator" in text

@@ -99,7 +99,7 @@ def test_user_columns_named_like_humekit_columns_are_carried_beside_them(tmp_pat
     assert wide["segments"].tolist()[:1] == [3]  # wide() has no segments column of its own: yours keeps its name
     path = tmp_path / "t.csv"
     table.to_csv(path, index=False)
-    code = main(["run", str(path), "--id-col", "id", "--source-col", "text", "--kind", "text", "--models",
+    code = main(["run", "--api", "v0", str(path), "--id-col", "id", "--source-col", "text", "--kind", "text", "--models",
                  "language", "--out", str(tmp_path / "out"), "--emulator", "--no-progress"])
     assert code == 0, capsys.readouterr()
     assert pd.read_csv(tmp_path / "out" / "per_row.csv")["table_model"].tolist() == ["x", "y"]

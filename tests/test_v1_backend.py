@@ -188,3 +188,36 @@ def test_an_api_that_cannot_be_used_is_refused_before_anything_is_sent(recording
         humekit.measure(recordings, id_col="id", source_col="src", models=["audio"], client=client, api=api,  # type: ignore[arg-type]
                         ledger=tmp_path / "l.sqlite", progress=False)
     assert emu.requests == []
+
+
+def test_a_dry_run_prices_the_windows_and_sends_nothing(recordings: pd.DataFrame, tmp_path: Path) -> None:
+    """dry_run=True: no request, no unit in the ledger; cost gives each row its requests and billed seconds."""
+    emu = V1Emulator()
+    dry = run(recordings, emu, tmp_path / "l.sqlite", dry_run=True)
+    assert emu.requests == [] and dry.ledger.jobs().empty
+    cost = dry.cost.set_index("id")
+    assert cost["requests"].to_dict() == {"s1": 1, "s2": 2, "s3": 1, "s4": 0}
+    assert cost.loc["s3", "billed_seconds"] == pytest.approx(20) and cost.loc["s1", "billed_seconds"] == pytest.approx(15)
+    assert cost.loc["s2", "billed_seconds"] == pytest.approx(LONG_SECONDS)
+    assert set(dry.status.set_index("id").loc[["s1", "s2", "s3"], "status"]) == {"pending"}
+    assert dry.status.set_index("id").loc["s1", "error"].startswith("dry run")
+    assert dry.cost.attrs == {"total_billed_seconds": pytest.approx(35 + LONG_SECONDS), "total_requests": 4}
+
+
+def test_the_cost_after_a_run_is_what_the_emulator_billed(recordings: pd.DataFrame, tmp_path: Path) -> None:
+    """result.cost adds up to the emulator's metered seconds; a rerun reports the same, having sent nothing."""
+    emu = V1Emulator()
+    result = run(recordings, emu, tmp_path / "l.sqlite")
+    assert result.cost.attrs["total_billed_seconds"] == pytest.approx(emu.metered_seconds, abs=0.01)
+    assert result.cost.attrs["total_requests"] == uploads(emu) == 4
+    again = run(recordings, emu, tmp_path / "l.sqlite")
+    pd.testing.assert_frame_equal(again.cost, result.cost)
+
+
+def test_a_window_sent_twice_is_counted_twice(recordings: pd.DataFrame, tmp_path: Path) -> None:
+    """An answer lost after the run was billed is resent, and cost counts both attempts (never hides one)."""
+    emu = V1Emulator(faults=V1Faults(script=("lost_response",)))  # type: ignore[arg-type]
+    result = run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    assert result.counts()["ok"] == 1 and len(emu.runs) == 2
+    assert result.cost.attrs["total_requests"] == 2
+    assert result.cost.attrs["total_billed_seconds"] == pytest.approx(emu.metered_seconds, abs=0.01)

@@ -139,6 +139,15 @@ class Backend(Protocol):
         claimed (where a window starts, when each frame was taken: what puts the answer on the input's clock)."""
         ...
 
+    def request(self, unit: Unit) -> dict[str, Any]:
+        """What the ledger records about a unit's request (no media bytes)."""
+        ...
+
+    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
+        """What the API bills for one unit, from its recorded request (and its answer, once stored); ``None``
+        when humekit does not know the API's pricing."""
+        ...
+
     def in_flight(self, unit_keys: Sequence[str], ledger: Ledger) -> list[str]:
         """What is still running or being sent among these units (for the message after a Ctrl-C)."""
         ...

@@ -80,6 +80,7 @@ class SyncBackend(abc.ABC):
         self.concurrency = concurrency
         self.attempts = attempts
         self.clock: Clock = clock or SystemClock()
+        self._sending = threading.local()  # the unit and ledger of the request this thread is sending
 
     # -- what a subclass provides -----------------------------------------------------------------
     @abc.abstractmethod
@@ -99,6 +100,17 @@ class SyncBackend(abc.ABC):
         """Extra keyword arguments for :meth:`send`, read just before the unit is sent, once every unit
         before it in its lane is stored (e.g. a state the previous answer carries: read it from ``run.ledger``)."""
         return {}
+
+    def resent(self) -> None:
+        """Count one more attempt of the unit this thread is sending: call it when a retry sends again a
+        request the API may have measured and billed (its answer was lost), so the cost shows it."""
+        unit_key, ledger = getattr(self._sending, "unit", None), getattr(self._sending, "ledger", None)
+        if unit_key is not None and ledger is not None:
+            ledger.record_attempt(unit_key)
+
+    def remote_id(self, answer: bytes) -> str | None:
+        """The API's id for an answered request, if its answer names one (shown as the row's ``job_id``)."""
+        return None
 
     def request(self, unit: Unit) -> dict[str, Any]:
         """What the ledger records about a unit's request (no file bytes): its inputs and, for a unit that
@@ -148,6 +160,10 @@ class SyncBackend(abc.ABC):
     def collect(self, unit_keys: Sequence[str], run: Run) -> None:
         """Nothing to wait for: every answer was stored when it arrived."""
         run.progress.stage("done")
+
+    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
+        """What the API bills for one request: unknown (``None``) unless a subclass knows its pricing."""
+        return None
 
     def in_flight(self, unit_keys: Sequence[str], ledger: Ledger) -> list[str]:
         """Units claimed and not answered (a request was being sent)."""
@@ -229,6 +245,7 @@ class SyncBackend(abc.ABC):
                         lock: threading.Lock) -> str | None:
         """Send a claimed unit and store what came back; the API's reason if it refused it for a limit."""
         store = run.ledger
+        sent = item.key  # what the report names: the API's id for the request when it gives one
         try:
             answer = self._send_with_retries(item, models, run)
         except PayloadRefusedError as exc:
@@ -239,15 +256,19 @@ class SyncBackend(abc.ABC):
                 raise  # kept claimed: the same call resumes it (nothing was measured)
             store.record_failed(item.key, f"{self.name} refused the request ({exc.status_code}): {exc}")
         else:
-            store.record_answer(item.key, answer)  # before anything is reported
+            remote = self.remote_id(answer)
+            store.record_answer(item.key, answer, remote_id=remote)  # before anything is reported
             run.progress.add_rows(len(item.rows))
+            sent = remote or item.key
         with lock:
-            report.submitted.append(item.key)
+            report.submitted.append(sent)
         return None
 
     def _send_with_retries(self, item: Unit, models: Mapping[str, Any], run: Run) -> bytes:
         context = self.context(item, run)
         for attempt in range(1, self.attempts + 1):
+            run.ledger.record_attempt(item.key)  # before the request: a lost answer's attempt stays counted
+            self._sending.unit, self._sending.ledger = item.key, run.ledger
             try:
                 return self.send(item, models=models, transcription=run.transcription, **context)
             except _TRANSIENT:

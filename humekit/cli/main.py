@@ -38,9 +38,10 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     run = commands.add_parser(
         "run",
         help="measure every row of a CSV/Parquet recordings table; write predictions, summaries, status, a plot",
-        description="Measure every row of a recordings table with Hume's batch API (or, with --emulator, the "
-        "embedded emulator, whose scores are synthetic) and write predictions, per-row summaries, status and a "
-        "plot to --out. Resumable: run it again with the same --out/--ledger and no job is submitted twice. "
+        description="Measure every row of a recordings table with Hume's live v1 API (--api v0: the batch API, "
+        "sunset 2026-06-14, at a compatible endpoint; --emulator: an embedded emulator, whose scores are "
+        "synthetic) and write predictions, per-row summaries, status and a plot to --out. Resumable: run it "
+        "again with the same --out/--ledger and nothing is sent twice. "
         "Exit code 0 when every row is ok, 1 when some are not, 2 when nothing could be run.",
         allow_abbrev=False,
     )
@@ -49,8 +50,13 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     run.add_argument("--id-col", required=True, help="column of stable, unique row IDs (the join key)")
     run.add_argument("--source-col", required=True, help="column of file paths (relative to --root), URLs or texts")
     run.add_argument("--models", required=True, nargs="+", metavar="MODEL",
-                     help="e.g. prosody face language (or comma-separated, or a JSON object of model options)")
+                     help="v1: audio face; v0: e.g. prosody face language (or comma-separated, or a JSON object "
+                     "of model options)")
     run.add_argument("--out", required=True, type=Path, help="folder for the outputs (created)")
+    run.add_argument("--api", choices=["v0", "v1"], default=None,
+                     help="v1: Hume's live API (the default, or HUME_API); v0: the batch API at a compatible endpoint")
+    run.add_argument("--dry-run", action="store_true",
+                     help="send nothing: write the plan and what it would cost (requests and billed seconds per row)")
     run.add_argument("--base-url", help="a Hume-compatible API (default: HUME_BASE_URL)")
     run.add_argument("--ledger", type=Path, help="the SQLite job ledger (default: OUT/ledger.sqlite)")
     run.add_argument("--callback", action="store_true",
@@ -76,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(table=args.table, id_col=args.id_col, source_col=args.source_col, models=models,
                          out=args.out, base_url=args.base_url, ledger=args.ledger, callback=args.callback,
                          kind=args.kind, root=args.root, emulator=args.emulator, timeout=args.timeout,
+                         api=args.api, dry_run=args.dry_run,
                          progress=not args.no_progress and sys.stderr.isatty())
     return run_table(options)
 

@@ -68,6 +68,9 @@ class RunOptions:
     timeout: float = 3600.0
     progress: bool = True
     top: int = 8
+    api: Literal["v0", "v1"] | None = None
+    r"""``None``: ``HUME_API``, else v1."""
+    dry_run: bool = False
 
 
 def parse_models(values: Sequence[str]) -> Any:
@@ -200,7 +203,8 @@ def in_cli_terms(message: str) -> str:
 
     spelled = re.sub(r"(--[a-z-]+) (?=[\s;,.)])", r"\1", _OPTION.sub(flag, message))
     return (spelled.replace("pass errors='mark' to measure", "humekit run measures")
-            .replace("the root folder", "the --root folder"))
+            .replace("the root folder", "the --root folder")
+            .replace("run measure without dry_run=True to send it", "run the same command without --dry-run to send it"))
 
 
 def _run(options: RunOptions, say: Callable[[str], None]) -> int:
@@ -221,7 +225,7 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
             result = humekit.measure(table, id_col=options.id_col, source_col=options.source_col, models=models,
                                      backend=backend, ledger=str(ledger), kind=options.kind, root=str(root),
                                      errors="mark", timeout=options.timeout, progress=options.progress,
-                                     callback=callback)  # fmt: skip
+                                     callback=callback, dry_run=options.dry_run)  # fmt: skip
             timed_out: list[str] = []
         except WaitTimeoutError as exc:  # the outputs are still written, with the unfinished rows pending
             if exc.result is None:
@@ -240,6 +244,37 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
 
 
 def _backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
+    from humekit.config import resolve_api
+
+    if resolve_api(options.api) == "v1":
+        return _v1_backend(options, stack)
+    return _v0_backend(options, stack)
+
+
+def _v1_backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
+    from humekit.backends.v1.backend import V1Backend
+    from humekit.backends.v1.client import V1Client
+    from humekit.config import resolve_api_key
+    from humekit.errors import MissingAPIKeyError
+
+    if not options.emulator:
+        try:
+            resolve_api_key()
+        except MissingAPIKeyError:
+            raise ConfigurationError("HUME_API_KEY is not set: set it to your key for Hume's v1 Expression "
+                                     "Measurement API, or pass --emulator to run against the embedded v1 emulator "
+                                     "(synthetic scores).") from None
+        client = V1Client(base_url=options.base_url)
+        return V1Backend(client), client.base_url
+    from humekit.emulator.v1 import V1Emulator
+
+    emu = stack.enter_context(V1Emulator())
+    # a new port each run, the same (deterministic) answers: one endpoint for the ledger
+    backend = V1Backend(V1Client(api_key=emu.api_key, base_url=emu.url), endpoint="humekit-embedded-v1-emulator")
+    return backend, f"the embedded v1 emulator at {emu.url}"
+
+
+def _v0_backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
     from humekit.backends.v0.backend import BatchBackend
     from humekit.backends.v0.client import Client
     from humekit.config import resolve_api_key
@@ -281,6 +316,9 @@ def _write(result: Any, out: Path, *, synthetic: bool, top: int) -> list[Path]:
 
     result.save(out)  # the whole result, as result.save writes it: humekit.predictions.export.read_result(out) reads it back
     written = [out / f"{name}.{suffix}" for name in RESULT_TABLES for suffix in ("parquet", "csv")] + [out / MANIFEST]
+    if result.cost is not None and result.cost["billed_seconds"].notna().all():  # priced (v1), not v0
+        result.cost.to_csv(out / "cost.csv", index=False)
+        written.append(out / "cost.csv")
     per_row = result.per_row(columns=True)
     written.append(plot_top_emotions(per_row, out / "top_emotions.png", id_col=result.id_col, top=top,
                                      synthetic=synthetic))
@@ -334,14 +372,20 @@ def _agg() -> Iterator[Any]:
 
 def _report(result: Any, options: RunOptions, written: list[Path], *, where: str, ledger: Path, callbacks: int,
             say: Callable[[str], None], root: Path, separator: str | None) -> None:
+    from humekit.config import resolve_api
     from humekit.pipeline.validation import describe_row
 
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
     read = f" (separator {separator!r})" if separator not in (None, ",", "\t") else ""
     say(f"humekit run: {len(result.status)} rows from {options.table}{read} against {where}")
     say(f"  status: {counts}")
-    say(f"  jobs: {len(result.submitted)} submitted now, {len(result.reused)} reused from the ledger {ledger}"
+    sent = "requests: {} sent now" if resolve_api(options.api) == "v1" else "jobs: {} submitted now"
+    say("  " + sent.format(len(result.submitted)) + f", {len(result.reused)} reused from the ledger {ledger}"
         + (f"; {callbacks} completed by callback" if options.callback else ""))
+    if result.cost is not None and result.cost["billed_seconds"].notna().all():
+        total, sent = result.cost.attrs["total_billed_seconds"], result.cost.attrs["total_requests"]
+        what = "would be billed (dry run: nothing was sent)" if options.dry_run else "billed"
+        say(f"  cost: {sent} request(s), {total:,.1f} s {what}; per row in cost.csv")
     bad = (result.status["status"] != "ok").to_numpy()
     problems = result.status[bad]
     shown = problems.head(5)

@@ -66,6 +66,7 @@ class MeasureOptions:
     callback_fallback: float = 60.0
     backend: Backend | None = None
     api: Literal["v0", "v1"] | None = None
+    dry_run: bool = False
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -94,6 +95,7 @@ def measure(
     callback_fallback: float = 60.0,
     backend: Backend | None = None,
     api: Literal["v0", "v1"] | None = None,
+    dry_run: bool = False,
 ) -> MeasureResult:
     """Measure every row of a recordings table with Hume's batch API and join the results back by ID.
 
@@ -133,6 +135,8 @@ def measure(
         api: ``"v1"`` (Hume's live Expression Measurement API) or ``"v0"`` (the batch API, sunset
             2026-06-14: a compatible endpoint or the emulator). Default: what ``backend=``/``client=``
             speak, else ``HUME_API`` (environment or ``.env``), else ``"v1"``.
+        dry_run: send nothing and record no unit: the result shows what would be sent (``plan``), each row's
+            ``pending`` reason, and in ``cost`` the requests and billed seconds it would take.
 
     Returns:
         A :class:`MeasureResult` with ``.status``, ``.predictions``, ``.wide()``, ``.per_row()``
@@ -141,7 +145,8 @@ def measure(
     options = MeasureOptions(id_col=id_col, source_col=source_col, models=models, client=client, ledger=ledger,
                              kind=kind, transcription=transcription, root=root, limits=limits, errors=errors,
                              timeout=timeout, wait_initial=wait_initial, wait_max=wait_max, progress=progress,
-                             callback=callback, callback_fallback=callback_fallback, backend=backend, api=api)
+                             callback=callback, callback_fallback=callback_fallback, backend=backend, api=api,
+                             dry_run=dry_run)
     return _run(table, options, salt="", retry=frozenset())
 
 
@@ -176,11 +181,12 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
         reused = tuple(job_id for job_id in joined.job_ids if job_id not in set(submitted))
         return MeasureResult(status=joined.status, predictions=joined.predictions, descriptors=joined.descriptors,
                              checked=checked, ledger=store, id_col=o.id_col, plan=outcome.plan, submitted=submitted,
-                             reused=reused, options=options, retryable=joined.failed)
+                             reused=reused, options=options, retryable=joined.failed, cost=outcome.cost)
 
     _interrupts_as_one_line()
     try:
-        return send_and_join(rows, checked, backend=backend, run=run, id_col=o.id_col, limits=limits, finish=finish)
+        return send_and_join(rows, checked, backend=backend, run=run, id_col=o.id_col, limits=limits, finish=finish,
+                             dry_run=o.dry_run)
     except KeyboardInterrupt as exc:
         if isinstance(exc, MeasureInterrupted):
             raise

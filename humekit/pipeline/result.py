@@ -54,6 +54,11 @@ class MeasureResult(ResultTables):
     r"""Jobs this call found already submitted (nothing paid again)."""
     options: MeasureOptions | None = field(default=None, repr=False)
     r"""The options of the call that made this result (what :func:`retry_failed` starts from)."""
+    cost: pd.DataFrame | None = field(default=None, repr=False)
+    r"""Per row: ``requests`` and ``billed_seconds`` (missing for an API humekit does not price, such as v0);
+    ``cost.attrs["total_billed_seconds"]`` and ``["total_requests"]``. After a run, what the requests that
+    answered each row were billed (every attempt of a request sent twice counts); after a dry run, what the
+    requests still to send will be."""
     retryable: tuple[str, ...] = field(default=(), repr=False)
     r"""The fingerprints of the (row, job) answers that failed: what :func:`retry_failed` resends."""
 

@@ -9,13 +9,14 @@ back from the ledger by ID. Nothing here knows which API it speaks to: that is t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from humekit.backends.base import Backend, Executed, Run
 from humekit.errors import WaitTimeoutError
+from humekit.pipeline.cost import planned_cost, spent_cost
 from humekit.pipeline.coverage import Coverage, cover
 from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.joining import Joined, join_results
@@ -34,10 +35,12 @@ class Outcome:
     plan: Plan
     executed: Executed
     joined: Joined
+    cost: pd.DataFrame
+    r"""Per row: the requests and billed seconds (:mod:`humekit.pipeline.cost`): spent, or planned on a dry run."""
 
 
 def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backend, run: Run, id_col: str,
-                  limits: InputLimits, finish: Callable[[Outcome], Result]) -> Result:
+                  limits: InputLimits, finish: Callable[[Outcome], Result], dry_run: bool = False) -> Result:
     """Send what the ledger lacks for these rows, collect the answers, join them and ``finish`` the outcome.
 
     When the wait runs out, the :class:`~humekit.WaitTimeoutError` carries ``finish`` of what did finish
@@ -47,6 +50,9 @@ def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backe
     identity: dict[str, Any] = dict(backend=backend.name, endpoint=backend.endpoint, transcription=run.transcription)
     run.progress.stage("submitting")
     coverage = cover(rows, store, models=dict(models), **identity)
+    if dry_run:
+        return finish(_dry_run(rows, checked, coverage, backend=backend, run=run, id_col=id_col, limits=limits,
+                               identity=identity))
     executed = backend.resume(coverage.job_keys, coverage.rows, run)
     if executed:
         coverage = cover(rows, store, models=dict(models), **identity)
@@ -62,12 +68,34 @@ def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backe
         return join_results(checked, id_col=id_col, coverage=coverage, ledger=store, decode=backend.decode,
                             rejected=executed.rejected, unplannable=plan.unplannable, api=backend.api)
 
+    def outcome() -> Outcome:
+        return Outcome(plan, executed, joined(), spent_cost(checked, id_col=id_col, coverage=coverage, ledger=store,
+                                                            backend=backend))
+
     try:
         backend.collect(coverage.job_keys, run)
     except WaitTimeoutError as exc:
-        exc.result = finish(Outcome(plan, executed, joined()))  # what finished is not lost: its rows are ok
+        exc.result = finish(outcome())  # what finished is not lost: its rows are ok
         raise
-    return finish(Outcome(plan, executed, joined()))
+    return finish(outcome())
+
+
+def _dry_run(rows: list[RowInput], checked: pd.DataFrame, coverage: Coverage, *, backend: Backend, run: Run,
+             id_col: str, limits: InputLimits, identity: Mapping[str, Any]) -> Outcome:
+    """What the call would send, and bill, with nothing sent or recorded: rows the ledger answers come out
+    as they are, the others ``pending`` with the requests planned for them."""
+    plan = _plan_missing(rows, coverage, checked, dict(run.models), backend=backend, identity=identity, limits=limits,
+                         salt=run.salt)
+    joined = join_results(checked, id_col=id_col, coverage=coverage, ledger=run.ledger, decode=backend.decode,
+                          unplannable=plan.unplannable, api=backend.api)
+    planned = {row.index for unit in plan.jobs for row in unit.rows}
+    error = joined.status["error"].astype(object).to_numpy().copy()
+    for position in planned:
+        error[position] = "dry run: nothing was sent (run measure without dry_run=True to send it)"
+    joined = replace(joined, status=joined.status.assign(error=error))
+    cost = planned_cost(checked, id_col=id_col, units=plan.jobs, backend=backend,
+                        requests=[backend.request(unit) for unit in plan.jobs])
+    return Outcome(plan, Executed(), joined, cost)
 
 
 def in_flight(rows: list[RowInput], *, backend: Backend, run: Run) -> list[str]:

@@ -177,7 +177,7 @@ def run_cli(tmp_path: Path, frame: pd.DataFrame, base_url: str) -> dict[str, str
     for name, extra, key in (("cli-key", ["--base-url", base_url], CANARY),
                              ("cli-wrong-key", ["--base-url", base_url], "sk-wrong"),
                              ("cli-emulator", ["--emulator"], CANARY)):
-        done = subprocess.run([sys.executable, "-m", "humekit.cli", "run", str(csv), "--id-col", "id",
+        done = subprocess.run([sys.executable, "-m", "humekit.cli", "run", "--api", "v0", str(csv), "--id-col", "id",
                                "--source-col", "source", "--models", "language", "--out", str(tmp_path / name),
                                "--no-progress", "--timeout", "120", *extra],
                               env={**env, "HUME_API_KEY": key}, capture_output=True, text=True, timeout=180,
@@ -235,7 +235,7 @@ def test_a_key_with_stray_whitespace_never_appears(tmp_path: Path, debug_logs: C
         frame.to_csv(csv, index=False)
         cli_ok = cli_refused = 0
         for name, raw in [*STRAY.items(), ("inside", INSIDE)]:
-            done = subprocess.run([sys.executable, "-m", "humekit.cli", "run", str(csv), "--id-col", "id",
+            done = subprocess.run([sys.executable, "-m", "humekit.cli", "run", "--api", "v0", str(csv), "--id-col", "id",
                                    "--source-col", "source", "--models", "language", "--out", str(tmp_path / name),
                                    "--no-progress", "--timeout", "120", "--base-url", emu.url],
                                   env={**os.environ, "HUME_API_KEY": raw}, capture_output=True, text=True,

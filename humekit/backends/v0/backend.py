@@ -85,6 +85,14 @@ class BatchBackend:
         job's times are already on its inputs' clocks, so the request is not needed."""
         return decoding.decode(kind, answer)
 
+    def request(self, unit: Unit) -> dict[str, Any]:
+        """A job's inputs as the ledger records them (URLs, text digests, upload names and md5s)."""
+        return unit.describe()
+
+    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
+        """Not priced: the v0 batch API billed by the minute of media per model, and is gone."""
+        return None
+
     def in_flight(self, unit_keys: Sequence[str], ledger: Ledger) -> list[str]:
         """The jobs still queued, running or being submitted."""
         return execution.in_flight(unit_keys, ledger)

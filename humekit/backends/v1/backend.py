@@ -51,18 +51,21 @@ class V1Backend(SyncBackend):
         measurement_timer_ms: v1's ``measurement_timer_ms`` (3000-10000 ms of speech between measurements;
             the server's default when not given).
         frame_rate: frames per second sampled from a video for ``face`` (at most; 3 by default, the SDK's).
+        endpoint: the endpoint's identity in the ledger (default: the client's base URL); give one name to
+            endpoints that answer alike (an emulator started on another port each run).
     """
 
     name = "hume-v1"
     api = "v1"
 
     def __init__(self, client: V1Client | None = None, *, concurrency: int = 4, limits: V1Limits = DEFAULT_V1_LIMITS,
-                 measurement_timer_ms: int | None = None, frame_rate: float = DEFAULT_V1_LIMITS.max_frame_rate):
+                 measurement_timer_ms: int | None = None, frame_rate: float = DEFAULT_V1_LIMITS.max_frame_rate,
+                 endpoint: str | None = None):
         if not frame_rate > 0:
             raise ConfigurationError(f"frame_rate={frame_rate!r}: give the frames per second to sample from a video "
                                      "for faces, a positive number such as 1 or 3")
         self.client = client if client is not None else V1Client()
-        super().__init__(self.client.base_url, concurrency=concurrency, attempts=1, clock=self.client.clock)
+        super().__init__(endpoint or self.client.base_url, concurrency=concurrency, attempts=1, clock=self.client.clock)
         self.limits = limits
         self.measurement_timer_ms = measurement_timer_ms
         self.frame_rate = frame_rate
@@ -174,20 +177,45 @@ class V1Backend(SyncBackend):
     def send(self, unit: Unit, *, models: Mapping[str, Any], transcription: Any, face_state: str | None = None) -> bytes:
         """Upload the unit: its window as 16 kHz mono s16 WAV, or its images (frames) as JPEGs."""
         if unit.part == IMAGES_PART:
-            return self.client.measure_images([image_jpeg(item.value, limits=self.limits) for item in unit.inputs])
+            return self.client.measure_images([image_jpeg(item.value, limits=self.limits) for item in unit.inputs],
+                                              on_lost=self.resent)
         if unit.part.startswith("frames:"):
             jpegs = batch_jpegs(unit.inputs[0].value, self._frames[unit.key], fps=self.frame_rate, limits=self.limits)
             config = {**_FACE_STATE_CONFIG, **({"face_state": face_state} if face_state else {})}
-            return self.client.measure_images(jpegs, config=config)
+            return self.client.measure_images(jpegs, config=config, on_lost=self.resent)
         _, start_ms, end_ms = _window(unit.part)
         audio = wav_bytes(read_window(unit.inputs[0].value, start_ms, end_ms))
-        return self.client.measure_audio(audio, config=self._config() or None)
+        return self.client.measure_audio(audio, config=self._config() or None, on_lost=self.resent)
 
     def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
         """A window's ``AudioFileResponse`` on the recording's clock, or a batch's ``VideoFileResponse`` on
         its video's clock (an image batch's rows keyed by each image's input)."""
         files = request.get("files") or [{}]
         return decoding.decode(kind, answer, request=request, input_key=str(files[0].get("filename") or ""))
+
+    def remote_id(self, answer: bytes) -> str | None:
+        """The ``run_id`` the request became (find it with the runs endpoint: ``V1Client.get_run``)."""
+        try:
+            run_id = orjson.loads(answer).get("run_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            return None
+        return run_id if isinstance(run_id, str) and run_id else None
+
+    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
+        """A window's audio seconds (as the answer received them, else as planned) or 1/3 s per image, at
+        least the 10 s every run is billed."""
+        seconds: float
+        if "window" in request:
+            window = request["window"]
+            seconds = (window["end_ms"] - window["start_ms"]) / 1000
+            if answer is not None:
+                received = orjson.loads(answer).get("received") or {}
+                seconds = received.get("audio_duration_ms", seconds * 1000) / 1000
+        elif "frames" in request:
+            seconds = len(request["frames"]) * self.limits.seconds_per_image
+        else:
+            return None
+        return max(seconds, self.limits.billing_min_seconds)
 
     def _config(self) -> dict[str, Any]:
         return {} if self.measurement_timer_ms is None else {"measurement_timer_ms": self.measurement_timer_ms}

@@ -11,7 +11,7 @@ other 5xx, a gateway 429 and a dropped connection. Each request's timeout grows 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -98,13 +98,18 @@ class V1Client:
 
     # -- the routes ----------------------------------------------------------------------------
     def measure_audio(self, audio: bytes, *, config: Mapping[str, Any] | None = None,
-                      content_type: str = "audio/wav") -> bytes:
-        """POST one audio upload; the response body (``AudioFileResponse``) exactly as it came."""
-        return self._upload(AUDIO_PATH, [audio], content_type, config)
+                      content_type: str = "audio/wav", on_lost: Callable[[], None] | None = None) -> bytes:
+        """POST one audio upload; the response body (``AudioFileResponse``) exactly as it came.
 
-    def measure_images(self, images: Sequence[bytes], *, config: Mapping[str, Any] | None = None) -> bytes:
+        ``on_lost`` is called for every attempt whose answer was lost after the request was sent (the
+        server may have measured and billed it): a retry pays again, and the caller can count it.
+        """
+        return self._upload(AUDIO_PATH, [audio], content_type, config, on_lost)
+
+    def measure_images(self, images: Sequence[bytes], *, config: Mapping[str, Any] | None = None,
+                       on_lost: Callable[[], None] | None = None) -> bytes:
         """POST JPEG images (one ``file`` part each, in order); the ``VideoFileResponse`` as it came."""
-        return self._upload(IMAGES_PATH, list(images), "image/jpeg", config)
+        return self._upload(IMAGES_PATH, list(images), "image/jpeg", config, on_lost)
 
     def list_runs(self, **params: Any) -> dict[str, Any]:
         """GET the runs (newest first): ``page_size``, ``cursor``, ``status``, ``mode``, ``endpoint``,
@@ -116,16 +121,18 @@ class V1Client:
         return dict(orjson.loads(self._call("GET", f"{RUNS_PATH}/{run_id}")))
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _upload(self, path: str, parts: list[bytes], content_type: str, config: Mapping[str, Any] | None) -> bytes:
+    def _upload(self, path: str, parts: list[bytes], content_type: str, config: Mapping[str, Any] | None,
+                on_lost: Callable[[], None] | None) -> bytes:
         files: list[tuple[str, tuple[str | None, bytes, str]]] = []
         if config:  # as the SDK sends it: json.dumps with its default separators, no filename
             files.append(("config", (None, json.dumps(dict(config)).encode(), "application/json")))
         files += [("file", (None, part, content_type)) for part in parts]
         size = sum(len(part) for part in parts)
         timeout = self.timeout + self.seconds_per_megabyte * size / 1_000_000
-        return self._call("POST", path, files=files, timeout=timeout)
+        return self._call("POST", path, files=files, timeout=timeout, on_lost=on_lost)
 
-    def _call(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> bytes:
+    def _call(self, method: str, path: str, *, timeout: float | None = None,
+              on_lost: Callable[[], None] | None = None, **kwargs: Any) -> bytes:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=self._backoff,
@@ -137,9 +144,14 @@ class V1Client:
         headers = {"x-hume-api-key": self._api_key.reveal()}
         for attempt in retrying:
             with attempt:
-                response = send(self._http, method, path, base_url=self.base_url, secret=self._api_key,
-                                headers=headers, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-                                **kwargs)
+                try:
+                    response = send(self._http, method, path, base_url=self.base_url, secret=self._api_key,
+                                    headers=headers, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                                    **kwargs)
+                except errors.APIConnectionError as exc:
+                    if exc.request_sent and on_lost is not None:
+                        on_lost()  # the server may have measured (and billed) it
+                    raise
                 _raise_for_status(response, method, path)
                 try:
                     orjson.loads(response.content)

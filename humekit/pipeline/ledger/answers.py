@@ -13,6 +13,18 @@ __all__ = ["AnswersMixin"]
 class AnswersMixin(LedgerStore):
     """A unit's answer or failure (tables ``answers`` and, for v0 answers known only by job id, ``predictions``)."""
 
+    def record_attempt(self, job_key: str) -> None:
+        """A unit of a synchronous API is about to be sent (counted before the request, so a crash that loses
+        its answer still leaves the attempt counted: it may have been billed)."""
+        with self._write() as db:
+            db.execute("INSERT INTO attempts (job_key, sent) VALUES (?, 1) ON CONFLICT(job_key) DO UPDATE SET"
+                       " sent = sent + 1", (job_key,))
+
+    def attempts(self, job_keys: Iterable[str]) -> dict[str, int]:
+        """How many times each of these units was sent (units never counted are left out)."""
+        found = self._select_in("SELECT job_key, sent FROM attempts WHERE job_key IN ({marks})", list(job_keys))
+        return {str(k): int(n) for k, n in zip(found["job_key"], found["sent"], strict=True)}
+
     def record_answer(self, job_key: str, body: bytes, *, remote_id: str | None = None) -> None:
         """A unit's answer, stored compressed the moment it arrives (a synchronous API answers the request
         itself), and the unit marked ``COMPLETED`` in the same transaction: nothing answered is ever lost

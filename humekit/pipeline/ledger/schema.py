@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS refused_payloads (
     message    TEXT NOT NULL,            -- the API's reason
     refused_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS attempts (
+    job_key   TEXT PRIMARY KEY,          -- a unit of a synchronous API
+    sent      INTEGER NOT NULL           -- how many times it was sent (a crash between sending and storing
+);                                       -- its answer makes a resend: each may have been billed)
 CREATE TABLE IF NOT EXISTS answers (
     job_key   TEXT PRIMARY KEY,          -- the unit
     body      BLOB NOT NULL,             -- zlib-compressed answer, as the API sent it
