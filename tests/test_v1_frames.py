@@ -151,3 +151,12 @@ def test_batches_stream_with_bounded_lookahead():
 
     first = next(iter_batches(frames()))
     assert len(first) >= 30 and len(seen) < 400
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "webm"])
+def test_sampling_from_a_later_frame_gives_the_full_passs_frames(tmp_path: Path, fmt: str) -> None:
+    """video_frames(start=(index, ms)) seeks and gives the same frames, indices and JPEGs as a full pass from there."""
+    path = make_video(tmp_path / f"clip.{fmt}", format=fmt, duration=12.0, fps=30.0, width=320, height=240)
+    full = list(video_frames(path))
+    later = list(video_frames(path, start=(full[20].index, full[20].timestamp_ms)))
+    assert [(f.index, f.timestamp_ms, f.jpeg) for f in later] == [(f.index, f.timestamp_ms, f.jpeg) for f in full[20:]]

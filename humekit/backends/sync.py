@@ -13,7 +13,11 @@ around it, with at most ``concurrency`` requests in flight:
   (``retry_failed`` may send it again);
 - a connection lost or a 5xx is retried with backoff; if it keeps failing, or the key is refused, or a
   rate limit lasts longer than the client waits, the error is raised and the unit stays claimed, so the
-  same call resumes it.
+  same call resumes it;
+- units of one *lane* (:meth:`SyncBackend.lane`: e.g. the frame batches of one video) are sent one after
+  another, in the order given, each only once the one before it is stored; :meth:`SyncBackend.context`
+  then reads what the next one needs from the ledger (e.g. the ``face_state`` of the previous answer).
+  Different lanes, and units with no lane, go in parallel.
 
 Nothing is kept server-side, so a unit a crash interrupted between sending and storing its answer
 cannot be looked up: :meth:`resume` sends it again (at most ``concurrency`` units are at risk at once).
@@ -87,6 +91,15 @@ class SyncBackend(abc.ABC):
     @abc.abstractmethod
     def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
         """A stored answer as tables keyed by input (``request``: what :meth:`request` recorded for its unit)."""
+
+    def lane(self, unit: Unit) -> str | None:
+        """The sequence a unit belongs to (``None``: none): units of one lane are sent in order, one at a time."""
+        return None
+
+    def context(self, unit: Unit, run: Run) -> dict[str, Any]:
+        """Extra keyword arguments for :meth:`send`, read just before the unit is sent, once every unit
+        before it in its lane is stored (e.g. a state the previous answer carries: read it from ``run.ledger``)."""
+        return {}
 
     def resent(self) -> None:
         """Count one more attempt of the unit this thread is sending: call it when a retry sends again a
@@ -165,15 +178,25 @@ class SyncBackend(abc.ABC):
         lock = threading.Lock()
         queue = deque(claimed for item in units if (claimed := self._claim(item, run, report, lock, resuming)))
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"humekit-{self.name}") as pool:
-            running: set[Future[list[Unit]]] = set()
+            running: dict[Future[list[Unit]], str | None] = {}
             while queue or running:
-                while queue and len(running) < self.concurrency:
-                    running.add(pool.submit(self._send_claimed, queue.popleft(), run, report, lock))
-                done, running = wait(running, return_when=FIRST_COMPLETED)
+                while len(running) < self.concurrency and (ready := self._next_ready(queue, set(running.values()))):
+                    running[pool.submit(self._send_claimed, ready, run, report, lock)] = self.lane(ready.unit)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:  # a refused unit's halves; an error is raised here, after the others finish
+                    del running[future]
                     halves = [c for half in future.result() if (c := self._claim(half, run, report, lock, resuming))]
                     queue.extendleft(reversed(halves))
         return report
+
+    def _next_ready(self, queue: deque[_Claimed], busy: set[str | None]) -> _Claimed | None:
+        """Take the first queued unit whose lane has nothing in flight (so a lane's units go in queue order)."""
+        for position, claimed in enumerate(queue):
+            lane = self.lane(claimed.unit)
+            if lane is None or lane not in busy:
+                del queue[position]
+                return claimed
+        return None
 
     def _claim(self, item: Unit, run: Run, report: Executed, lock: threading.Lock,
                resuming: bool) -> _Claimed | None:
@@ -242,11 +265,12 @@ class SyncBackend(abc.ABC):
         return None
 
     def _send_with_retries(self, item: Unit, models: Mapping[str, Any], run: Run) -> bytes:
+        context = self.context(item, run)
         for attempt in range(1, self.attempts + 1):
             run.ledger.record_attempt(item.key)  # before the request: a lost answer's attempt stays counted
             self._sending.unit, self._sending.ledger = item.key, run.ledger
             try:
-                return self.send(item, models=models, transcription=run.transcription)
+                return self.send(item, models=models, transcription=run.transcription, **context)
             except _TRANSIENT:
                 if attempt == self.attempts:
                     raise

@@ -7,7 +7,8 @@ measurement ids restart at 0 in every request, so they are re-keyed with the win
 are prediction rows of model ``audio``; ``voice_attributes`` are descriptor rows (kind ``voice_attribute``).
 
 An image answer (``VideoFileResponse``) measures a batch of frames: each ``frame_id`` is the part's index
-in the request, mapped back to the video's frame index and timestamp recorded with the unit; faces are
+in the request, mapped back to the video's frame index and timestamp recorded with the unit (and, for a
+batch of images, to the input each image answers for: ``frame_inputs``); faces are
 grouped by ``face_id`` (``face_<id>``; an unmeasured face, listed without an id, has no scores).
 Expressions are prediction rows of model ``face``, descriptions descriptor rows (kind ``description``).
 
@@ -44,7 +45,9 @@ def decode(kind: str, answer: bytes, *, request: Mapping[str, Any], input_key: s
     else:
         scores, descriptors = _images(body, request)
         found = [("", "image")]
-    answered = {input_key: (found, {("", str(row["model"])) for row in scores})}
+    keys = [str(key) for key in request.get("frame_inputs") or [input_key]]
+    answered = {key: (found, {("", str(row["model"])) for row in scores if row.get("input_key", key) == key})
+                for key in dict.fromkeys(keys)}
     return Decoded(scores=_frame(scores, PREDICTION_COLUMNS, input_key),
                    descriptors=_frame(descriptors, DESCRIPTOR_COLUMNS, input_key), errors={}, answered=answered)
 
@@ -68,6 +71,7 @@ def _audio(body: Mapping[str, Any], request: Mapping[str, Any]) -> tuple[list[di
 
 def _images(body: Mapping[str, Any], request: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     frames = [tuple(f) for f in request.get("frames") or ()]  # (frame index in the video, timestamp ms)
+    inputs = request.get("frame_inputs")  # an image batch: the input each image answers for
     scores: list[dict[str, Any]] = []
     descriptors: list[dict[str, Any]] = []
     for measurement in body.get("measurements") or ():
@@ -79,7 +83,7 @@ def _images(body: Mapping[str, Any], request: Mapping[str, Any]) -> tuple[list[d
                 continue  # listed, not measured: no scores
             x0, y0, x1, y1 = (face.get("bbox") or [None] * 4)[:4]
             where = {"model": "face", "group": f"face_{face['face_id']}", "frame": frame, "begin": seconds,
-                     "end": seconds}
+                     "end": seconds, **({"input_key": str(inputs[part])} if inputs and part < len(inputs) else {})}
             box = {"box_x": x0, "box_y": y0, "box_w": None if x0 is None else x1 - x0,
                    "box_h": None if y0 is None else y1 - y0, "confidence": face.get("confidence")}
             scores += [{**where, **box, "emotion": e["name"], "score": e["probability"]}
@@ -91,6 +95,7 @@ def _images(body: Mapping[str, Any], request: Mapping[str, Any]) -> tuple[list[d
 
 def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...], input_key: str) -> pd.DataFrame:
     """The rows with every column of the table (missing ones empty) and the input they answer for."""
+    keys = [row.get("input_key", input_key) for row in rows]
     frame = pd.DataFrame(rows).reindex(columns=list(columns))
-    frame["input_key"] = pd.Series([input_key] * len(frame), dtype="string")
+    frame["input_key"] = pd.Series(keys, index=frame.index, dtype="string")
     return frame

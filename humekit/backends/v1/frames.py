@@ -102,7 +102,7 @@ def to_jpeg(img: Image.Image, *, limits: V1Limits = DEFAULT_V1_LIMITS, quality: 
 
 def video_frames(path: str | os.PathLike[str], *, fps: float = DEFAULT_V1_LIMITS.max_frame_rate,
                  max_width: int = DEFAULT_V1_LIMITS.max_frame_width, quality: int = 85,
-                 limits: V1Limits = DEFAULT_V1_LIMITS) -> Iterator[Frame]:
+                 limits: V1Limits = DEFAULT_V1_LIMITS, start: tuple[int, int] = (0, 0)) -> Iterator[Frame]:
     """A video's frames sampled at most ``fps`` per second, as JPEGs with their timestamps, one at a time.
 
     The first frame shown at or after each ``k / fps`` s is taken (k = 0, 1, ...), so timestamps rise and
@@ -110,6 +110,11 @@ def video_frames(path: str | os.PathLike[str], *, fps: float = DEFAULT_V1_LIMITS
     from the stream's own timestamps (``pts``), so variable frame rates keep their true times. Frames
     are scaled to at most ``max_width`` pixels wide (as displayed) and turned upright when the stream
     says they are rotated (PyAV, unlike ffmpeg's command line, does not rotate them).
+
+    ``start=(index, timestamp_ms)`` resumes the sampling at a frame an earlier pass gave (a batch sent
+    later): the stream is sought to the keyframe before it, frames shown earlier are skipped, and the
+    frames from there on are the ones the full pass gives (the sampling depends only on the frame
+    taken before), numbered from ``index``.
 
     Raises:
         OSError: the file cannot be opened.
@@ -130,14 +135,17 @@ def video_frames(path: str | os.PathLike[str], *, fps: float = DEFAULT_V1_LIMITS
         origin = clock_origin(container)
         fallback_rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         next_slot = Fraction(0)
-        index = 0
+        index, start_ms = start
         try:
+            if start_ms > 0 and stream.time_base is not None:
+                container.seek(int((Fraction(start_ms, 1000) + origin) / stream.time_base), stream=stream,
+                               backward=True, any_frame=False)
             for decoded, frame in enumerate(container.decode(stream)):
                 if frame.pts is not None and frame.time_base is not None:
                     t = frame.pts * frame.time_base - origin
                 else:  # no timestamps: the decode order at the stream's nominal rate
                     t = Fraction(decoded) / Fraction(fallback_rate)
-                if t + _TIMESTAMP_SLACK < next_slot:
+                if t + _TIMESTAMP_SLACK < next_slot or round(t * 1000) < start_ms:
                     continue
                 next_slot = Fraction(math.floor((t + _TIMESTAMP_SLACK) * rate) + 1) / rate
                 img = _upright_rgb(frame, max_width)
@@ -145,7 +153,7 @@ def video_frames(path: str | os.PathLike[str], *, fps: float = DEFAULT_V1_LIMITS
                 index += 1
         except av.FFmpegError as e:
             raise undecodable(name, e) from e
-        if index == 0:
+        if index == 0 == start[0]:
             raise MediaDecodeError(f"{name} has a video stream with no decodable frames: it is empty or damaged. "
                                    "Re-export it, or drop its row.", path=name, reason="empty")
 
