@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from humekit.cli.endpoints import EMULATOR_JOBS, backend_for
 from humekit.errors import ConfigurationError, HumekitError, MeasureInterrupted, TableError, WaitTimeoutError
 
 __all__ = ["EMULATOR_JOBS", "OUTPUTS", "TABLE_FORMATS", "RunOptions", "in_cli_terms", "parse_models", "read_table",
@@ -46,8 +47,6 @@ __all__ = ["EMULATOR_JOBS", "OUTPUTS", "TABLE_FORMATS", "RunOptions", "in_cli_te
 OUTPUTS = ("status.parquet", "status.csv", "predictions.parquet", "predictions.csv", "descriptors.parquet",
            "descriptors.csv", "per_row.parquet", "per_row.csv", "table.parquet", "table.csv", "result.json",
            "top_emotions.png")  # fmt: skip
-#: Where ``--emulator`` keeps the embedded emulator's jobs between runs (in the output folder).
-EMULATOR_JOBS = "emulator-jobs.json"
 
 
 @dataclass(frozen=True)
@@ -218,7 +217,7 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
     if not root.is_dir():
         raise TableError(f"--root {root} is not a folder; pass the folder the paths in --source-col are relative to")
     with ExitStack() as stack:
-        backend, where = _backend(options, stack)
+        backend, where = backend_for(options, stack)
         callback = _receiver(out, stack) if options.callback else None
         out.mkdir(parents=True, exist_ok=True)
         try:
@@ -241,65 +240,6 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
             f"{where}: their rows are pending. They keep running; run the same humekit run command again to "
             "collect them (nothing is resubmitted).")
     return 0 if (result.status["status"] == "ok").all() else 1
-
-
-def _backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
-    from humekit.config import resolve_api
-
-    if resolve_api(options.api) == "v1":
-        return _v1_backend(options, stack)
-    return _v0_backend(options, stack)
-
-
-def _v1_backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
-    from humekit.backends.v1.backend import V1Backend
-    from humekit.backends.v1.client import V1Client
-    from humekit.config import resolve_api_key
-    from humekit.errors import MissingAPIKeyError
-
-    if not options.emulator:
-        try:
-            resolve_api_key()
-        except MissingAPIKeyError:
-            raise ConfigurationError("HUME_API_KEY is not set: set it to your key for Hume's v1 Expression "
-                                     "Measurement API, or pass --emulator to run against the embedded v1 emulator "
-                                     "(synthetic scores).") from None
-        client = V1Client(base_url=options.base_url)
-        return V1Backend(client), client.base_url
-    from humekit.emulator.v1 import V1Emulator
-
-    emu = stack.enter_context(V1Emulator())
-    # a new port each run, the same (deterministic) answers: one endpoint for the ledger
-    backend = V1Backend(V1Client(api_key=emu.api_key, base_url=emu.url), endpoint="humekit-embedded-v1-emulator")
-    return backend, f"the embedded v1 emulator at {emu.url}"
-
-
-def _v0_backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
-    from humekit.backends.v0.backend import BatchBackend
-    from humekit.backends.v0.client import Client
-    from humekit.config import resolve_api_key
-    from humekit.errors import MissingAPIKeyError
-
-    if not options.emulator:
-        try:
-            resolve_api_key()
-        except MissingAPIKeyError:  # (a key that is set but malformed keeps its own message, naming its source)
-            raise ConfigurationError(
-                "HUME_API_KEY is not set: set it (and HUME_BASE_URL, or --base-url, for a compatible endpoint; "
-                "Hume's own v0 batch API was sunset on 2026-06-14), or pass --emulator to run against the "
-                "embedded emulator (synthetic scores)."
-            ) from None
-        client = Client(base_url=options.base_url)
-        return BatchBackend(client), client.base_url
-    from humekit.emulator import Emulator, Schedule
-
-    options.out.mkdir(parents=True, exist_ok=True)
-    # Its jobs are kept in the out folder, so a run interrupted or timed out resumes when run again.
-    emu = stack.enter_context(Emulator(schedule=Schedule(queued=0.2, running=0.6),
-                                       jobs_file=options.out / EMULATOR_JOBS))
-    # a new port each run, the same (deterministic) results: one endpoint for the ledger
-    backend = BatchBackend(Client(api_key=emu.api_key, base_url=emu.url), endpoint="humekit-embedded-emulator")
-    return backend, f"the embedded emulator at {emu.url}"
 
 
 def _receiver(out: Path, stack: ExitStack) -> Any:
