@@ -324,3 +324,10 @@ def test_v1_without_a_key_says_how_to_get_one_or_run_offline(capsys: pytest.Capt
     code, text = run(capsys, "run", str(v1_table), "--id-col", "id", "--source-col", "path", "--models", "audio",
                      "--out", str(tmp_path / "o"))
     assert code == 2 and "HUME_API_KEY is not set" in text and "v1" in text and "--emulator" in text
+
+
+def test_v1_messages_name_the_api_flag() -> None:
+    """A message saying api='v0' reads --api v0 in humekit run's report."""
+    from humekit.cli.run import in_cli_terms
+
+    assert in_cli_terms("or measure with api='v0' at a compatible endpoint") == "or measure with --api v0 at a compatible endpoint"

@@ -182,7 +182,7 @@ def run_table(options: RunOptions, *, say: Callable[[str], None] = print) -> int
 
 #: The options of measure/validate a message may name, and the flags ``humekit run`` spells them with.
 _FLAGS = {"id_col": "--id-col", "source_col": "--source-col", "models": "--models", "root": "--root",
-          "kind": "--kind", "ledger": "--ledger", "timeout": "--timeout"}
+          "kind": "--kind", "ledger": "--ledger", "timeout": "--timeout", "api": "--api"}
 # an option as a word of its own (never part of a path such as /tmp/pytest-of-root/...)
 _OPTION = re.compile(r"(?<![\w/.-])(" + "|".join(_FLAGS) + r")(?![\w/-]|\.\w)(=(?:'([^']*)')?)?")
 _BARE = frozenset({"id_col", "source_col"})  # names unlikely as plain words; the others only as option=...
@@ -196,7 +196,7 @@ def in_cli_terms(message: str) -> str:
         name, assigned, word = match.group(1), match.group(2), match.group(3)
         if assigned is None:
             return _FLAGS[name] if name in _BARE else name
-        if word is not None and name == "kind":
+        if word is not None and name in ("kind", "api"):
             return f"{_FLAGS[name]} {word}"
         return f"{_FLAGS[name]} '{word}'" if word is not None else f"{_FLAGS[name]} "
 
