@@ -143,9 +143,9 @@ class Backend(Protocol):
         """What the ledger records about a unit's request (no media bytes)."""
         ...
 
-    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
-        """What the API bills for one unit, from its recorded request (and its answer, once stored); ``None``
-        when humekit does not know the API's pricing."""
+    def billed_seconds(self, request: Mapping[str, Any]) -> float | None:
+        """What the API bills for one unit, from the request recorded for it (the same before and after it is
+        sent: no stored answer is read again to price it); ``None`` when humekit does not know the pricing."""
         ...
 
     def in_flight(self, unit_keys: Sequence[str], ledger: Ledger) -> list[str]:

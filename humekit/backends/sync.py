@@ -161,7 +161,7 @@ class SyncBackend(abc.ABC):
         """Nothing to wait for: every answer was stored when it arrived."""
         run.progress.stage("done")
 
-    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
+    def billed_seconds(self, request: Mapping[str, Any]) -> float | None:
         """What the API bills for one request: unknown (``None``) unless a subclass knows its pricing."""
         return None
 

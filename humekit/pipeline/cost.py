@@ -4,7 +4,7 @@ The backend says what one unit is billed (``Backend.billed_seconds``: under v1, 
 1/3 s per image, at least 10 s per request; ``None`` for an API humekit does not price, such as v0). A
 unit that answers for several rows (identical files) is shared between them equally, so the rows add
 up to what was billed. Before a run, the units still to send are priced from their plan; after, the
-units that answered the rows are priced from their stored answers, and a unit sent more than once (a
+units that answered the rows are priced from the requests the ledger recorded (no answer is read again), and a unit sent more than once (a
 request whose answer a crash lost, then sent again) counts every time it was sent: without asking the
 API's runs which attempts were billed, humekit assumes each was (it never hides a possible charge).
 """
@@ -34,7 +34,7 @@ def planned_cost(checked: pd.DataFrame, *, id_col: str, units: Iterable[Unit], b
     shares: dict[int, list[float | None]] = {}
     sent = 0
     for unit, request in zip(units, requests, strict=True):
-        seconds = backend.billed_seconds(request, None)
+        seconds = backend.billed_seconds(request)
         rows = [row.index for row in unit.rows]
         sent += 1
         for index in rows:
@@ -59,7 +59,7 @@ def spent_cost(checked: pd.DataFrame, *, id_col: str, coverage: Coverage, ledger
     for key, rows in rows_of.items():
         if key not in units.index or units.loc[key, "state"] != "submitted" or units.loc[key, "status"] != "COMPLETED":
             continue  # never answered (refused, failed, or still to send): not billed
-        seconds = backend.billed_seconds(requests.get(key, {}), ledger.answer(key))
+        seconds = backend.billed_seconds(requests.get(key, {}))
         sends = max(1, attempts.get(key, 1))
         sent += sends
         for index in rows:

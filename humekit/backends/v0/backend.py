@@ -89,7 +89,7 @@ class BatchBackend:
         """A job's inputs as the ledger records them (URLs, text digests, upload names and md5s)."""
         return unit.describe()
 
-    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
+    def billed_seconds(self, request: Mapping[str, Any]) -> float | None:
         """Not priced: the v0 batch API billed by the minute of media per model, and is gone."""
         return None
 

@@ -201,16 +201,13 @@ class V1Backend(SyncBackend):
             return None
         return run_id if isinstance(run_id, str) and run_id else None
 
-    def billed_seconds(self, request: Mapping[str, Any], answer: bytes | None) -> float | None:
-        """A window's audio seconds (as the answer received them, else as planned) or 1/3 s per image, at
-        least the 10 s every run is billed."""
+    def billed_seconds(self, request: Mapping[str, Any]) -> float | None:
+        """A window's audio seconds (exactly what is sent: whole milliseconds of 16 kHz audio) or 1/3 s per
+        image, at least the 10 s every run is billed."""
         seconds: float
         if "window" in request:
             window = request["window"]
             seconds = (window["end_ms"] - window["start_ms"]) / 1000
-            if answer is not None:
-                received = orjson.loads(answer).get("received") or {}
-                seconds = received.get("audio_duration_ms", seconds * 1000) / 1000
         elif "frames" in request:
             seconds = len(request["frames"]) * self.limits.seconds_per_image
         else:
