@@ -105,10 +105,13 @@ from humekit.backends.v1.client import V1Client
 class Dying(V1Backend):
     sent = 0
     def send(self, unit, **kw):
-        if Dying.sent == {kill_after}:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if Dying.sent == {kill_after} and not {answered}:
+            os.kill(os.getpid(), signal.SIGKILL)  # before the request: nothing measured
         Dying.sent += 1
-        return super().send(unit, **kw)
+        answer = super().send(unit, **kw)
+        if Dying.sent == {kill_after} and {answered}:
+            os.kill(os.getpid(), signal.SIGKILL)  # measured and billed, the answer not yet stored
+        return answer
 
 table = pd.read_json({table!r})
 client = V1Client(api_key={key!r}, base_url={url!r})
@@ -117,21 +120,29 @@ humekit.measure(table, id_col="id", source_col="src", models=["audio"], backend=
 """
 
 
-@pytest.mark.parametrize("kill_after", [0, 2])
+@pytest.mark.parametrize(("kill_after", "answered"), [(0, False), (2, False), (2, True)])
 def test_a_sigkill_mid_upload_resumes_sending_only_what_has_no_answer(recordings: pd.DataFrame, tmp_path: Path,
-                                                                      kill_after: int) -> None:
-    """A process killed while uploading keeps every stored answer; the rerun sends only the windows left."""
+                                                                      kill_after: int, answered: bool) -> None:
+    """A process killed while uploading keeps every stored answer; the rerun sends only the windows left,
+    and the cost shows the send whose answer was lost, confirmed billed by v1's runs only if it was."""
     table_path = tmp_path / "table.json"
     recordings.to_json(table_path)
     with V1Emulator() as emu:
-        child = textwrap.dedent(_CHILD).format(kill_after=kill_after, table=str(table_path), key=emu.api_key,
-                                               url=emu.url, ledger=str(tmp_path / "l.sqlite"))
+        child = textwrap.dedent(_CHILD).format(kill_after=kill_after, answered=answered, table=str(table_path),
+                                               key=emu.api_key, url=emu.url, ledger=str(tmp_path / "l.sqlite"))
         done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300)
         assert done.returncode == -9, done.stderr
         assert uploads(emu) == kill_after
         result = run(recordings, emu, tmp_path / "l.sqlite")
         assert result.counts() == {"ok": 3, "failed": 0, "invalid": 1, "pending": 0}
-        assert uploads(emu) == 4  # the windows answered before the kill were not sent again
+        assert uploads(emu) == 4 + answered  # the windows answered before the kill were not sent again
+        assert result.cost.attrs["total_lost_answers"] == 1  # the send the kill interrupted
+        assert result.cost.attrs["total_lost_billed"] == int(answered)  # found among v1's runs only if measured
+        assert result.cost.attrs["total_billed_seconds"] >= emu.metered_seconds - 0.01  # never hides a charge
+        looked_up = len(emu.requests)
+        again = run(recordings, emu, tmp_path / "l.sqlite")
+        assert len(emu.requests) == looked_up  # a rerun makes no request, not even to the runs
+        pd.testing.assert_frame_equal(again.cost, result.cost)
 
 
 def test_a_v0_model_name_is_refused_with_v1s_names(recordings: pd.DataFrame, tmp_path: Path) -> None:
@@ -201,7 +212,8 @@ def test_a_dry_run_prices_the_windows_and_sends_nothing(recordings: pd.DataFrame
     assert cost.loc["s2", "billed_seconds"] == pytest.approx(LONG_SECONDS)
     assert set(dry.status.set_index("id").loc[["s1", "s2", "s3"], "status"]) == {"pending"}
     assert dry.status.set_index("id").loc["s1", "error"].startswith("dry run")
-    assert dry.cost.attrs == {"total_billed_seconds": pytest.approx(35 + LONG_SECONDS), "total_requests": 4}
+    assert dry.cost.attrs == {"total_billed_seconds": pytest.approx(35 + LONG_SECONDS), "total_requests": 4,
+                              "total_lost_answers": 0, "total_lost_billed": 0}
 
 
 def test_the_cost_after_a_run_is_what_the_emulator_billed(recordings: pd.DataFrame, tmp_path: Path) -> None:
@@ -215,12 +227,28 @@ def test_the_cost_after_a_run_is_what_the_emulator_billed(recordings: pd.DataFra
 
 
 def test_a_window_sent_twice_is_counted_twice(recordings: pd.DataFrame, tmp_path: Path) -> None:
-    """An answer lost after the run was billed is resent, and cost counts both attempts (never hides one)."""
+    """An answer lost after the run was billed is resent, and cost counts both sends (never hides one)."""
     emu = V1Emulator(faults=V1Faults(script=("lost_response",)))  # type: ignore[arg-type]
     result = run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
     assert result.counts()["ok"] == 1 and len(emu.runs) == 2
     assert result.cost.attrs["total_requests"] == 2
     assert result.cost.attrs["total_billed_seconds"] == pytest.approx(emu.metered_seconds, abs=0.01)
+    assert result.cost.loc[0, ["lost_answers", "lost_billed"]].tolist() == [1, 1]
+
+
+def test_lost_answers_are_confirmed_billed_only_when_v1_ran_them(recordings: pd.DataFrame, tmp_path: Path) -> None:
+    """A dropped upload (no run) and a lost answer (a run) both count; only the run is confirmed, by its id."""
+    emu = V1Emulator(faults=V1Faults(script=("drop", "lost_response")))  # type: ignore[arg-type]
+    result = run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    assert result.counts()["ok"] == 1 and uploads(emu) == 3 and len(emu.runs) == 2
+    assert result.cost.loc[0, ["requests", "lost_answers", "lost_billed"]].tolist() == [3, 2, 1]
+    ledger = humekit.Ledger(tmp_path / "l.sqlite")
+    found = {send.run_id for send in ledger.lost_sends(ledger.jobs()["job_key"])}
+    answered = set(ledger.jobs()["job_id"])
+    assert found - {None} == {r.run_id for r in emu.runs} - answered  # the lost answer's own run
+    requests = len(emu.requests)
+    run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    assert len(emu.requests) == requests  # looked up once: the rerun sends nothing and asks nothing
 
 
 def test_a_text_file_is_invalid_under_v1_for_the_right_reason(tmp_path: Path) -> None:

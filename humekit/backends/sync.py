@@ -106,10 +106,24 @@ class SyncBackend(abc.ABC):
         request the API may have measured and billed (its answer was lost), so the cost shows it."""
         unit_key, ledger = getattr(self._sending, "unit", None), getattr(self._sending, "ledger", None)
         if unit_key is not None and ledger is not None:
-            ledger.record_attempt(unit_key)
+            self._sending.seq = ledger.record_send(unit_key)
+
+    def sending_bytes(self, size: int) -> None:
+        """Record the media bytes of the request this thread is about to send (call it from :meth:`send`
+        once the body is built): :meth:`reconcile` uses it to recognise the send among the API's runs."""
+        unit_key, ledger = getattr(self._sending, "unit", None), getattr(self._sending, "ledger", None)
+        seq = getattr(self._sending, "seq", None)
+        if unit_key is not None and ledger is not None and seq is not None:
+            ledger.record_send_bytes(unit_key, seq, size)
 
     def remote_id(self, answer: bytes) -> str | None:
         """The API's id for an answered request, if its answer names one (shown as the row's ``job_id``)."""
+        return None
+
+    def reconcile(self, unit_keys: Sequence[str], run: Run) -> None:
+        """After sending: look up what became of the sends of these units whose answer was lost (they were
+        sent again), e.g. in the API's record of billed requests (:meth:`Ledger.record_lost_send`). Nothing
+        by default: without such a record each lost send is counted as billed."""
         return None
 
     def request(self, unit: Unit) -> dict[str, Any]:
@@ -177,6 +191,7 @@ class SyncBackend(abc.ABC):
         report = Executed()
         lock = threading.Lock()
         queue = deque(claimed for item in units if (claimed := self._claim(item, run, report, lock, resuming)))
+        sent = [claimed.unit.key for claimed in queue]
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"humekit-{self.name}") as pool:
             running: dict[Future[list[Unit]], str | None] = {}
             while queue or running:
@@ -187,6 +202,8 @@ class SyncBackend(abc.ABC):
                     del running[future]
                     halves = [c for half in future.result() if (c := self._claim(half, run, report, lock, resuming))]
                     queue.extendleft(reversed(halves))
+                    sent += [claimed.unit.key for claimed in halves]
+        self.reconcile(sent, run)
         return report
 
     def _next_ready(self, queue: deque[_Claimed], busy: set[str | None]) -> _Claimed | None:
@@ -267,8 +284,8 @@ class SyncBackend(abc.ABC):
     def _send_with_retries(self, item: Unit, models: Mapping[str, Any], run: Run) -> bytes:
         context = self.context(item, run)
         for attempt in range(1, self.attempts + 1):
-            run.ledger.record_attempt(item.key)  # before the request: a lost answer's attempt stays counted
-            self._sending.unit, self._sending.ledger = item.key, run.ledger
+            seq = run.ledger.record_send(item.key)  # before the request: a send whose answer is lost stays counted
+            self._sending.unit, self._sending.ledger, self._sending.seq = item.key, run.ledger, seq
             try:
                 return self.send(item, models=models, transcription=run.transcription, **context)
             except _TRANSIENT:

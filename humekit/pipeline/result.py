@@ -55,10 +55,12 @@ class MeasureResult(ResultTables):
     options: MeasureOptions | None = field(default=None, repr=False)
     r"""The options of the call that made this result (what :func:`retry_failed` starts from)."""
     cost: pd.DataFrame | None = field(default=None, repr=False)
-    r"""Per row: ``requests`` and ``billed_seconds`` (missing for an API humekit does not price, such as v0);
-    ``cost.attrs["total_billed_seconds"]`` and ``["total_requests"]``. After a run, what the requests that
-    answered each row were billed (every attempt of a request sent twice counts); after a dry run, what the
-    requests still to send will be."""
+    r"""Per row: ``requests`` and ``billed_seconds`` (missing for an API humekit does not price, such as v0),
+    ``lost_answers`` (requests whose answer was lost, so they were sent again) and ``lost_billed`` (of those,
+    how many the API's runs show billed); ``cost.attrs``: ``total_billed_seconds``, ``total_requests``,
+    ``total_lost_answers``, ``total_lost_billed``. After a run, what the requests that answered each row
+    were billed (every send of a request sent twice counts, found billed or not: :mod:`humekit.pipeline.cost`);
+    after a dry run, what the requests still to send will be."""
     retryable: tuple[str, ...] = field(default=(), repr=False)
     r"""The fingerprints of the (row, job) answers that failed: what :func:`retry_failed` resends."""
 

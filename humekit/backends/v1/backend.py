@@ -32,6 +32,7 @@ from humekit.backends.v1.client import V1Client
 from humekit.backends.v1.faces import IMAGES_PART, FrameBatch, batch_jpegs, frame_batches, image_batches
 from humekit.backends.v1.frames import image_jpeg
 from humekit.backends.v1.limits import DEFAULT_V1_LIMITS, V1Limits
+from humekit.backends.v1.reconciling import reconcile_lost_sends
 from humekit.backends.v1.windows import Window, plan_file_windows
 from humekit.errors import ConfigurationError, HumekitError
 from humekit.pipeline.input_limits import InputLimits
@@ -177,14 +178,17 @@ class V1Backend(SyncBackend):
     def send(self, unit: Unit, *, models: Mapping[str, Any], transcription: Any, face_state: str | None = None) -> bytes:
         """Upload the unit: its window as 16 kHz mono s16 WAV, or its images (frames) as JPEGs."""
         if unit.part == IMAGES_PART:
-            return self.client.measure_images([image_jpeg(item.value, limits=self.limits) for item in unit.inputs],
-                                              on_lost=self.resent)
+            images = [image_jpeg(item.value, limits=self.limits) for item in unit.inputs]
+            self.sending_bytes(sum(map(len, images)))
+            return self.client.measure_images(images, on_lost=self.resent)
         if unit.part.startswith("frames:"):
             jpegs = batch_jpegs(unit.inputs[0].value, self._frames[unit.key], fps=self.frame_rate, limits=self.limits)
             config = {**_FACE_STATE_CONFIG, **({"face_state": face_state} if face_state else {})}
+            self.sending_bytes(sum(map(len, jpegs)))
             return self.client.measure_images(jpegs, config=config, on_lost=self.resent)
         _, start_ms, end_ms = _window(unit.part)
         audio = wav_bytes(read_window(unit.inputs[0].value, start_ms, end_ms))
+        self.sending_bytes(len(audio))
         return self.client.measure_audio(audio, config=self._config() or None, on_lost=self.resent)
 
     def decode(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded:
@@ -192,6 +196,12 @@ class V1Backend(SyncBackend):
         its video's clock (an image batch's rows keyed by each image's input)."""
         files = request.get("files") or [{}]
         return decoding.decode(kind, answer, request=request, input_key=str(files[0].get("filename") or ""))
+
+    def reconcile(self, unit_keys: Sequence[str], run: Run) -> None:
+        """Look up in v1's runs what the sends whose answer was lost became (:mod:`~humekit.backends.v1.reconciling`):
+        the cost then shows which lost answers were billed."""
+        reconcile_lost_sends(unit_keys, ledger=run.ledger, client=self.client, billed_seconds=self.billed_seconds,
+                             now=self.clock.time())
 
     def remote_id(self, answer: bytes) -> str | None:
         """The ``run_id`` the request became (find it with the runs endpoint: ``V1Client.get_run``)."""

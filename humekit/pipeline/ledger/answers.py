@@ -13,18 +13,6 @@ __all__ = ["AnswersMixin"]
 class AnswersMixin(LedgerStore):
     """A unit's answer or failure (tables ``answers`` and, for v0 answers known only by job id, ``predictions``)."""
 
-    def record_attempt(self, job_key: str) -> None:
-        """A unit of a synchronous API is about to be sent (counted before the request, so a crash that loses
-        its answer still leaves the attempt counted: it may have been billed)."""
-        with self._write() as db:
-            db.execute("INSERT INTO attempts (job_key, sent) VALUES (?, 1) ON CONFLICT(job_key) DO UPDATE SET"
-                       " sent = sent + 1", (job_key,))
-
-    def attempts(self, job_keys: Iterable[str]) -> dict[str, int]:
-        """How many times each of these units was sent (units never counted are left out)."""
-        found = self._select_in("SELECT job_key, sent FROM attempts WHERE job_key IN ({marks})", list(job_keys))
-        return {str(k): int(n) for k, n in zip(found["job_key"], found["sent"], strict=True)}
-
     def record_answer(self, job_key: str, body: bytes, *, remote_id: str | None = None) -> None:
         """A unit's answer, stored compressed the moment it arrives (a synchronous API answers the request
         itself), and the unit marked ``COMPLETED`` in the same transaction: nothing answered is ever lost
@@ -36,6 +24,9 @@ class AnswersMixin(LedgerStore):
             db.execute("UPDATE jobs SET state='submitted', status='COMPLETED', job_id=COALESCE(job_id, ?),"
                        " submitted_ms=COALESCE(submitted_ms, ?), updated_ms=? WHERE job_key=?",
                        (remote_id, now, now, job_key))
+            if remote_id is not None:  # the send that brought it (the unit's last) became this run
+                db.execute("UPDATE sends SET run_id=? WHERE job_key=? AND seq=(SELECT MAX(seq) FROM sends"
+                           " WHERE job_key=?)", (remote_id, job_key, job_key))
 
     def record_failed(self, job_key: str, message: str) -> None:
         """A unit the API answered with an error that is not about a limit (it is ``FAILED``, with why);

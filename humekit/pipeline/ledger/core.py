@@ -11,12 +11,13 @@ from humekit.pipeline.ledger.answers import AnswersMixin
 from humekit.pipeline.ledger.digests import DigestsMixin
 from humekit.pipeline.ledger.lookups import LookupsMixin
 from humekit.pipeline.ledger.schema import SchemaMixin
+from humekit.pipeline.ledger.sends import SendsMixin
 from humekit.pipeline.ledger.units import UnitsMixin
 
 __all__ = ["Ledger"]
 
 
-class Ledger(UnitsMixin, LookupsMixin, AnswersMixin, DigestsMixin, SchemaMixin):
+class Ledger(UnitsMixin, LookupsMixin, AnswersMixin, SendsMixin, DigestsMixin, SchemaMixin):
     """A job ledger in one SQLite file.
 
     Args:

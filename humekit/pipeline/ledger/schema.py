@@ -52,10 +52,15 @@ CREATE TABLE IF NOT EXISTS refused_payloads (
     message    TEXT NOT NULL,            -- the API's reason
     refused_ms INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS attempts (
-    job_key   TEXT PRIMARY KEY,          -- a unit of a synchronous API
-    sent      INTEGER NOT NULL           -- how many times it was sent (a crash between sending and storing
-);                                       -- its answer makes a resend: each may have been billed)
+CREATE TABLE IF NOT EXISTS sends (
+    job_key    TEXT NOT NULL,            -- a unit of a synchronous API, sent once more for each row here (a crash
+    seq        INTEGER NOT NULL,         -- or a dropped connection between sending and storing its answer makes
+    sent_ms    INTEGER,                  -- a resend, and each may have been billed); NULL: counted by an older ledger
+    bytes      INTEGER,                  -- the media bytes it carried (its files' parts), once known
+    run_id     TEXT,                     -- the API's id of what this send became: from its answer, or found in the
+    checked_ms INTEGER,                  -- API's runs for a send whose answer was lost (checked_ms: when looked up)
+    PRIMARY KEY (job_key, seq)
+);
 CREATE TABLE IF NOT EXISTS answers (
     job_key   TEXT PRIMARY KEY,          -- the unit
     body      BLOB NOT NULL,             -- zlib-compressed answer, as the API sent it
@@ -77,6 +82,7 @@ class SchemaMixin(LedgerStore):
         self._db().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
         self._remember_old_refusals()
         self._move_answers_by_job_id()
+        self._count_old_attempts_as_sends()
 
     def _remember_old_refusals(self) -> None:
         """Ledgers written before refused payloads had their own table: derive them from the rejected jobs."""
@@ -98,3 +104,15 @@ class SchemaMixin(LedgerStore):
                 db.execute("INSERT OR IGNORE INTO answers (job_key, body, stored_ms) SELECT j.job_key, p.body,"
                            " p.fetched_ms FROM predictions p JOIN jobs j ON j.job_id = p.job_id")
                 db.execute("DELETE FROM predictions WHERE job_id IN (SELECT job_id FROM jobs WHERE job_id IS NOT NULL)")
+
+    def _count_old_attempts_as_sends(self) -> None:
+        """Ledgers that only counted a unit's sends (table ``attempts``): each counted send becomes a row of
+        ``sends`` with no time (it cannot be looked up in the API's runs), and the count is dropped."""
+        db = self._db()
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='attempts'").fetchone() is None:
+            return
+        with self._write() as tx:
+            for job_key, sent in tx.execute("SELECT job_key, sent FROM attempts").fetchall():
+                tx.executemany("INSERT OR IGNORE INTO sends (job_key, seq) VALUES (?, ?)",
+                               [(job_key, seq) for seq in range(1, int(sent) + 1)])
+            tx.execute("DROP TABLE attempts")
