@@ -213,3 +213,16 @@ def test_a_sigkill_mid_video_resumes_the_chain_from_the_stored_answer(media: dic
         assert emu.uploads[2].sent_state == emu.uploads[1].answer["face_state"]
         stamps = [t for r in result.ledger.requests(result.ledger.jobs()["job_key"]).values() for _, t in r["frames"]]
         assert len(stamps) == len(set(stamps)) == VIDEO_SECONDS * 3  # every frame planned once, across the kill
+
+
+def test_a_silent_video_asked_for_audio_is_invalid_and_says_to_ask_for_faces(tmp_path: Path) -> None:
+    """A video with no audio track under ['audio', 'face'] is refused before sending, naming models=['face']."""
+    emu = RecordingEmulator()
+    silent = make_video(tmp_path / "silent.mp4", duration=4, audio=False, seed=6)
+    result = measure(pd.DataFrame({"id": ["quiet"], "src": [str(silent)]}), emu, tmp_path / "l.sqlite",
+                     models=["audio", "face"])
+    row = result.status.iloc[0]
+    assert row["status"] == "invalid" and "no audio track" in row["error"] and "models=['face']" in row["error"]
+    assert emu.uploads == []
+    faces = measure(pd.DataFrame({"id": ["quiet"], "src": [str(silent)]}), emu, tmp_path / "l.sqlite")
+    assert faces.status.iloc[0]["status"] == "ok" and set(faces.predictions["model"]) == {"face"}
