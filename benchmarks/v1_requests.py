@@ -170,6 +170,13 @@ def request_figures(*, requests: int = 60, seconds: float = 11.0,
     return figures
 
 
+def humekit_and_sdk(figures: list[dict[str, Any]], latency: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The humekit and SDK-loop figures measured at one latency."""
+    ours, sdk = (next(r for r in figures if r["latency"] == latency and r["client"] == name)
+                 for name in ("humekit", "SDK loop"))
+    return ours, sdk
+
+
 def print_report(figures: list[dict[str, Any]]) -> None:
     """The table of both clients at each latency, and humekit's ratios to the SDK loop."""
     print(f"\n{'latency s':>9}  {'client':<9}{'uploads':>8}{'other':>6}{'wall s':>8}{'to 1st':>8}{'after':>7}"
@@ -182,8 +189,7 @@ def print_report(figures: list[dict[str, Any]]) -> None:
           "\n after: seconds after the last answer came back; requests/s: uploads / wall; sending: uploads per second"
           "\n from the first upload out to the last answer in; CPU: this process, every thread)")
     for latency in dict.fromkeys(r["latency"] for r in figures):
-        ours, sdk = (next(r for r in figures if r["latency"] == latency and r["client"] == name)
-                     for name in ("humekit", "SDK loop"))
+        ours, sdk = humekit_and_sdk(figures, latency)
         print(f"latency {latency:g} s: humekit / SDK loop: requests/s {ours['per_second'] / sdk['per_second']:.2f}x "
               f"(while sending {ours['sending_per_second'] / sdk['sending_per_second']:.2f}x), "
               f"client CPU per request {ours['cpu_ms'] / sdk['cpu_ms']:.1f}x")
