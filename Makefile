@@ -64,9 +64,11 @@ reliability: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/flatten.py
 
-# v1 conversion: audio seconds per CPU second against PyAV's bare decode, and extra peak RSS converting a 2-hour file.
+# v1, in one run: audio seconds converted per CPU second against PyAV's bare decode, extra peak RSS converting a
+# 2-hour file, and requests/s at the default concurrency on the v1 emulator against the official v1 SDK in a plain
+# loop (emulator latency 0.3 s and 0). A few minutes on 2 cores; quicker: benchmarks/v1.py --minutes 10 --requests 20
 bench-v1: $(STAMP)
-	$(VENV)/bin/python benchmarks/v1_convert.py
+	$(VENV)/bin/python benchmarks/v1.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -92,9 +92,55 @@ def worker(method: str, path: Path, seconds: float) -> dict[str, Any]:
             "pcm_seconds": produced / 32_000, "audio_per_cpu": seconds / cpu if cpu else float("inf")}
 
 
+def convert_figures(*, minutes: float = 120.0, format: str = "flac",
+                    methods: tuple[str, ...] = METHODS) -> list[dict[str, Any]]:
+    """Make the recording and run every method in its own subprocess; one dict per method that ran."""
+    from humekit.testing.media import AUDIO_FORMATS, make_audio
+
+    seconds = minutes * 60
+    results = []
+    with tempfile.TemporaryDirectory(prefix="humekit-bench-v1-") as tmp:
+        spec = AUDIO_FORMATS[format]
+        path = Path(tmp) / f"recording{spec.suffix}"
+        start = time.perf_counter()
+        channels = 1 if format == "opus" else 2
+        make_audio(path, format=format, duration=seconds, channels=channels, seed=1)
+        print(f"recording: {minutes:g} min {format} {spec.sample_rate} Hz x{channels}, "
+              f"{path.stat().st_size / 1e6:.1f} MB, made in {time.perf_counter() - start:.1f} s", flush=True)
+        for method in methods:
+            proc = subprocess.run([sys.executable, __file__, "--worker", method, "--file", str(path),
+                                   "--seconds", str(seconds)], capture_output=True, text=True, check=False,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1"})
+            if proc.returncode:
+                print(f"{method}: failed\n{proc.stderr[-2000:]}")
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"  {method}: {r['cpu']:.1f} CPU s", flush=True)
+            results.append(r)
+    return results
+
+
+def extra_rss_mb(results: list[dict[str, Any]]) -> float:
+    """The largest extra peak RSS of the conversion methods (the floor is not conversion)."""
+    return max((r["extra_rss_mb"] for r in results if r["method"] != "floor"), default=0.0)
+
+
+def print_report(results: list[dict[str, Any]], *, minutes: float) -> None:
+    """The table of every method against the floor, and the extra peak RSS against the 200 MB budget."""
+    floor = next((r["audio_per_cpu"] for r in results if r["method"] == "floor"), None)
+    print(f"\n{'method':<10}{'CPU s':>8}{'wall s':>8}{'audio s/CPU s':>15}{'x floor':>9}{'extra RSS MB':>14}")
+    for r in results:
+        ratio = f"{r['audio_per_cpu'] / floor:.2f}" if floor else "-"
+        print(f"{r['method']:<10}{r['cpu']:>8.1f}{r['wall']:>8.1f}{r['audio_per_cpu']:>15.0f}{ratio:>9}"
+              f"{r['extra_rss_mb']:>14.1f}")
+    worst = extra_rss_mb(results)
+    print(f"\nconversion's extra peak RSS: {worst:.1f} MB for {minutes:g} min "
+          f"({'well under' if worst < 100 else 'OVER' if worst >= 200 else 'under'} the 200 MB budget)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Make the recording, run every method in its own subprocess and print the comparison."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """Parse the options (or run as a worker), measure and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--minutes", type=float, default=120.0, help="length of the recording (default 120)")
     parser.add_argument("--format", default="flac", help="humekit.testing.media.AUDIO_FORMATS name (default flac)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset")
@@ -105,37 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(worker(args.worker, args.file, args.seconds)))
         return 0
-    from humekit.testing.media import AUDIO_FORMATS, make_audio
-
-    seconds = args.minutes * 60
-    with tempfile.TemporaryDirectory(prefix="humekit-bench-v1-") as tmp:
-        spec = AUDIO_FORMATS[args.format]
-        path = Path(tmp) / f"recording{spec.suffix}"
-        start = time.perf_counter()
-        channels = 1 if args.format == "opus" else 2
-        make_audio(path, format=args.format, duration=seconds, channels=channels, seed=1)
-        print(f"recording: {args.minutes:g} min {args.format} {spec.sample_rate} Hz x{channels}, "
-              f"{path.stat().st_size / 1e6:.1f} MB, made in {time.perf_counter() - start:.1f} s", flush=True)
-        results = []
-        for method in args.methods.split(","):
-            proc = subprocess.run([sys.executable, __file__, "--worker", method, "--file", str(path),
-                                   "--seconds", str(seconds)], capture_output=True, text=True, check=False,
-                                  env={**os.environ, "OMP_NUM_THREADS": "1"})
-            if proc.returncode:
-                print(f"{method}: failed\n{proc.stderr[-2000:]}")
-                continue
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            print(f"  {method}: {r['cpu']:.1f} CPU s", flush=True)
-            results.append(r)
-    floor = next((r["audio_per_cpu"] for r in results if r["method"] == "floor"), None)
-    print(f"\n{'method':<10}{'CPU s':>8}{'wall s':>8}{'audio s/CPU s':>15}{'x floor':>9}{'extra RSS MB':>14}")
-    for r in results:
-        ratio = f"{r['audio_per_cpu'] / floor:.2f}" if floor else "-"
-        print(f"{r['method']:<10}{r['cpu']:>8.1f}{r['wall']:>8.1f}{r['audio_per_cpu']:>15.0f}{ratio:>9}"
-              f"{r['extra_rss_mb']:>14.1f}")
-    worst = max((r["extra_rss_mb"] for r in results if r["method"] != "floor"), default=0.0)
-    print(f"\nconversion's extra peak RSS: {worst:.1f} MB for {args.minutes:g} min "
-          f"({'well under' if worst < 100 else 'OVER' if worst >= 200 else 'under'} the 200 MB budget)")
+    results = convert_figures(minutes=args.minutes, format=args.format, methods=tuple(args.methods.split(",")))
+    print_report(results, minutes=args.minutes)
     return 0
 
 
