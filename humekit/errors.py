@@ -26,6 +26,7 @@ Each message says what is wrong, where (row, column, job id) and what to do next
     ├── WaitTimeoutError                jobs still pending when a wait ran out (.pending)
     ├── LedgerError                     the job ledger cannot be read or written
     ├── MediaDecodeError                a media file that cannot be converted (undecodable, empty, no audio/video)
+    ├── DownloadError                   a URL humekit could not download for v1 (.url, .status, .reason)
     ├── ChatAudioError                  an EVI chat's audio reconstruction ended ERROR/CANCELLED
     ├── EVISunsetError                  a live EVI call after Hume ended EVI (2026-11-13)
     └── WebhookVerificationError (also ValueError)
@@ -60,6 +61,7 @@ __all__ = [
     "ChatAudioError",
     "ChatEventsFormatError",
     "ConfigurationError",
+    "DownloadError",
     "DuplicateIdError",
     "EVISunsetError",
     "FutureTimestampError",
@@ -300,6 +302,25 @@ class MediaDecodeError(HumekitError):
         super().__init__(message)
         self.path = path
         self.reason = reason
+
+
+class DownloadError(HumekitError):
+    """A URL that humekit could not download (v1 takes uploads only, so humekit fetches URL rows itself).
+
+    Attributes:
+        url: the URL, as given.
+        status: the HTTP status the server answered with, when it answered (``None``: no answer).
+        reason: what went wrong, in a word: ``"status"`` (a 4xx, or a 5xx/429 after the retries),
+            ``"too_large"`` (over the download limit), ``"connection"`` (no complete answer after the
+            retries), ``"unsupported"`` (not an http(s) URL httpx can fetch), ``"disk"`` (the download
+            folder cannot be written) or ``"interrupted"`` (stopped by an interrupt).
+    """
+
+    def __init__(self, message: str, *, url: str, reason: str, status: int | None = None):
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
+        self.status = status
 
 
 class ChatAudioError(HumekitError):
