@@ -1,7 +1,8 @@
-"""Tests for humekit.backends.v1.downloads: files fetched from URLs on a loopback server."""
+"""Tests for humekit.backends.v1.downloads and url_rows: URL rows under v1, downloaded from a loopback server."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 import time
@@ -10,11 +11,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import humekit
+from humekit.backends.v1.backend import V1Backend
+from humekit.backends.v1.client import V1Client
 from humekit.backends.v1.downloads import Downloads
+from humekit.cli import main
+from humekit.cli.endpoints import DOWNLOADS
+from humekit.clock import VirtualClock
+from humekit.emulator.v1 import V1Emulator, V1Faults
+from humekit.testing.media import make_audio, make_photo, make_video
 
+MODELS = ["audio", "face"]
 _PIECE = b"\0" * (64 << 10)
 
 
@@ -104,6 +114,108 @@ def server() -> Iterator[MediaServer]:
     httpd.server_close()
 
 
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 12 s WAV, a 3 s MP4 with a face and speech, and a PNG photo."""
+    folder = tmp_path_factory.mktemp("media")
+    make_photo(folder / "face.png", format="PNG", seed=3)
+    return {"wav": make_audio(folder / "talk.wav", duration=12, seed=1),
+            "mp4": make_video(folder / "clip.mp4", duration=3, fps=10, seed=2), "png": folder / "face.png"}
+
+
+def backend(emu: V1Emulator, folder: Path, **options: object) -> V1Backend:
+    client = V1Client(api_key=emu.api_key, base_url=emu.url, transport=emu.transport(), clock=VirtualClock())
+    return V1Backend(client, download_dir=folder, **options)  # type: ignore[arg-type]
+
+
+def run(table: pd.DataFrame, emu: V1Emulator, tmp_path: Path, *, ledger: str = "l.sqlite", dry_run: bool = False,
+        **options: object) -> humekit.MeasureResult:
+    return humekit.measure(table, id_col="id", source_col="src", models=MODELS, ledger=tmp_path / ledger,
+                           backend=backend(emu, tmp_path / "downloads", **options), progress=False, errors="mark",
+                           dry_run=dry_run)
+
+
+def urls_table(server: MediaServer, media: dict[str, Path]) -> pd.DataFrame:
+    """One URL row per media file, served by ``server`` under its own name."""
+    urls = [server.serve(f"/media/{path.name}", body=path.read_bytes()) for path in media.values()]
+    return pd.DataFrame({"id": list(media), "src": urls})
+
+
+def uploads(emu: V1Emulator) -> int:
+    return sum(r.method == "POST" for r in emu.requests)
+
+
+def by_id(result: humekit.MeasureResult) -> pd.DataFrame:
+    return result.status.set_index("id")
+
+
+def test_a_url_row_is_measured_like_its_local_file(server: MediaServer, media: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    """A WAV, an MP4 and a PNG given by URL get exactly the predictions their local paths get."""
+    files = pd.DataFrame({"id": list(media), "src": [str(p) for p in media.values()]})
+    local = run(files, V1Emulator(), tmp_path, ledger="files.sqlite")
+    remote = run(urls_table(server, media), V1Emulator(), tmp_path, ledger="urls.sqlite")
+    assert set(remote.status["status"]) == {"ok"} and set(local.status["status"]) == {"ok"}
+    assert set(remote.predictions["model"]) == {"audio", "face"}
+    pd.testing.assert_frame_equal(remote.predictions, local.predictions)
+    pd.testing.assert_frame_equal(remote.descriptors, local.descriptors)
+    assert len(list((tmp_path / "downloads").iterdir())) == 3  # one file per URL, no partial file left
+
+
+def test_a_rerun_downloads_nothing_and_sends_nothing(server: MediaServer, media: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    """The second identical call makes no request to the download host nor to v1, and gives the same tables."""
+    emu, table = V1Emulator(), urls_table(server, media)
+    first = run(table, emu, tmp_path)
+    fetched, sent = len(server.requests), uploads(emu)
+    assert fetched == 3 and sent > 0
+    again = run(table, emu, tmp_path)
+    assert (len(server.requests), uploads(emu)) == (fetched, sent)
+    pd.testing.assert_frame_equal(again.predictions, first.predictions)
+    assert set(again.status["status"]) == {"ok"}
+
+
+def test_a_dry_run_downloads_and_the_run_after_it_only_sends(server: MediaServer, media: dict[str, Path],
+                                                             tmp_path: Path) -> None:
+    """A dry run downloads (to price the windows) and sends nothing; the real run fetches nothing again and
+    sends exactly the units the dry run planned, under the same keys."""
+    emu, table = V1Emulator(), urls_table(server, media)
+    planned = run(table, emu, tmp_path, dry_run=True)
+    assert len(server.requests) == 3 and uploads(emu) == 0
+    assert (planned.cost.set_index("id")["requests"] > 0).all()
+    done = run(table, emu, tmp_path)
+    assert len(server.requests) == 3
+    assert sorted(done.ledger.jobs()["job_key"]) == sorted(unit.key for unit in planned.plan.jobs)
+    assert set(done.status["status"]) == {"ok"}
+
+
+def test_a_404_makes_its_row_invalid_and_the_others_go_on(server: MediaServer, media: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    """A missing file is asked for once (no retry); its row is invalid naming the URL, the status and what to do."""
+    table = pd.concat([urls_table(server, {"wav": media["wav"]}),
+                       pd.DataFrame({"id": ["gone"], "src": [f"{server.url}/media/gone.wav"]})])
+    result = run(table, V1Emulator(), tmp_path)
+    row = by_id(result).loc["gone"]
+    assert row["status"] == "invalid" and by_id(result).loc["wav", "status"] == "ok"
+    assert f"{server.url}/media/gone.wav" in row["error"] and "404 Not Found" in row["error"]
+    assert "local path" in row["error"] and "Traceback" not in row["error"]
+    assert server.hits("/media/gone.wav") == 1
+
+
+def test_a_file_over_the_limit_is_refused_by_its_content_length(server: MediaServer, media: dict[str, Path],
+                                                                tmp_path: Path) -> None:
+    """max_download_bytes below the file's Content-Length: its row is invalid, nothing is written, the other row ok."""
+    big = server.serve("/big.wav", body=media["wav"].read_bytes())
+    small = server.serve("/small.png", body=media["png"].read_bytes())
+    table = pd.DataFrame({"id": ["big", "small"], "src": [big, small]})
+    result = run(table, V1Emulator(), tmp_path, max_download_bytes=media["png"].stat().st_size + 1)
+    row = by_id(result).loc["big"]
+    assert row["status"] == "invalid" and by_id(result).loc["small", "status"] == "ok"
+    assert big in row["error"] and "download limit" in row["error"] and "Content-Length" in row["error"]
+    assert "max_download_bytes" in row["error"]
+    assert [p.name for p in (tmp_path / "downloads").iterdir()] == [Downloads(tmp_path / "downloads").path(small).name]
+
+
 def test_the_limit_aborts_a_stream_without_reading_the_whole_body(server: MediaServer, tmp_path: Path) -> None:
     """A body with no Content-Length is cut off once it passes the limit: most of it is never sent, none is kept."""
     total = 256 << 20
@@ -119,6 +231,81 @@ def test_the_limit_aborts_a_stream_without_reading_the_whole_body(server: MediaS
     assert list((tmp_path / "downloads").iterdir()) == []  # the partial file was removed
 
 
+@pytest.mark.parametrize(("failures", "outcome"), [(2, "ok"), (9, "invalid")])
+def test_a_failing_server_is_retried_with_backoff(server: MediaServer, media: dict[str, Path], tmp_path: Path,
+                                                  failures: int, outcome: str) -> None:
+    """Two 503s then the file: the row is ok after three requests; 503s that outlast the retries make it invalid."""
+    url = server.serve("/flaky.wav", body=media["wav"].read_bytes(), failures=failures)
+    result = run(pd.DataFrame({"id": ["flaky"], "src": [url]}), V1Emulator(), tmp_path)
+    row = by_id(result).loc["flaky"]
+    assert row["status"] == outcome
+    assert server.hits("/flaky.wav") == min(failures + 1, 5)  # the first try and at most 4 retries
+    if outcome == "invalid":
+        assert url in row["error"] and "503" in row["error"] and "5 attempts" in row["error"]
+        assert "run the same call again" in row["error"]
+
+
+def test_a_host_that_refuses_connections_is_reported(tmp_path: Path) -> None:
+    """Nothing listening at the URL: after the retries the row is invalid with the cause, never a traceback."""
+    with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as closed:
+        port = closed.server_address[1]
+    url = f"http://127.0.0.1:{port}/a.wav"
+    result = run(pd.DataFrame({"id": ["x"], "src": [url]}), V1Emulator(), tmp_path)
+    row = by_id(result).loc["x"]
+    assert row["status"] == "invalid" and url in row["error"] and "ConnectError" in row["error"]
+    assert "5 attempts" in row["error"]
+
+
+def test_a_body_that_is_not_media_is_invalid_and_not_kept(server: MediaServer, tmp_path: Path) -> None:
+    """A sign-in page served with 200: the row is invalid saying what was served; the download is deleted."""
+    url = server.serve("/share/abc", body=b"<!doctype html><html><body>Please sign in</body></html>\n" * 20,
+                       content_type="text/html")
+    result = run(pd.DataFrame({"id": ["page"], "src": [url]}), V1Emulator(), tmp_path)
+    row = by_id(result).loc["page"]
+    assert row["status"] == "invalid" and url in row["error"]
+    assert "did not serve audio, video or an image" in row["error"]
+    assert list((tmp_path / "downloads").iterdir()) == []
+    run(pd.DataFrame({"id": ["page"], "src": [url]}), V1Emulator(), tmp_path)
+    assert server.hits("/share/abc") == 2  # not kept, so fetched again
+
+
+def test_the_api_key_is_never_sent_to_the_download_host(server: MediaServer, media: dict[str, Path],
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No request to the download host carries the Hume key (given or in HUME_API_KEY) or a Hume header."""
+    emu = V1Emulator()
+    monkeypatch.setenv("HUME_API_KEY", emu.api_key)
+    result = run(urls_table(server, media), emu, tmp_path)
+    assert set(result.status["status"]) == {"ok"} and len(server.requests) == 3
+    for _, headers in server.requests:
+        assert not any(emu.api_key in value for value in headers.values())
+        assert not any(name.lower().startswith("x-hume") or name.lower() == "authorization" for name in headers)
+        assert {name.lower(): value for name, value in headers.items()}["user-agent"] == "humekit"
+
+
+def test_a_url_row_passes_validation_under_v1(server: MediaServer) -> None:
+    """validate(api='v1') takes an http(s) URL as a URL with no problem (what it holds is seen at download)."""
+    checked = humekit.validate(pd.DataFrame({"id": ["a"], "src": [f"{server.url}/a.wav"]}), id_col="id",
+                               source_col="src", models=MODELS, api="v1")
+    assert checked.loc[0, "source_kind"] == "url" and pd.isna(checked.loc[0, "source_problem"])
+
+
+def test_an_interrupted_run_resumes_a_url_row_whose_download_was_deleted(server: MediaServer, media: dict[str, Path],
+                                                                         tmp_path: Path) -> None:
+    """A run stopped by v1 failing leaves the unit claimed; with the downloads deleted, the rerun fetches the
+    file again and sends only the claimed unit."""
+    table = urls_table(server, {"wav": media["wav"]})
+    emu = V1Emulator(faults=V1Faults(script=("internal_error",) * 5))
+    with pytest.raises(humekit.ServerError):
+        run(table, emu, tmp_path)
+    claimed = humekit.Ledger(tmp_path / "l.sqlite").jobs()
+    assert list(claimed["state"]) == ["submitting"]
+    shutil.rmtree(tmp_path / "downloads")
+    result = run(table, emu, tmp_path)
+    assert by_id(result).loc["wav", "status"] == "ok"
+    assert list(result.ledger.jobs()["job_key"]) == list(claimed["job_key"])
+    assert server.hits("/media/talk.wav") == 2
+
+
 def test_a_download_is_kept_under_a_hash_of_its_url(server: MediaServer, tmp_path: Path) -> None:
     """Downloads.fetch saves the body once, named by the URL's hash (no extension); fetching again is free."""
     body = bytes(range(256)) * 5000  # 1.28 MB: more than one piece
@@ -129,6 +316,20 @@ def test_a_download_is_kept_under_a_hash_of_its_url(server: MediaServer, tmp_pat
     assert path.parent == tmp_path / "d" and len(path.name) == 32 and path.suffix == ""
     assert downloads.fetch(url) == path == downloads.cached(url) and server.hits("/x/talk.wav") == 1
     assert downloads.cached(f"{server.url}/x/other.wav") is None
+
+
+def test_humekit_run_keeps_its_downloads_in_the_output_folder(server: MediaServer, media: dict[str, Path],
+                                                              tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                              ) -> None:
+    """humekit run --api v1 measures a URL row, downloading it to OUT/downloads; run again, it fetches nothing."""
+    table = tmp_path / "t.csv"
+    urls_table(server, {"wav": media["wav"]}).to_csv(table, index=False)
+    argv = ["run", str(table), "--api", "v1", "--emulator", "--id-col", "id", "--source-col", "src", "--models",
+            "audio", "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr()
+    assert [p.name for p in (tmp_path / "out" / DOWNLOADS).iterdir()] == [Downloads(tmp_path).path(
+        f"{server.url}/media/talk.wav").name]
+    assert main(argv) == 0 and server.hits("/media/talk.wav") == 1
 
 
 def test_an_interrupt_stops_the_downloads_under_way(server: MediaServer, tmp_path: Path) -> None:

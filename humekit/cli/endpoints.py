@@ -10,10 +10,12 @@ from humekit.errors import ConfigurationError
 if TYPE_CHECKING:
     from humekit.cli.run import RunOptions
 
-__all__ = ["EMULATOR_JOBS", "backend_for"]
+__all__ = ["DOWNLOADS", "EMULATOR_JOBS", "backend_for"]
 
 #: Where ``--emulator`` keeps the embedded v0 emulator's jobs between runs (in the output folder).
 EMULATOR_JOBS = "emulator-jobs.json"
+#: Where v1 keeps the files it downloads for URL rows between runs (in the output folder, beside the ledger).
+DOWNLOADS = "downloads"
 
 
 def backend_for(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
@@ -40,12 +42,13 @@ def _v1_backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
                                      "Measurement API, or pass --emulator to run against the embedded v1 emulator "
                                      "(synthetic scores).") from None
         client = V1Client(base_url=options.base_url)
-        return V1Backend(client), client.base_url
+        return V1Backend(client, download_dir=options.out / DOWNLOADS), client.base_url
     from humekit.emulator.v1 import V1Emulator
 
     emu = stack.enter_context(V1Emulator())
     # a new port each run, the same (deterministic) answers: one endpoint for the ledger
-    backend = V1Backend(V1Client(api_key=emu.api_key, base_url=emu.url), endpoint="humekit-embedded-v1-emulator")
+    backend = V1Backend(V1Client(api_key=emu.api_key, base_url=emu.url), endpoint="humekit-embedded-v1-emulator",
+                        download_dir=options.out / DOWNLOADS)
     return backend, f"the embedded v1 emulator at {emu.url}"
 
 

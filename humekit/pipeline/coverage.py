@@ -9,6 +9,9 @@ include that model with the same options. Measuring with ``prosody`` and later w
 and ``face`` therefore sends only ``face``; dropping a model sends nothing; and jobs recorded
 before planning was per model (one job for all the models of a call) are read the same way.
 
+A URL row is also covered by a ``file`` unit whose input has the URL as its content: v1 uploads the
+file humekit downloaded for it (:mod:`humekit.backends.v1.url_rows`), so a rerun downloads nothing.
+
 When several live jobs cover a pair, the one recorded first answers for it, so reruns agree. Units that
 each send a *part* of one input (the windows of a long recording) answer for it together: the pair is
 covered by every live part recorded with the first one's fingerprint.
@@ -90,7 +93,8 @@ def cover(
     columns = (found[c].tolist() for c in ("job_key", "fingerprint", "id_token", "content"))
     for job_key, fingerprint, token, content in zip(*columns, strict=True):  # in the order recorded
         row = by_token.get(token)
-        if job_key not in provides or row is None or row.content != content or row.kind != kinds[job_key]:
+        if (job_key not in provides or row is None or row.content != content
+                or kinds[job_key] not in _ANSWERED_BY.get(row.kind, (row.kind,))):
             continue
         matched[fingerprint] = row if row.fingerprint == fingerprint else replace(row, fingerprint=fingerprint)
         chosen = taken.setdefault(row.index, {})
@@ -112,6 +116,11 @@ def cover(
         if absent:
             missing[row.index] = absent
     return Coverage(assignments=tuple(assignments), missing=missing, rows=matched)
+
+
+#: The kinds of unit that can answer a row of each kind: a URL row also a ``file`` unit, which uploads the
+#: file a backend downloaded for it (v1's) and records the URL as its input's content.
+_ANSWERED_BY: Mapping[str, tuple[str, ...]] = {"url": ("url", "file")}
 
 
 def _canonical(value: Any) -> str:

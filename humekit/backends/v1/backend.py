@@ -5,8 +5,10 @@ at most 12 minutes, cut where the recording is quiet, never shorter than the 10 
 can be merged), each converted on the fly to 16 kHz mono s16 WAV (:mod:`~humekit.backends.v1.audio`, PyAV,
 no system ffmpeg) and sent through :class:`~humekit.backends.v1.client.V1Client`. A window's answer is
 stored in the ledger the moment it arrives (:class:`~humekit.backends.sync.SyncBackend`); the decoder puts
-its times back on the recording's clock. Raw texts and URLs have no unit here: v1 measures no text, and a
-URL row is reported with what to do.
+its times back on the recording's clock. Raw texts have no unit here: v1 measures no text.
+
+URL rows are downloaded by humekit at pack time (:mod:`~humekit.backends.v1.url_rows`: streamed, size-capped,
+retried, each URL once into ``download_dir``) and then measured exactly as local files.
 
 Faces (``face``) come from images and from frames sampled from videos (:mod:`~humekit.backends.v1.faces`):
 images many to a request, a video's frames in batches of at least 30 (where it has that many) and at most
@@ -18,6 +20,7 @@ A video row with ``["audio", "face"]`` gets both its audio windows and its frame
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -29,10 +32,12 @@ from humekit.backends.sync import SyncBackend
 from humekit.backends.v1 import decoding
 from humekit.backends.v1.audio import read_window, wav_bytes
 from humekit.backends.v1.client import V1Client
+from humekit.backends.v1.downloads import DEFAULT_MAX_DOWNLOAD_BYTES, Downloads
 from humekit.backends.v1.faces import IMAGES_PART, FrameBatch, batch_jpegs, frame_batches, image_batches
 from humekit.backends.v1.frames import image_jpeg
 from humekit.backends.v1.limits import DEFAULT_V1_LIMITS, V1Limits
 from humekit.backends.v1.reconciling import reconcile_lost_sends
+from humekit.backends.v1.url_rows import downloaded_inputs, downloaded_rows
 from humekit.backends.v1.windows import Window, plan_file_windows
 from humekit.errors import ConfigurationError, HumekitError
 from humekit.pipeline.input_limits import InputLimits
@@ -54,6 +59,11 @@ class V1Backend(SyncBackend):
         frame_rate: frames per second sampled from a video for ``face`` (at most; 3 by default, the SDK's).
         endpoint: the endpoint's identity in the ledger (default: the client's base URL); give one name to
             endpoints that answer alike (an emulator started on another port each run).
+        download_dir: where URL rows are downloaded (default ``humekit-downloads`` in the working directory,
+            beside the default ledger), one file per URL, kept so that no URL is fetched twice. Downloads
+            happen when the rows are planned, before anything is sent to Hume, and so on a dry run too.
+        max_download_bytes: the largest file downloaded from a URL (1 GB by default); a larger one makes its
+            rows ``invalid``.
     """
 
     name = "hume-v1"
@@ -61,7 +71,8 @@ class V1Backend(SyncBackend):
 
     def __init__(self, client: V1Client | None = None, *, concurrency: int = 4, limits: V1Limits = DEFAULT_V1_LIMITS,
                  measurement_timer_ms: int | None = None, frame_rate: float = DEFAULT_V1_LIMITS.max_frame_rate,
-                 endpoint: str | None = None):
+                 endpoint: str | None = None, download_dir: str | os.PathLike[str] | None = None,
+                 max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES):
         if not frame_rate > 0:
             raise ConfigurationError(f"frame_rate={frame_rate!r}: give the frames per second to sample from a video "
                                      "for faces, a positive number such as 1 or 3")
@@ -70,6 +81,7 @@ class V1Backend(SyncBackend):
         self.limits = limits
         self.measurement_timer_ms = measurement_timer_ms
         self.frame_rate = frame_rate
+        self.downloads = Downloads(download_dir, max_bytes=max_download_bytes, clock=self.client.clock)
         self._frames: dict[str, list[list[int]]] = {}  # a frame batch's unit key -> its (index, timestamp_ms)
         self._previous: dict[str, str] = {}  # a frame batch's unit key -> the batch before it in its video
 
@@ -80,11 +92,13 @@ class V1Backend(SyncBackend):
     def pack(self, rows: Sequence[RowInput], *, config: str, models: Sequence[str], salt: str,
              limits: InputLimits) -> Plan:
         """Audio windows of every recording (``audio``), frame batches of every video and image batches
-        (``face``); rows v1 cannot take are reported."""
+        (``face``), URLs downloaded first and measured as their files; rows v1 cannot take are reported."""
         units: list[Unit] = []
-        unplannable: dict[Any, str] = {}
         images: list[PlannedInput] = []
         groups = distinct_inputs(rows)
+        downloaded, unplannable = downloaded_inputs(groups["url"], self.downloads, models=models, limits=limits,
+                                                    concurrency=self.concurrency)
+        groups = {**groups, "file": [*groups["file"], *downloaded], "url": []}
         for kind in KINDS:
             for item in groups[kind]:
                 if kind != "file":
@@ -109,6 +123,9 @@ class V1Backend(SyncBackend):
                       for batch in batches]
             unplannable.update({row.index: why for item in images if (why := unreadable.get(item.content))
                                 for row in item.rows})
+        for item in downloaded:  # a downloaded file's reason names its URL (the item's content)
+            unplannable.update((row.index, f"{item.content} (downloaded to {item.value}): {unplannable[row.index]}")
+                               for row in item.rows if row.index in unplannable)
         return Plan(jobs=units, unplannable=unplannable, config_key=f"{config}{salt}")
 
     def _windows(self, item: PlannedInput, config: str, models: Sequence[str]) -> list[Unit]:
@@ -160,8 +177,10 @@ class V1Backend(SyncBackend):
         return {"face_state": state} if isinstance(state, str) else {}
 
     def resume(self, unit_keys: Sequence[str], rows: Mapping[str, RowInput], run: Run) -> Executed:
-        """Send again what an earlier run claimed and holds no answer for; a video's frame batches
-        continue the ``face_state`` chain from the last answer the ledger holds."""
+        """Send again what an earlier run claimed and holds no answer for (a URL row's download fetched
+        again if it was deleted); a video's frame batches continue the ``face_state`` chain from the last
+        answer the ledger holds."""
+        unit_keys, rows = downloaded_rows(unit_keys, rows, run.ledger, self.downloads, concurrency=self.concurrency)
         requests = run.ledger.requests(unit_keys)
         chains: dict[tuple[str, str], dict[int, str]] = {}
         for key, recorded in requests.items():
@@ -233,8 +252,6 @@ _FACE_STATE_CONFIG: dict[str, Any] = {"face": {"return_face_state": True}}
 _NOT_A_FILE = {
     "text": "Hume's v1 API has no language model, so it cannot measure a raw text; read archived v0 language "
             "results (humekit.read_predictions) or measure with api='v0' at a compatible endpoint",
-    "url": "v1 takes uploads only: download the file and give its local path (humekit does not fetch URLs for v1 "
-           "in this release)",
 }
 
 
