@@ -103,6 +103,15 @@ def test_record_abandoned_only_unsubmitted_claims(ledger: Ledger):
     assert set(ledger.assigned([i.fingerprint for i in inputs("b")]).values()) == {"sent"}
 
 
+def test_a_claim_abandoned_before_sending_is_made_afresh_when_wanted_again(ledger: Ledger):
+    """Claiming an abandoned, never-sent unit again makes it ours and its rows assigned (never stuck pending)."""
+    claim(ledger, "u", inputs=inputs("a"))
+    ledger.record_abandoned("u", "rows gone")
+    again = claim(ledger, "u", inputs=inputs("a"))
+    assert again.ours and again.state == "submitting"
+    assert set(ledger.assigned([i.fingerprint for i in inputs("a")]).values()) == {"u"}
+
+
 def test_assigned_ignores_superseded_rows(ledger: Ledger):
     """assigned() maps live fingerprints to their job and forgets superseded ones."""
     claim(ledger, "job-1", inputs=inputs("x", 3))

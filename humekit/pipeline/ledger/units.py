@@ -18,13 +18,17 @@ class UnitsMixin(LedgerStore):
     def claim(
         self, job_key: str, *, backend: str, kind: str, request: dict[str, Any], inputs: Sequence[LedgerInput]
     ) -> Claim:
-        """Record the intent to submit a job with its input→row mapping, or return the existing claim."""
+        """Record the intent to submit a job with its input→row mapping, or return the existing claim (a
+        claim abandoned before it was sent is made afresh: its rows are wanted again)."""
         now = self._now_ms()
         with self._write() as db:
             row = db.execute("SELECT state, job_id, owner, claimed_ms FROM jobs WHERE job_key=?", (job_key,)).fetchone()
-            if row is not None:
+            if row is not None and not (row[0] == "abandoned" and row[1] is None):
                 return Claim(job_key, row[0], row[1], row[2], row[3], ours=False)
             owner = owner_token()
+            if row is not None:  # abandoned before it was ever sent, and wanted again: claimed afresh
+                db.execute("DELETE FROM inputs WHERE job_key=?", (job_key,))
+                db.execute("DELETE FROM jobs WHERE job_key=?", (job_key,))
             db.execute(
                 "INSERT INTO jobs (job_key, backend, kind, state, owner, request, claimed_ms, updated_ms, num_inputs,"
                 " num_rows) VALUES (?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?)",
