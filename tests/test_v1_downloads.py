@@ -348,3 +348,16 @@ def test_an_interrupt_stops_the_downloads_under_way(server: MediaServer, tmp_pat
         time.sleep(0.05)
     assert all(server.written[f"/slow{n}.wav"] < total // 4 for n in range(2))
     assert list((tmp_path / "downloads").iterdir()) == []
+
+
+def test_humekit_run_caps_downloads_with_its_own_flag(server: MediaServer, media: dict[str, Path], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """--max-download-mb refuses a larger URL row, and the reason names the flag, not the Python option."""
+    table = tmp_path / "t.csv"
+    urls_table(server, {"wav": media["wav"]}).to_csv(table, index=False)
+    argv = ["run", str(table), "--api", "v1", "--emulator", "--id-col", "id", "--source-col", "src", "--models",
+            "audio", "--out", str(tmp_path / "out"), "--no-progress", "--max-download-mb", "0.001"]
+    assert main(argv) == 1
+    said = capsys.readouterr().out
+    assert "--max-download-mb" in said and "V1Backend" not in said
+    assert main([*argv[:-1], "0"]) == 2 and "positive number" in capsys.readouterr().out

@@ -42,14 +42,23 @@ def _v1_backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:
                                      "Measurement API, or pass --emulator to run against the embedded v1 emulator "
                                      "(synthetic scores).") from None
         client = V1Client(base_url=options.base_url)
-        return V1Backend(client, download_dir=options.out / DOWNLOADS), client.base_url
+        return V1Backend(client, download_dir=options.out / DOWNLOADS, max_download_bytes=_download_cap(options)), \
+            client.base_url
     from humekit.emulator.v1 import V1Emulator
 
     emu = stack.enter_context(V1Emulator())
     # a new port each run, the same (deterministic) answers: one endpoint for the ledger
     backend = V1Backend(V1Client(api_key=emu.api_key, base_url=emu.url), endpoint="humekit-embedded-v1-emulator",
-                        download_dir=options.out / DOWNLOADS)
+                        download_dir=options.out / DOWNLOADS, max_download_bytes=_download_cap(options))
     return backend, f"the embedded v1 emulator at {emu.url}"
+
+
+def _download_cap(options: RunOptions) -> int:
+    """``--max-download-mb`` in bytes (a positive number of MB)."""
+    if not options.max_download_mb > 0:
+        raise ConfigurationError(f"--max-download-mb {options.max_download_mb:g}: give the largest download in MB, "
+                                 "a positive number such as 1000")
+    return int(options.max_download_mb * 1_000_000)
 
 
 def _v0_backend(options: RunOptions, stack: ExitStack) -> tuple[Any, str]:

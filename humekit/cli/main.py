@@ -67,6 +67,8 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     run.add_argument("--emulator", action="store_true",
                      help="run against an embedded emulator on loopback (no key needed; scores are synthetic)")
     run.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for jobs (resumable)")
+    run.add_argument("--max-download-mb", type=float, default=1000.0,
+                     help="v1: the largest file downloaded from a URL row, in MB (default 1000)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -82,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(table=args.table, id_col=args.id_col, source_col=args.source_col, models=models,
                          out=args.out, base_url=args.base_url, ledger=args.ledger, callback=args.callback,
                          kind=args.kind, root=args.root, emulator=args.emulator, timeout=args.timeout,
-                         api=args.api, dry_run=args.dry_run,
+                         api=args.api, dry_run=args.dry_run, max_download_mb=args.max_download_mb,
                          progress=not args.no_progress and sys.stderr.isatty())
     return run_table(options)
 

@@ -70,6 +70,8 @@ class RunOptions:
     api: Literal["v0", "v1"] | None = None
     r"""``None``: ``HUME_API``, else v1."""
     dry_run: bool = False
+    max_download_mb: float = 1000.0
+    r"""v1: the largest file downloaded from a URL row (MB)."""
 
 
 def parse_models(values: Sequence[str]) -> Any:
@@ -203,7 +205,9 @@ def in_cli_terms(message: str) -> str:
     spelled = re.sub(r"(--[a-z-]+) (?=[\s;,.)])", r"\1", _OPTION.sub(flag, message))
     return (spelled.replace("pass errors='mark' to measure", "humekit run measures")
             .replace("the root folder", "the --root folder")
-            .replace("run measure without dry_run=True to send it", "run the same command without --dry-run to send it"))
+            .replace("run measure without dry_run=True to send it", "run the same command without --dry-run to send it")
+            .replace("(V1Backend(max_download_bytes=...))", "(--max-download-mb)")
+            .replace("(V1Backend(download_dir=...))", "(another --out: downloads go in OUT/downloads)"))
 
 
 def _run(options: RunOptions, say: Callable[[str], None]) -> int:
