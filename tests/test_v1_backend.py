@@ -61,6 +61,7 @@ def test_recordings_are_measured_in_windows_on_their_own_clock(recordings: pd.Da
     assert {g.split(":")[0] for g in long["group"]} == {"0", "1"}  # utterances re-keyed by window
     assert (long["end"] >= long["begin"]).all()
     assert set(result.predictions["model"]) == {"audio"} and set(result.descriptors["kind"]) <= {"voice_attribute"}
+    assert set(result.predictions["api"]) == set(result.descriptors["api"]) == {"v1"}
     assert emu.metered_seconds == pytest.approx(20 + 15 + LONG_SECONDS, abs=1)
 
 

@@ -30,6 +30,7 @@ from humekit.pipeline.coverage import Coverage
 from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.sources import API_MODELS_FOR_KIND
 from humekit.predictions._schema import MODEL_ORDER
+from humekit.predictions._tables import api_column
 
 __all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note", "notes"]
 
@@ -119,8 +120,8 @@ def join_results(
         },
         index=checked.index,
     )
-    return Joined(status=status, predictions=_finish(scores, id_col, JOINED_COLUMNS),
-                  descriptors=_finish(descriptors, id_col, DESCRIPTOR_COLUMNS), job_ids=tuple(used),
+    return Joined(status=status, predictions=_finish(scores, id_col, JOINED_COLUMNS, api=api),
+                  descriptors=_finish(descriptors, id_col, DESCRIPTOR_COLUMNS, api=api), job_ids=tuple(used),
                   failed=tuple(failed))
 
 
@@ -290,12 +291,15 @@ def _apply_job_states(states: list[str], job_ids: list[str | None], reasons: lis
     return failed, list(dict.fromkeys(used))
 
 
-def _finish(frames: list[pd.DataFrame], id_col: str, keep: Sequence[str]) -> pd.DataFrame:
+def _finish(frames: list[pd.DataFrame], id_col: str, keep: Sequence[str], *, api: str) -> pd.DataFrame:
+    """One table of the rows' answers, in the rows' order, with the ID and ``api`` (the backend's, on every row)."""
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({id_col: pd.Series(dtype="object"), **{c: pd.Series(dtype="object") for c in keep}})
+        empty = {c: pd.Series(dtype="object") for c in keep}
+        return pd.DataFrame({id_col: pd.Series(dtype="object"), **empty, "api": pd.Series(api_column(api, 0))})
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frame = frame.sort_values(["row_index", "model", "begin"], kind="stable", ignore_index=True)
+    frame["api"] = api_column(api, len(frame))
     out = frame[["row_id", *[c for c in keep if c in frame.columns]]].rename(columns={"row_id": id_col})
     for column in ("model", "emotion", "kind", "name"):
         if column in out.columns and not isinstance(out[column].dtype, pd.CategoricalDtype):
