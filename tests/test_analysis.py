@@ -34,14 +34,14 @@ def test_wide_has_one_row_per_segment(video: pd.DataFrame) -> None:
     """wide() gives 328 face + 12 prosody + 12 language segments and one column per emotion."""
     table = wide(video)
     assert len(table) == 352
-    assert table.shape[1] == 25 + 53
+    assert table.shape[1] == 26 + 53
     assert "emotion" not in table.columns and "score" not in table.columns
     assert table.iloc[0]["Admiration"] == 0.19679194688796997
     assert str(table["Joy"].dtype) == "Float64"
     face = table[table.model == "face"]
     assert face["Annoyance"].isna().all()  # a language-only label
     long_total = video.score.astype(float).sum()
-    assert np.isclose(table.iloc[:, 25:].astype(float).sum().sum(), long_total)
+    assert np.isclose(table.iloc[:, 26:].astype(float).sum().sum(), long_total)
 
 
 def test_wide_keeps_duplicated_segments_apart(video: pd.DataFrame) -> None:
@@ -55,7 +55,7 @@ def test_summarize_statistics(video: pd.DataFrame) -> None:
     """mean and max match a groupby; the time-weighted mean weights by segment duration."""
     summary = summarize(video)
     assert len(summary) == 48 + 48 + 53
-    assert list(summary.columns) == ["source", "file", "model", "emotion", "mean", "time_weighted_mean", "max"]
+    assert list(summary.columns) == ["source", "file", "api", "model", "emotion", "mean", "time_weighted_mean", "max"]
     prosody = video[(video.model == "prosody") & (video.emotion == "Joy")]
     row = summary[(summary.model == "prosody") & (summary.emotion == "Joy")].iloc[0]
     scores = prosody.score.astype(float)
@@ -137,14 +137,14 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> humekit.MeasureResult:
 def test_helpers_take_the_measure_result(measured: humekit.MeasureResult) -> None:
     """summarize, top_emotions and plot_timeline work on measure's result, one recording per ID and model."""
     summary = summarize(measured)
-    assert list(summary.columns) == ["id", "model", "emotion", "mean", "time_weighted_mean", "max"]
+    assert list(summary.columns) == ["id", "api", "model", "emotion", "mean", "time_weighted_mean", "max"]
     assert summary.groupby(["id", "model"], observed=True).ngroups == 3  # gap/talk prosody, pic face
     joy = measured.predictions.query("id == 'gap' and model == 'prosody' and emotion == 'Joy'")["score"]
     row = summary.query("id == 'gap' and model == 'prosody' and emotion == 'Joy'").iloc[0]
     assert np.isclose(row["mean"], joy.astype(float).mean())
     pd.testing.assert_frame_equal(summarize(measured.predictions, id_col="id"), summary)
     top = top_emotions(measured, k=2)
-    assert list(top.columns) == ["id", "model", "rank", "emotion", "score"] and len(top) == 6
+    assert list(top.columns) == ["id", "api", "model", "rank", "emotion", "score"] and len(top) == 6
     ax = plot_timeline(measured, emotions="Joy", recording="talk")
     assert ax.get_title() == "talk" and len(ax.get_lines()) == 1
     import matplotlib.pyplot as plt
@@ -182,4 +182,41 @@ def test_plot_timeline_breaks_the_line_at_silences(measured: humekit.MeasureResu
     assert not np.isnan(np.asarray(joined.get_xdata(), dtype=float)).any()
     with pytest.warns(DeprecationWarning, match="recording="):
         plot_timeline(measured, emotions="Joy", source="gap", ax=plt.subplots()[1])
+    plt.close("all")
+
+
+def as_v1(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same rows as if v1 had measured them, with other scores (half of v0's)."""
+    return frame.assign(api=pd.Categorical(["v1"] * len(frame), dtype=frame["api"].dtype), score=frame["score"] / 2)
+
+
+def test_wide_keeps_v0_and_v1_segments_apart(measured: humekit.MeasureResult) -> None:
+    """A table holding v0 and v1 scores of one segment pivots to a v0 row and a v1 row, each its own scores."""
+    face = measured.predictions.query("id == 'pic'")
+    table = wide(pd.concat([face, as_v1(face)], ignore_index=True))
+    assert table["api"].tolist() == ["v0", "v1"] and table["model"].tolist() == ["face", "face"]
+    joy = face.loc[face["emotion"] == "Joy", "score"].iloc[0]
+    assert table["Joy"].tolist() == [pytest.approx(joy), pytest.approx(joy / 2)]  # neither averaged nor summed
+
+
+def test_summaries_key_by_api_and_refuse_a_by_that_would_mix_them(measured: humekit.MeasureResult) -> None:
+    """summarize and top_emotions group v0 and v1 apart; a by= without api on a mixed table names the fix."""
+    face = measured.predictions.query("id == 'pic'")
+    mixed = pd.concat([face, as_v1(face)], ignore_index=True)
+    summary = summarize(mixed, id_col="id").query("emotion == 'Joy'")
+    joy = face.loc[face["emotion"] == "Joy", "score"].astype(float).mean()
+    assert summary.set_index("api")["mean"].to_dict() == {"v0": pytest.approx(joy), "v1": pytest.approx(joy / 2)}
+    assert set(top_emotions(mixed, id_col="id", k=1)["api"]) == {"v0", "v1"}
+    with pytest.raises(ScoresTableError, match=r"v0 and v1.*by=\['id', 'model', 'api'\].*frame\['api'\] == 'v1'"):
+        summarize(mixed, by=["id", "model"])
+    summarize(face, by=["id", "model"])  # one API: nothing to keep apart
+
+
+def test_plot_timeline_draws_each_api_apart(measured: humekit.MeasureResult) -> None:
+    """One recording measured by both APIs gets a line per API, labelled with it."""
+    import matplotlib.pyplot as plt
+
+    talk = measured.predictions.query("id == 'talk'")
+    ax = plot_timeline(pd.concat([talk, as_v1(talk)], ignore_index=True), id_col="id", emotions="Joy")
+    assert sorted(line.get_label() for line in ax.get_lines()) == ["Joy (v0 prosody)", "Joy (v1 prosody)"]
     plt.close("all")

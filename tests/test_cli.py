@@ -56,8 +56,8 @@ def test_run_writes_every_output_with_the_right_columns(first_run):
     assert {"id", "model", "begin", "end", "emotion", "score"} <= set(preds.columns)
     assert set(preds["id"]) == set(table["id"]) and set(preds["model"].astype(str)) == {"prosody", "face", "language"}
     per_row = pd.read_parquet(out / "per_row.parquet")
-    assert list(per_row.columns[: len(table.columns) + 3]) == [*table.columns, "status", "model", "segments"]
-    assert set(per_row.columns[len(table.columns) + 3 :]) <= {*EMOTIONS, *LANGUAGE_EMOTIONS}
+    assert list(per_row.columns[: len(table.columns) + 4]) == [*table.columns, "status", "api", "model", "segments"]
+    assert set(per_row.columns[len(table.columns) + 4 :]) <= {*EMOTIONS, *LANGUAGE_EMOTIONS}
     assert "Calmness" in per_row.columns
     assert not per_row.duplicated(["id", "model"]).any()
     assert not (out / "wide.parquet").exists()  # the old name for per_row: not reused for another table

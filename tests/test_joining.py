@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pandas as pd
 import pytest
 from _paths import SAMPLES, payload, require_samples
 
+import humekit
 from humekit.backends.v0.decoding import decode
+from humekit.backends.v1.backend import V1Backend
+from humekit.backends.v1.client import V1Client
+from humekit.backends.v1.limits import DEFAULT_V1_LIMITS
+from humekit.emulator.v1 import V1Emulator
+from humekit.testing.media import make_audio
 from humekit.pipeline.joining import no_predictions_note
 from humekit.pipeline.joining import notes as notes_of
 
@@ -104,3 +113,23 @@ def test_a_prediction_without_a_file_name_is_matched_to_its_scores(video: list[A
     doc = copy.deepcopy(video)
     doc[0]["results"]["predictions"][0]["file"] = None
     assert notes(doc, "file", ["face", "prosody", "language"]) == {}
+
+
+def test_a_rows_note_is_read_from_all_its_windows_together(tmp_path: Path) -> None:
+    """A recording whose first window is silent and last has speech gets no note; one silent throughout does."""
+    late = make_audio(tmp_path / "late.wav", duration=40, segments=[(24, 37)], seed=1)
+    quiet = make_audio(tmp_path / "quiet.wav", duration=40, segments=[], seed=2)
+    emu = V1Emulator()
+    backend = V1Backend(V1Client(api_key=emu.api_key, base_url=emu.url, transport=emu.transport()),
+                        limits=dataclasses.replace(DEFAULT_V1_LIMITS, window_target_ms=20_000))
+    result = humekit.measure(pd.DataFrame({"id": ["late", "quiet"], "src": [str(late), str(quiet)]}), id_col="id",
+                             source_col="src", models=["audio"], backend=backend, ledger=tmp_path / "l.sqlite",
+                             progress=False)
+    windows = [r["window"] for r in result.ledger.requests(result.ledger.jobs()["job_key"]).values()
+               if r["files"][0]["path"] == str(late)]
+    first = min(windows, key=lambda w: w["start_ms"])
+    assert len(windows) >= 2 and first["end_ms"] <= 24_000  # the first window holds none of the speech
+    late_rows = result.predictions[result.predictions["id"] == "late"]
+    assert len(late_rows) and late_rows["begin"].min() >= 24  # speech found, in a later window only
+    notes = result.status.set_index("id")["note"]
+    assert pd.isna(notes["late"]) and notes["quiet"] == "audio: no speech found"

@@ -51,6 +51,7 @@ def test_500_row_study_joins_every_row_to_its_own_recording(study, tmp_path):
     assert len(result.jobs) >= 5
     preds = result.predictions
     assert set(preds["id"]) == set(table["id"])
+    assert set(preds["api"]) == {"v0"} and set(result.descriptors["api"]) <= {"v0"}  # the batch API's vocabulary
     ends = preds.dropna(subset=["end"]).groupby("id")["end"].max()
     truth = table.set_index("id")["duration"].dropna()
     assert (ends.loc[truth.index] <= truth + 1e-6).all()

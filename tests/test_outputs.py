@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -32,7 +34,8 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> humekit.MeasureResult:
 def test_wide_is_one_row_per_segment_without_user_columns(result: humekit.MeasureResult) -> None:
     """wide(): the ID, status, segment keys and one column per emotion; one row per segment, invalid rows kept."""
     wide = result.wide()
-    assert list(wide.columns[:3]) == ["rid", "status", "model"] and "speaker" not in wide.columns
+    assert list(wide.columns[:4]) == ["rid", "status", "api", "model"] and "speaker" not in wide.columns
+    assert set(wide["api"].dropna()) == {"v0"}  # the emulated batch API's vocabulary
     segments = result.predictions.groupby(["rid", "model", "begin", "text"], observed=True).ngroups
     assert len(wide) == segments + 1  # + the invalid row, once, with empty scores
     assert wide.loc[wide["rid"] == 13, "Joy"].isna().all()
@@ -40,9 +43,9 @@ def test_wide_is_one_row_per_segment_without_user_columns(result: humekit.Measur
 
 
 def test_per_row_is_one_row_per_row_and_model_with_means(result: humekit.MeasureResult) -> None:
-    """per_row(): one row per input row and model, segments counted, each emotion the mean over them."""
+    """per_row(): one row per input row, API and model, segments counted, each emotion the mean over them."""
     rows = result.per_row()
-    assert list(rows.columns[:4]) == ["rid", "status", "model", "segments"]
+    assert list(rows.columns[:5]) == ["rid", "status", "api", "model", "segments"]
     assert not rows.duplicated(["rid", "model"]).any()
     models = [str(m) if pd.notna(m) else None for m in rows["model"]]
     assert set(zip(rows["rid"], models, strict=True)) == {
@@ -57,10 +60,23 @@ def test_per_row_is_one_row_per_row_and_model_with_means(result: humekit.Measure
     assert str(rows["rid"].dtype) == "Int64"  # the ID keeps the dtype of the table
 
 
+def test_per_row_never_averages_v0_and_v1_scores_together(result: humekit.MeasureResult) -> None:
+    """A result whose predictions hold v0 and v1 rows of one row and model gets one per_row row for each API."""
+    v0 = result.predictions
+    v1 = v0.assign(api=pd.Categorical(["v1"] * len(v0), dtype=v0["api"].dtype), score=v0["score"] / 2)
+    rows = dataclasses.replace(result, predictions=pd.concat([v0, v1], ignore_index=True)).per_row()
+    prosody = rows[(rows["rid"] == 11) & (rows["model"] == "prosody")].set_index("api")
+    joy = v0.query("rid == 11 and model == 'prosody' and emotion == 'Joy'")["score"].astype(float).mean()
+    assert prosody["Joy"].to_dict() == {"v0": pytest.approx(joy), "v1": pytest.approx(joy / 2)}
+    assert prosody["segments"].nunique() == 1  # each API's segments counted once
+    wide = dataclasses.replace(result, predictions=pd.concat([v0, v1], ignore_index=True)).wide()
+    assert (wide["api"] == "v1").sum() == (wide["api"] == "v0").sum() == len(result.wide()) - 1  # the invalid row once
+
+
 def test_columns_carry_the_users_columns_on_request(result: humekit.MeasureResult) -> None:
     """columns=True carries every user column in the table's order; a list carries those; a typo is named."""
     everything = result.per_row(columns=True)
-    assert list(everything.columns[:6]) == ["speaker", "rid", "path", "condition", "status", "model"]
+    assert list(everything.columns[:7]) == ["speaker", "rid", "path", "condition", "status", "api", "model"]
     chosen = result.wide(columns=["condition"])
     assert list(chosen.columns[:3]) == ["rid", "condition", "status"]
     assert chosen.drop_duplicates("rid").set_index("rid")["condition"].to_dict() == {11: "calm", 12: "excited",

@@ -40,7 +40,7 @@ NOT_PREDICTIONS = [
     "fern_example_webhook_tool_call.json",
 ]
 EXPECTED_DTYPES = {
-    **dict.fromkeys(["source_type", "source", "md5sum", "file", "file_type", "model", "group", "text",
+    **dict.fromkeys(["source_type", "source", "md5sum", "file", "file_type", "api", "model", "group", "text",
                      "emotion", "entity", "uri", "link_word"], "category"),  # fmt: skip
     **dict.fromkeys(["frame", "position_begin", "position_end"], "Int64"),
     **dict.fromkeys(["begin", "end", "score", "prob", "box_x", "box_y", "box_w", "box_h", "confidence",
@@ -124,6 +124,8 @@ def test_schema_is_stable(path: Path) -> None:
     assert tuple(tables.errors.columns) == ERROR_COLUMNS
     assert tuple(tables.metadata.columns) == METADATA_COLUMNS
     assert list(tables.scores.emotion.cat.categories) == list(LANGUAGE_EMOTIONS)
+    for table in (tables.scores, tables.descriptors, tables.metadata):  # read from v0 predictions: v0's vocabulary
+        assert list(table["api"].cat.categories) == ["v0", "v1"] and set(table["api"]) <= {"v0"}
 
 
 @pytest.mark.samples

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import subprocess
@@ -16,9 +17,14 @@ import pytest
 from nbclient import NotebookClient
 
 import humekit
+from humekit.backends.v1.backend import V1Backend
+from humekit.backends.v1.client import V1Client
+from humekit.backends.v1.limits import DEFAULT_V1_LIMITS
 from humekit.clock import VirtualClock
 from humekit.emulator import Emulator, Schedule
+from humekit.emulator.v1 import V1Emulator
 from humekit.pipeline.progress import Progress, display_mode, job_state
+from humekit.testing.media import make_audio
 from humekit.testing.synthetic import make_wav
 
 FRAME = re.compile(r"(\d+)/(\d+) rows \[(\d\d):(\d\d)(?:, ([^\]]*))?\]")
@@ -81,6 +87,30 @@ def test_upload_bytes_are_shown(tmp_path: Path, capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err
     assert f"uploading {total / 1e6:.1f}/{total / 1e6:.1f} MB" in err
     assert "uploading 0.0/" in err
+
+
+def test_under_v1_every_row_counts_and_the_bar_ends_at_100(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Invalid and unsendable rows are done from the start, a recording's windows count as one row, a rerun
+    shows every row done: the bar counts each of the table's rows once and ends at 100%."""
+    long = make_audio(tmp_path / "long.wav", duration=50, sample_rate=8000, seed=1)  # three windows of <= 20 s
+    short = make_audio(tmp_path / "short.wav", duration=12, sample_rate=8000, seed=2)
+    table = pd.DataFrame({"id": ["long", "short", "text", "url"],
+                          "src": [str(long), str(short), "a raw text", "https://example.org/a.wav"]})
+    emu = V1Emulator()
+    backend = V1Backend(V1Client(api_key=emu.api_key, base_url=emu.url, transport=emu.transport()),
+                        limits=dataclasses.replace(DEFAULT_V1_LIMITS, window_target_ms=20_000))
+    counts = []
+    for _ in range(2):  # a run, then a rerun that sends nothing
+        result = humekit.measure(table, id_col="id", source_col="src", models=["audio"], backend=backend,
+                                 ledger=tmp_path / "l.sqlite", progress=True, errors="mark")
+        counts.append([(int(m[1]), int(m[2])) for m in map(FRAME.search, capsys.readouterr().err.split("\r")) if m])
+    assert result.counts() == {"ok": 2, "failed": 0, "invalid": 2, "pending": 0}
+    assert sum(r.method == "POST" for r in emu.requests) == 4  # three windows and the short recording, once
+    first, rerun = counts
+    assert {total for _, total in first + rerun} == {4}  # every row of the table, from the first frame
+    done = [n for n, _ in first]
+    assert done == sorted(done) and list(dict.fromkeys(done)) == [0, 2, 3, 4]  # text and URL, then one per recording
+    assert [n for n, _ in rerun][-1] == 4 and set(n for n, _ in rerun) <= {0, 4}  # all done before anything is sent
 
 
 def test_job_states() -> None:

@@ -104,6 +104,7 @@ def test_matched_rows_are_ok_with_no_error(archive, tmp_path):
     assert ok["match"].tolist() == ["matched", "matched"] and ok["status"].tolist() == ["ok", "ok"]
     assert ok["error"].isna().all() and ok["reason"].isna().all()
     assert set(joined.predictions["id"]) == {"A", "U"}
+    assert set(joined.predictions["api"]) == {"v0"}  # archived predictions are v0's vocabulary
 
 
 def test_rows_the_archive_lacks_are_failed_and_rows_that_cannot_be_identified_invalid(archive, tmp_path):

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -61,6 +62,7 @@ def test_recordings_are_measured_in_windows_on_their_own_clock(recordings: pd.Da
     assert {g.split(":")[0] for g in long["group"]} == {"0", "1"}  # utterances re-keyed by window
     assert (long["end"] >= long["begin"]).all()
     assert set(result.predictions["model"]) == {"audio"} and set(result.descriptors["kind"]) <= {"voice_attribute"}
+    assert set(result.predictions["api"]) == set(result.descriptors["api"]) == {"v1"}
     assert emu.metered_seconds == pytest.approx(20 + 15 + LONG_SECONDS, abs=1)
 
 
@@ -97,6 +99,7 @@ def test_busy_failing_or_dropped_requests_are_retried(recordings: pd.DataFrame, 
 
 _CHILD = """
 import os, signal, sys
+import numpy as np
 import pandas as pd
 import humekit
 from humekit.backends.v1.backend import V1Backend
@@ -266,3 +269,53 @@ def test_a_missing_key_points_to_the_v1_emulator(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("HUME_API_KEY", raising=False)
     with pytest.raises(humekit.MissingAPIKeyError, match="V1Emulator"):
         V1Client()
+
+
+def test_a_30_minute_recording_is_stitched_into_one_timeline(tmp_path: Path) -> None:
+    """30 minutes in windows that tile it exactly (no gap, no overlap: the documented cut is one instant), cut
+    in its silences; every segment on the recording's clock inside its own window, times monotone, utterance
+    and measurement ids unique per recording, no speech lost at a cut, the last end within the duration."""
+    duration = 30 * 60
+    silences = [(300, 320), (680, 700), (1000, 1015), (1380, 1400), (1600, 1620)]
+    bursts, t = [], 0.5  # 4 s of speech-like sound every 5 s, except in the silences
+    while t < duration - 1:
+        if not any(a < t + 4 and t < b for a, b in silences):
+            bursts.append((t, min(t + 4, duration - 0.5)))
+        t += 5
+    path = make_audio(tmp_path / "long.wav", duration=duration, sample_rate=8000, segments=bursts, seed=5)
+    emu = V1Emulator()
+    result = run(pd.DataFrame({"id": ["r"], "src": [str(path)]}), emu, tmp_path / "l.sqlite")
+    assert result.status["status"].tolist() == ["ok"] and pd.isna(result.status["note"].iloc[0])
+
+    requests = result.ledger.requests(result.ledger.jobs()["job_key"]).values()
+    windows = sorted((r["window"]["index"], r["window"]["start_ms"], r["window"]["end_ms"]) for r in requests)
+    assert [w[0] for w in windows] == list(range(len(windows))) and len(windows) == 3
+    assert windows[0][1] == 0 and windows[-1][2] == duration * 1000
+    assert all(a[2] == b[1] for a, b in zip(windows, windows[1:], strict=False))  # contiguous: no gap, no overlap
+    assert all(10_000 <= end - start <= 12 * 60_000 for _, start, end in windows)
+    assert all(any(a < cut / 1000 < b for a, b in silences) for _, _, cut in windows[:-1])  # cut in a silence
+
+    scores = result.predictions
+    assert scores.groupby(["group", "frame"])[["begin", "end"]].nunique().max().max() == 1  # one span per id
+    segments = scores.drop_duplicates(["group", "frame"]).assign(
+        window=lambda f: f["group"].str.split(":").str[0].astype(int),
+        utterance=lambda f: f["group"].str.split(":").str[1].astype(int))
+    segments = segments.sort_values(["window", "frame"], ignore_index=True)
+    start = segments["window"].map({i: s / 1000 for i, s, _ in windows})
+    end = segments["window"].map({i: e / 1000 for i, _, e in windows})
+    assert ((segments["begin"] >= start) & (segments["end"] <= end)).all()  # on the recording's clock, in its window
+    assert (segments["begin"] <= segments["end"]).all()
+    assert segments["begin"].is_monotonic_increasing and segments["end"].is_monotonic_increasing
+    assert segments["end"].max() <= duration
+    assert not segments.duplicated(["window", "frame"]).any()  # measurement ids unique per recording (with the window)
+    utterances = segments.groupby("group").agg(window=("window", "nunique"), begin=("begin", "min"),
+                                               end=("end", "max")).sort_values("begin")
+    assert (utterances["window"] == 1).all()  # an utterance id names one stretch of one window...
+    assert (utterances["begin"].to_numpy()[1:] >= utterances["end"].to_numpy()[:-1]).all()  # ...never another's
+    assert segments.groupby("window")["utterance"].min().tolist() == [0, 0, 0]  # v1 numbers each request from 0
+    middles = np.array([(a + b) / 2 for a, b in bursts])
+    covered = (segments["begin"].to_numpy()[:, None] <= middles) & (middles <= segments["end"].to_numpy()[:, None])
+    assert covered.any(axis=0).all()  # every burst is in some measurement: nothing lost at a cut
+    spans = set(result.descriptors[["group", "frame", "begin", "end"]].itertuples(index=False, name=None))
+    assert spans <= set(segments[["group", "frame", "begin", "end"]].itertuples(index=False, name=None))
+    assert emu.metered_seconds == pytest.approx(duration, abs=0.01)

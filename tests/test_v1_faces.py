@@ -138,6 +138,8 @@ def test_a_video_row_gets_audio_and_face_and_an_audio_row_face_only_is_invalid(m
     assert set(both.status["status"]) == {"ok"}
     models = both.predictions.groupby("id")["model"].agg(set).to_dict()
     assert models == {"r-video": {"audio", "face"}, "r-jpeg": {"face"}, "r-wav": {"audio"}}
+    for frame in (both.predictions, both.descriptors):  # v1's face is not v0's: every row says which API
+        assert set(frame["api"]) == {"v1"} and list(frame["api"].cat.categories) == ["v0", "v1"]
     face_only = measure(table(media, "wav"), emu, tmp_path / "other.sqlite")
     row = face_only.status.iloc[0]
     assert row["status"] == "invalid" and "face" in row["error"]

@@ -90,7 +90,8 @@ class Decoded:
 
     scores: pd.DataFrame
     r"""Prediction rows: every one of :data:`~humekit.pipeline.columns.PREDICTION_COLUMNS` (empty where an
-    API has nothing to say) plus ``input_key``."""
+    API has nothing to say) plus ``input_key``. ``api`` may be left empty: the join sets it on every row to
+    the backend's :attr:`Backend.api`."""
     descriptors: pd.DataFrame
     r"""Descriptor rows: every one of :data:`~humekit.pipeline.columns.DESCRIPTOR_COLUMNS` plus ``input_key``."""
     errors: Mapping[str, str]

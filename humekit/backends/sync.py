@@ -275,8 +275,8 @@ class SyncBackend(abc.ABC):
         else:
             remote = self.remote_id(answer)
             store.record_answer(item.key, answer, remote_id=remote)  # before anything is reported
-            run.progress.add_rows(len(item.rows))
             sent = remote or item.key
+        run.progress.unit_done(item)
         with lock:
             report.submitted.append(sent)
         return None

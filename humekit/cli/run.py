@@ -6,7 +6,7 @@ does (:func:`humekit.predictions.export.write_result`; :func:`humekit.prediction
 
 - ``predictions.parquet`` / ``.csv``: the long table (one row per row, segment and emotion);
 - ``per_row.parquet`` / ``.csv``: one row per input row and model (``result.per_row(columns=True)``):
-  your columns, ``status``, ``model``, ``segments`` and the mean score of each emotion over the
+  your columns, ``status``, ``api``, ``model``, ``segments`` and the mean score of each emotion over the
   segments (rows without predictions are kept, with their status, ``segments`` 0). Earlier
   releases called this file ``wide.*``, a name that now means one row per segment
   (``result.wide()``) only; nothing is written under the old name, so a script reading it fails

@@ -49,16 +49,17 @@ STATUS_COLUMNS = ("status", "job_id", "error", "note")
 #: :data:`STATUS_COLUMNS`; ``match`` is the finer detail (``matched``, ``missing``, ``ambiguous``,
 #: ``unmatchable``); ``reason`` is the same text as ``error``, kept for this release.
 ARCHIVED_STATUS_COLUMNS = ("status", "error", "match", "reason")
-#: ``predictions``: the long table, after the ID (the source columns are replaced by the ID).
+#: ``predictions``: the long table, after the ID (the source columns are replaced by the ID). ``api`` is the
+#: API that measured the row (``v0`` or ``v1``): the vocabulary its ``model`` and ``emotion`` belong to.
 PREDICTION_COLUMNS = (
-    "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",
+    "api", "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",
     "file", "file_type", "prob", "box_x", "box_y", "box_w", "box_h", "confidence", "speaker_confidence",
 )  # fmt: skip
 #: ``descriptors``: face FACS and descriptions, burst descriptions, sentiment and toxicity.
-DESCRIPTOR_COLUMNS = ("model", "group", "frame", "begin", "end", "text", "kind", "name", "score", "file")
-#: ``humekit run``'s per-row summary (``wide.csv``) after the user's columns and ``status``; then one
+DESCRIPTOR_COLUMNS = ("api", "model", "group", "frame", "begin", "end", "text", "kind", "name", "score", "file")
+#: ``per_row()`` (``humekit run``'s ``per_row.csv``) after the user's columns and ``status``; then one
 #: column per emotion, as in ``wide()``.
-SUMMARY_COLUMNS = ("model", "segments")
+SUMMARY_COLUMNS = ("api", "model", "segments")
 
 #: Every name an output column can have besides the ID (emotion names are ``wide`` columns).
 OUTPUT_COLUMNS: frozenset[str] = frozenset(

@@ -12,7 +12,9 @@ what the predictions hold: a file Hume answered for with no segment for that mod
 audio ("prosody: no speech found"), an image or video without a face ("face: no face found"), a
 text without entities ("ner: no named entity found"), a video without sound ("prosody: the
 video has no audio track"); models that cannot apply to the file's type are named only when
-no model that applies was asked for ("face: does not apply to audio").
+no model that applies was asked for ("face: does not apply to audio"). A row sent in several units
+with the same models (the windows of a long recording, the frame batches of a video) gets one note
+from all of them: "audio: no speech found" only when no window found any speech.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from humekit.pipeline.coverage import Coverage
 from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.sources import API_MODELS_FOR_KIND
 from humekit.predictions._schema import MODEL_ORDER
+from humekit.predictions._tables import api_column
 
 __all__ = ["JOINED_COLUMNS", "Joined", "STATUS_COLUMNS", "join_results", "no_predictions_note", "notes"]
 
@@ -39,8 +42,13 @@ class Decoder(Protocol):
     def __call__(self, kind: str, answer: bytes, *, request: Mapping[str, Any]) -> Decoded: ...
 
 _FOUND_NOTHING = {"face": "no face found", "facemesh": "no face found", "prosody": "no speech found",
+                  "audio": "no speech found",
                   "burst": "no vocal burst found", "language": "no speech transcribed",
                   "ner": "no named entity found"}  # fmt: skip
+
+#: What one answer says about one input: the ``(file, file kind)`` it covers and the ``(file, model)`` pairs
+#: that found something (:attr:`humekit.backends.base.Decoded.answered`).
+Answered = tuple[list[tuple[str, str | None]], set[tuple[str, str]]]
 
 #: Prediction columns kept after the ID (the source columns are replaced by the ID).
 JOINED_COLUMNS = PREDICTION_COLUMNS
@@ -93,16 +101,10 @@ def join_results(
         states[position], reasons[position] = "invalid", reason
     failed: list[str] = []
     used: list[str] = []
-    notes: list[list[str]] = [[] for _ in range(n)]
+    notes: list[str | None] = [None] * n
     if jobs is not None:
         failed, used = _apply_job_states(states, job_ids, reasons, mapping, jobs, errors)
-        for job_key, input_key, position, models in zip(mapping["job_key"], mapping["input_key"],
-                                                        mapping["row_index"], mapping["models"], strict=True):
-            answered = found.get((str(job_key), str(input_key)))
-            if answered is not None and states[position] == "ok":
-                note = no_predictions_note(*answered, models, api=api)  # only the models it takes from the unit
-                if note:
-                    notes[position].append(note)
+        notes = _row_notes(states, mapping, found, api=api)
     for position, reason in rejected.items():
         states[position], reasons[position] = "failed", reason
     for position in range(n):
@@ -114,13 +116,13 @@ def join_results(
             "status": pd.Categorical(states, dtype=STATUS_DTYPE),
             "job_id": pd.Series(job_ids, dtype="object").to_numpy(),
             "error": pd.Series(reasons, dtype="object").to_numpy(),
-            "note": pd.Series(["; ".join(dict.fromkeys(parts)) if parts and states[i] == "ok" else None
-                               for i, parts in enumerate(notes)], dtype="object").to_numpy(),
+            "note": pd.Series([note if states[i] == "ok" else None for i, note in enumerate(notes)],
+                              dtype="object").to_numpy(),
         },
         index=checked.index,
     )
-    return Joined(status=status, predictions=_finish(scores, id_col, JOINED_COLUMNS),
-                  descriptors=_finish(descriptors, id_col, DESCRIPTOR_COLUMNS), job_ids=tuple(used),
+    return Joined(status=status, predictions=_finish(scores, id_col, JOINED_COLUMNS, api=api),
+                  descriptors=_finish(descriptors, id_col, DESCRIPTOR_COLUMNS, api=api), job_ids=tuple(used),
                   failed=tuple(failed))
 
 
@@ -144,13 +146,13 @@ def _mapping(ledger: Ledger, coverage: Coverage, checked: pd.DataFrame) -> pd.Da
 
 def _unit_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFrame, decode: Decoder
                   ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[tuple[str, str], str],
-                             dict[tuple[str, str], tuple[list[tuple[str, str | None]], set[tuple[str, str]]]]]:
+                             dict[tuple[str, str], Answered]]:
     """Scores, descriptors and per-input errors of the answered units, and per (unit, input) what a
     ``note`` is made from: the files the answer covers and the (file, model) pairs with a segment."""
     scores: list[pd.DataFrame] = []
     descriptors: list[pd.DataFrame] = []
     errors: dict[tuple[str, str], str] = {}
-    found: dict[tuple[str, str], tuple[list[tuple[str, str | None]], set[tuple[str, str]]]] = {}
+    found: dict[tuple[str, str], Answered] = {}
     if jobs is None:
         return scores, descriptors, errors, found
     requests = ledger.requests([str(k) for k in jobs.index[jobs["status"] == COMPLETED]])
@@ -167,6 +169,28 @@ def _unit_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFra
         scores.append(_attach(decoded.scores, keys))
         descriptors.append(_attach(decoded.descriptors, keys))
     return scores, descriptors, errors, found
+
+
+def _row_notes(states: Sequence[str], mapping: pd.DataFrame, found: Mapping[tuple[str, str], Answered], *,
+               api: str) -> list[str | None]:
+    """Each ok row's note, read from every unit that answers for it with the same models together: the
+    windows of one recording (or the frame batches of one video) are one answer, so a model found nothing
+    in a row only when it found nothing in any of them."""
+    merged: dict[int, dict[tuple[str, ...], Answered]] = {}
+    for job_key, input_key, position, models in zip(mapping["job_key"], mapping["input_key"], mapping["row_index"],
+                                                    mapping["models"], strict=True):
+        answered = found.get((str(job_key), str(input_key)))
+        if answered is None or states[position] != "ok":
+            continue
+        files, scored = merged.setdefault(position, {}).setdefault(tuple(models), ([], set()))
+        files += [file for file in answered[0] if file not in files]
+        scored |= answered[1]
+    out: list[str | None] = [None] * len(states)
+    for position, groups in merged.items():  # only the models each group of units takes
+        said = [note for models, (files, scored) in groups.items()
+                if (note := no_predictions_note(files, scored, models, api=api))]
+        out[position] = "; ".join(dict.fromkeys(said)) or None
+    return out
 
 
 def notes(decoded: Decoded, requested: Sequence[str]) -> dict[str, str]:
@@ -290,12 +314,15 @@ def _apply_job_states(states: list[str], job_ids: list[str | None], reasons: lis
     return failed, list(dict.fromkeys(used))
 
 
-def _finish(frames: list[pd.DataFrame], id_col: str, keep: Sequence[str]) -> pd.DataFrame:
+def _finish(frames: list[pd.DataFrame], id_col: str, keep: Sequence[str], *, api: str) -> pd.DataFrame:
+    """One table of the rows' answers, in the rows' order, with the ID and ``api`` (the backend's, on every row)."""
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({id_col: pd.Series(dtype="object"), **{c: pd.Series(dtype="object") for c in keep}})
+        empty = {c: pd.Series(dtype="object") for c in keep}
+        return pd.DataFrame({id_col: pd.Series(dtype="object"), **empty, "api": pd.Series(api_column(api, 0))})
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frame = frame.sort_values(["row_index", "model", "begin"], kind="stable", ignore_index=True)
+    frame["api"] = api_column(api, len(frame))
     out = frame[["row_id", *[c for c in keep if c in frame.columns]]].rename(columns={"row_id": id_col})
     for column in ("model", "emotion", "kind", "name"):
         if column in out.columns and not isinstance(out[column].dtype, pd.CategoricalDtype):

@@ -170,7 +170,7 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     store.remember_md5s({r.value: r.md5 for r in rows if r.md5 is not None and r.value not in known})
     if retry:
         store.supersede(retry)
-    display = Progress(len(rows), enabled=o.progress, clock=backend.clock)
+    display = Progress(len(checked), enabled=o.progress, clock=backend.clock)  # every row counts (see stages)
     run = Run(ledger=store, models=normalized, transcription=o.transcription, salt=salt, progress=display,
               timeout=o.timeout, wait_initial=o.wait_initial, wait_max=o.wait_max, callback=o.callback,
               callback_fallback=o.callback_fallback, run_id=secrets.token_hex(8))

@@ -1,8 +1,9 @@
 """The tables a measured result offers, each with one meaning, and the saved form of a result.
 
 - :meth:`ResultTables.wide`: one row per input row **and segment**, one column per emotion;
-- :meth:`ResultTables.per_row`: one row per input row **and model**: ``status``, ``segments`` and
-  the mean score of each emotion over the segments (what ``humekit run`` writes as ``per_row.csv``);
+- :meth:`ResultTables.per_row`: one row per input row **and model** (of one ``api``: v0 and v1 scores are
+  never averaged together): ``status``, ``segments`` and the mean score of each emotion over the segments
+  (what ``humekit run`` writes as ``per_row.csv``);
 - :meth:`ResultTables.save`: the whole result to a folder, Parquet and CSV
   (:func:`humekit.predictions.export.write_result`); :func:`humekit.predictions.export.read_result` reads it back as a
   :class:`SavedResult`, which offers the same tables.
@@ -82,13 +83,15 @@ def wide_rows(status: pd.DataFrame, predictions: pd.DataFrame, *, id_col: str, t
 def per_row(status: pd.DataFrame, predictions: pd.DataFrame, *, id_col: str, table: pd.DataFrame,
             columns: Columns = None) -> pd.DataFrame:
     """One row per input row and model: segments and mean scores (see :meth:`ResultTables.per_row`)."""
+    by = [id_col, *(["api"] if "api" in predictions.columns else []), "model"]  # v0 and v1 never averaged together
     if predictions.empty:
-        base = _base(status, table, id_col, columns, beside=("model", "segments"))
-        return base.assign(model=pd.Categorical([None] * len(base)), segments=pd.array([0] * len(base), "Int64"))
+        base = _base(status, table, id_col, columns, beside=(*by[1:], "segments"))
+        empty = {name: pd.Categorical([None] * len(base)) for name in by[1:]}
+        return base.assign(**empty, segments=pd.array([0] * len(base), "Int64"))
     keys = [c for c in _SEGMENT_KEYS if c in predictions.columns]
-    segments = (predictions.drop_duplicates([id_col, "model", *keys])
-                .groupby([id_col, "model"], observed=True, sort=False).size().rename("segments"))  # fmt: skip
-    means = predictions.pivot_table(index=[id_col, "model"], columns="emotion", values="score", aggfunc="mean",
+    segments = (predictions.drop_duplicates([*by, *keys])
+                .groupby(by, observed=True, sort=False).size().rename("segments"))  # fmt: skip
+    means = predictions.pivot_table(index=by, columns="emotion", values="score", aggfunc="mean",
                                     observed=True, sort=False)
     means.columns = [str(c) for c in means.columns]
     summary = pd.concat([segments, means.astype("Float64")], axis=1).reset_index()
@@ -116,14 +119,14 @@ class ResultTables:
                 (default: only the ID column).
 
         Returns:
-            The ID (and ``columns``), ``status``, the segment columns (``model``, ``group``,
+            The ID (and ``columns``), ``status``, the segment columns (``api``, ``model``, ``group``,
             ``frame``, ``begin``, ``end``, ``text``...), then one ``Float64`` column per emotion.
         """
         return wide_rows(self.status, self.predictions, id_col=self.id_col, table=self._user_table(),
                          columns=columns)
 
     def per_row(self, *, columns: Columns = None) -> pd.DataFrame:
-        """One row per input row and model: ``status``, ``segments`` and each emotion's mean score.
+        """One row per input row, API and model: ``status``, ``segments`` and each emotion's mean score.
 
         The table ``humekit run`` writes as ``per_row.csv``. A row without predictions appears once,
         with ``model`` empty and ``segments`` 0.
@@ -133,8 +136,9 @@ class ResultTables:
                 (default: only the ID column).
 
         Returns:
-            The ID (and ``columns``), ``status``, ``model``, ``segments`` (``Int64``), then one
-            ``Float64`` column per emotion: the mean over the row's segments for that model.
+            The ID (and ``columns``), ``status``, ``api``, ``model``, ``segments`` (``Int64``), then one
+            ``Float64`` column per emotion: the mean over the row's segments for that model (of that
+            API: v0 and v1 scores are never averaged together).
         """
         return per_row(self.status, self.predictions, id_col=self.id_col, table=self._user_table(), columns=columns)
 

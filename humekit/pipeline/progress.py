@@ -1,7 +1,11 @@
 """One progress display per :func:`humekit.measure` call: rows and jobs, job states, upload bytes, time that ticks.
 
 The display is a tqdm bar counting rows whose jobs have finished, with the jobs' states
-(``queued``, ``running``, ``done``, ``failed``) and, while files are uploaded, the bytes sent. A
+(``queued``, ``running``, ``done``, ``failed``) and, while files are uploaded, the bytes sent. Every row
+of the table counts: a row no request will measure (invalid, or one the API cannot take) is done from
+the start, as is a row the ledger answered before, and a row sent in several units (the windows of a
+long recording) is done once all of them are (:meth:`Progress.expect`, :meth:`Progress.unit_done`), so
+the bar ends at 100% when the call does. A
 background thread redraws it every ``refresh`` seconds, so the elapsed time moves while the API
 works even when no job changes. Elapsed time comes from the pipeline's clock (a
 :class:`~humekit.clock.VirtualClock` in tests and notebooks that use one).
@@ -25,12 +29,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tqdm.std import tqdm as _std_tqdm
 
 from humekit.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from humekit.pipeline.planning import Unit
 
 __all__ = ["CountingReader", "Progress", "STATES", "display_mode", "job_state", "upload_listener"]
 
@@ -66,7 +73,7 @@ class Progress:
     """The display of one ``measure`` call.
 
     Args:
-        total: rows to measure (:meth:`rows` changes it).
+        total: rows to measure (:meth:`expect` and :meth:`rows` change it).
         enabled: draw anything at all (``False``: every method is a no-op).
         clock: where elapsed time comes from (default: the wall clock).
         refresh: seconds between redraws by the background thread (``None``: no thread).
@@ -80,6 +87,9 @@ class Progress:
         self._clock = clock or SystemClock()
         self._lock = threading.RLock()
         self._states: dict[str, str] = {}
+        self._skipped = 0  # rows no request measures: in the total and done from the start
+        self._total, self._done = total, 0  # the rows measured (or waited for)
+        self._waiting: dict[int, int] = {}  # row position -> its units not finished yet
         self._upload: tuple[int, int] | None = None
         self._stage = "submitting"
         self._closed = False
@@ -132,23 +142,60 @@ class Progress:
         self._draw()
 
     def rows(self, total: int, done: int = 0) -> None:
-        """``total`` rows to measure, ``done`` of them already finished."""
-        if not self.enabled:
-            return
+        """``total`` rows to measure, ``done`` of them already finished (besides the rows skipped)."""
         with self._lock:
-            self._bar.total = total
-            self._bar.n = min(done, total)
-            if self.mode == "widget":
-                meter = self._bar.container.children[1]
-                meter.max, meter.bar_style = max(total, 1), ""
-        self._draw()
+            self._total, self._done = total, min(done, total)
+        self._count()
 
     def add_rows(self, done: int) -> None:
         """``done`` more rows finished."""
+        with self._lock:
+            self._done = min(self._done + done, self._total)
+        self._count()
+
+    def expect(self, units: Sequence[Unit], *, skipped: int, total: int, done: int) -> None:
+        """What the call will do: ``skipped`` rows no request measures (invalid, or that the API cannot take)
+        are counted in the total and done from the start, whatever :meth:`rows` says later; of the ``total``
+        rows measured, ``done`` finished before (the ledger holds their answers), and a row the ``units``
+        carry is done once every unit carrying it is reported (:meth:`unit_done`)."""
+        waiting: dict[int, int] = {}
+        for unit in units:
+            for row in unit.rows:
+                waiting[row.index] = waiting.get(row.index, 0) + 1
+        with self._lock:
+            self._waiting, self._skipped = waiting, skipped
+            self._total, self._done = total, min(done, total)
+        self._count()
+
+    def unit_done(self, unit: Unit) -> None:
+        """A unit finished (answered or failed): its rows are done when it was the last of theirs (the halves
+        of a unit split after a refusal carry its rows, each row in one of them)."""
+        with self._lock:
+            for row in unit.rows:
+                left = self._waiting.get(row.index)
+                if left is not None:
+                    self._waiting[row.index] = left - 1
+                    if left == 1:
+                        self._done = min(self._done + 1, self._total)
+        self._count()
+
+    def finish(self) -> None:
+        """Every row is done: every unit reached a final state (answered, failed or refused)."""
+        with self._lock:
+            self._waiting.clear()
+            self._done = self._total
+        self._count()
+
+    def _count(self) -> None:
+        """Show the counts: the rows skipped on top of the rows measured."""
         if not self.enabled:
             return
         with self._lock:
-            self._bar.n = min(self._bar.n + done, self._bar.total)
+            total = self._skipped + self._total
+            self._bar.total, self._bar.n = total, self._skipped + self._done
+            if self.mode == "widget":
+                meter = self._bar.container.children[1]
+                meter.max, meter.bar_style = max(total, 1), ""
         self._draw()
 
     def jobs(self, states: Mapping[str, str | None]) -> None:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from humekit.backends.base import Backend, Executed, Run
+from humekit.backends.base import COMPLETED, FAILED, Backend, Executed, Run
 from humekit.errors import WaitTimeoutError
 from humekit.pipeline.cost import planned_cost, spent_cost
 from humekit.pipeline.coverage import Coverage, cover
@@ -58,6 +58,7 @@ def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backe
         coverage = cover(rows, store, models=dict(models), **identity)
     plan = _plan_missing(rows, coverage, checked, dict(models), backend=backend, identity=identity, limits=limits,
                          salt=run.salt)
+    _count_rows(run, checked, rows, coverage, plan)
     uploads = sum(i.size for unit in plan.jobs if unit.kind == "file" for i in unit.inputs)
     with run.progress.uploading(uploads):
         executed.add(backend.execute(plan.jobs, run))
@@ -77,7 +78,22 @@ def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backe
     except WaitTimeoutError as exc:
         exc.result = finish(outcome())  # what finished is not lost: its rows are ok
         raise
+    run.progress.finish()  # every unit is answered, failed or refused: every row is done
     return finish(outcome())
+
+
+def _count_rows(run: Run, checked: pd.DataFrame, rows: list[RowInput], coverage: Coverage, plan: Plan) -> None:
+    """Tell the progress display what it counts: every row of the table. A row no request measures (invalid,
+    or that no unit can carry) is done from the start, and so is one whose answers the ledger holds; a row
+    the units carry is done when all of them are (the windows of a recording: one row, not one per window)."""
+    measured = [row.index for row in rows if row.index not in plan.unplannable]
+    planned = {row.index for unit in plan.jobs for row in unit.rows}
+    jobs = run.ledger.jobs(coverage.job_keys) if coverage.job_keys else None
+    unfinished = set() if jobs is None else set(
+        jobs.loc[~jobs["status"].isin([COMPLETED, FAILED]) & ~jobs["state"].isin(["rejected", "abandoned"]), "job_key"])
+    waiting = {a.index for a in coverage.assignments if a.job_key in unfinished}
+    done = sum(1 for index in measured if index not in planned and index not in waiting)
+    run.progress.expect(plan.jobs, skipped=len(checked) - len(measured), total=len(measured), done=done)
 
 
 def _dry_run(rows: list[RowInput], checked: pd.DataFrame, coverage: Coverage, *, backend: Backend, run: Run,

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from humekit.predictions.vocabulary import LANGUAGE_EMOTIONS, MODELS
+from humekit.predictions.vocabulary import API_MODELS, LANGUAGE_EMOTIONS, MODELS
 
 SOURCE_COLUMNS = ("source_type", "source", "md5sum", "file", "file_type")
-SEGMENT_COLUMNS = ("model", "group", "frame", "begin", "end", "text", "position_begin", "position_end")
+#: ``api`` names the API whose vocabulary a row's ``model`` and labels belong to (``v0`` or ``v1``), so that
+#: v0 and v1 scores in one study never mix silently: every table with a ``model`` column has it beside it.
+SEGMENT_COLUMNS = ("api", "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end")
 EXTRA_COLUMNS = (
     "prob", "box_x", "box_y", "box_w", "box_h", "confidence", "speaker_confidence",
     "entity", "entity_confidence", "support", "uri", "link_word",
@@ -28,7 +30,7 @@ EXTRA_COLUMNS = (
 SCORE_COLUMNS = SOURCE_COLUMNS + SEGMENT_COLUMNS + ("emotion", "score") + EXTRA_COLUMNS
 DESCRIPTOR_COLUMNS = SOURCE_COLUMNS + SEGMENT_COLUMNS + ("kind", "name", "score")
 ERROR_COLUMNS = ("source_type", "source", "md5sum", "file", "message")
-METADATA_COLUMNS = SOURCE_COLUMNS + ("model", "confidence", "detected_language")
+METADATA_COLUMNS = SOURCE_COLUMNS + ("api", "model", "confidence", "detected_language")
 
 #: Per-segment fields kept as strings (categoricals in the tables) and as numbers.
 STRING_FIELDS = ("group", "text", "entity", "uri", "link_word")
@@ -43,12 +45,16 @@ DESCRIPTOR_KINDS = ("facs", "description", "sentiment", "toxicity")
 #: Categories fixed in advance, so tables from different files share them; unknown values are appended.
 FIXED_CATEGORIES: dict[str, tuple[str, ...]] = {
     "source_type": ("file", "text", "url"),
+    "api": tuple(API_MODELS),
     "model": MODELS,
     "emotion": LANGUAGE_EMOTIONS,
     "kind": DESCRIPTOR_KINDS,
 }
+#: The API whose predictions documents and artifacts these tables are read from: v0's batch API (v1 answers
+#: are decoded by :mod:`humekit.backends.v1.decoding`).
+PREDICTIONS_API = "v0"
 CATEGORICAL_COLUMNS = frozenset(
-    (*SOURCE_COLUMNS, *STRING_FIELDS, "model", "emotion", "kind", "name", "detected_language")
+    (*SOURCE_COLUMNS, *STRING_FIELDS, "api", "model", "emotion", "kind", "name", "detected_language")
 )
 
 
@@ -116,6 +122,13 @@ def category_dtype(categories: Sequence[str]) -> pd.CategoricalDtype:
     if len(categories) <= 64:
         return _cached_dtype(tuple(categories))
     return pd.CategoricalDtype(pd.Index(list(categories), dtype="str"))
+
+
+def api_column(api: str, rows: int) -> pd.Categorical:
+    """The ``api`` column of ``rows`` rows measured with ``api`` (``"v0"`` or ``"v1"``), with its fixed categories."""
+    names = FIXED_CATEGORIES["api"]
+    return pd.Categorical.from_codes(np.full(rows, names.index(api), dtype=np.int8), dtype=category_dtype(names),
+                                     validate=False)
 
 
 def categorical(
@@ -330,6 +343,8 @@ class TableBuilder:
                     data[c] = extra[c]
                 elif c in SOURCE_COLUMNS:
                     data[c] = categorical(pred_cols[c], lambda a: spread(a[pred_idx]), name=c, used=pred_used, rows=n)
+                elif c == "api":
+                    data[c] = api_column(PREDICTIONS_API, n)
                 elif c == "model":
                     data[c] = categorical(model, spread, name=c)
                 elif c in STRING_FIELDS:
@@ -376,6 +391,7 @@ class TableBuilder:
         data: dict[str, Any] = {}
         for i, c in enumerate(SOURCE_COLUMNS):
             data[c] = categorical(_objects([self.preds[r[0]][i] for r in rows]), _same, name=c)
+        data["api"] = api_column(PREDICTIONS_API, len(rows))
         data["model"] = categorical(_objects([r[1] for r in rows]), _same, name="model")
         data["confidence"] = nullable(_floats([r[2] for r in rows]), _same, integer=False)
         data["detected_language"] = categorical(_objects([r[3] for r in rows]), _same, name="detected_language")

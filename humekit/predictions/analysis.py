@@ -5,6 +5,12 @@
 - :func:`top_emotions`: the ``k`` strongest emotions per recording.
 - :func:`plot_timeline`: emotion scores over time for one recording (needs ``humekit[plot]``).
 
+v0 and v1 scores never mix: every long table humekit makes has an ``api`` column (``v0``, ``v1``: whose
+models and labels the row's are; v1's ``face`` is not v0's ``face``), and these helpers keep it as a key.
+:func:`wide` keeps it as a segment column (a v0 and a v1 segment are never one row), :func:`summarize` and
+:func:`top_emotions` group by it by default (and refuse a ``by=`` without it for a table that holds both),
+:func:`plot_timeline` draws each API's lines apart.
+
 Each takes what humekit gives you, as it is:
 
 - the :class:`~humekit.MeasureResult` of :func:`humekit.measure` (``summarize(result)``): a
@@ -33,12 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = ["RECORDING", "plot_timeline", "summarize", "top_emotions", "wide"]
 
-#: The columns that identify one recording (and model) in an archived scores table.
+#: The columns that identify one recording (and model) in an archived scores table (with ``api`` before
+#: ``model`` when the table has it).
 RECORDING: tuple[str, ...] = ("source", "file", "model")
 _HOW = ("mean", "time_weighted_mean", "max")
 #: Columns of a scores table that are never a recording's ID.
 _SCORE_COLUMNS = frozenset((
-    "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",
+    "api", "model", "group", "frame", "begin", "end", "text", "position_begin", "position_end", "emotion", "score",
     "file", "file_type", "prob", "box_x", "box_y", "box_w", "box_h", "confidence", "speaker_confidence",
     "source_type", "source", "md5sum", "entity", "entity_confidence", "support", "uri", "link_word",
 ))  # fmt: skip
@@ -84,10 +91,31 @@ def _keys(frame: Any, id_col: str | None, by: Sequence[str] | None, what: str) -
                 f"{what}: the table has no 'source' column, so it is keyed by an ID column (as measure's "
                 f"predictions are): pass the MeasureResult itself ({what}(result)) or name the column ({hint})"
             )
+        if "api" in frame.columns:  # the same model name in v0 and v1 is two vocabularies: keep them apart
+            by = [*by[:-1], "api", by[-1]]
     keys = list(by)
     if missing := [c for c in keys if c not in frame.columns]:
         raise ScoresTableError(f"{what}: by= column(s) {missing} not in the table; it has {list(frame.columns)}")
+    if "api" not in keys:
+        _refuse_mixed_apis(frame, what, fix=f"pass by={[*keys, 'api']!r} to keep them apart")
     return keys
+
+
+def _refuse_mixed_apis(frame: Any, what: str, *, fix: str) -> None:
+    """Raise :class:`ScoresTableError` if a pandas table's ``api`` column holds both v0 and v1 rows.
+
+    ``fix`` is what to do instead besides selecting one API. A lazy (Dask) table is not checked: that would
+    compute it.
+    """
+    if not isinstance(frame, pd.DataFrame) or "api" not in frame.columns:
+        return
+    apis = sorted(str(a) for a in frame["api"].dropna().unique())
+    if len(apis) > 1:
+        raise ScoresTableError(
+            f"{what}: the table holds scores from {' and '.join(apis)}, whose models and labels are different "
+            f"vocabularies (v1's face is not v0's face), so they must not be averaged together; {fix}, or select "
+            f"one API first: frame[frame['api'] == {apis[-1]!r}]"
+        )
 
 
 def wide(frame: pd.DataFrame) -> pd.DataFrame:
@@ -95,7 +123,9 @@ def wide(frame: pd.DataFrame) -> pd.DataFrame:
 
     Args:
         frame: A long table with ``emotion`` and ``score`` columns (e.g. from ``to_frame``).
-            Every other column identifies the segment; duplicated segments stay separate rows.
+            Every other column identifies the segment; duplicated segments stay separate rows. ``api``
+            is one of them, so a table holding v0 and v1 scores gives separate v0 and v1 rows, each
+            with its own API's scores (a label both APIs have shares a column, never a value).
 
     Returns:
         The segment columns (in first-appearance order of segments) followed by one column per
@@ -142,7 +172,8 @@ def summarize(
         frame: The result of :func:`humekit.measure`, or a long scores table (pandas, or a Dask
             DataFrame: the result is then lazy).
         by: Columns that identify a recording. Default: the ID column and ``model`` for a result
-            (or with ``id_col``), else ``("source", "file", "model")``.
+            (or with ``id_col``), else ``("source", "file", "model")``; ``api`` before ``model`` when the
+            table has it. A ``by`` without ``api`` is refused for a table holding v0 and v1 scores.
         how: Any of ``"mean"``, ``"time_weighted_mean"``, ``"max"``.
         id_col: The ID column of a table keyed by it (``result.predictions``).
 
@@ -151,7 +182,8 @@ def summarize(
 
     Raises:
         ValueError: ``how`` names an unknown statistic.
-        ScoresTableError: the table lacks the key columns (it says what to pass).
+        ScoresTableError: the table lacks the key columns, or ``by`` would average v0 and v1 scores
+            together (it says what to pass).
     """
     how = list(how)
     if unknown := set(how) - set(_HOW):
@@ -215,7 +247,8 @@ def plot_timeline(
 
     Each segment is drawn at its midpoint; the line breaks where the next segment starts more than
     ``max_gap`` seconds after the previous one ends (a silence, a face out of the picture), so no
-    line is drawn across time with no predictions.
+    line is drawn across time with no predictions. A table with v0 and v1 rows gets one line per API
+    (labelled ``Joy (v1 face)``): the two are never averaged.
 
     Args:
         frame: The result of :func:`humekit.measure`, or a long scores table.
@@ -259,7 +292,9 @@ def plot_timeline(
     if models is not None:
         rows = rows[rows["model"].isin([models] if isinstance(models, str) else list(models))]
     begin, end = rows["begin"].astype("float64"), rows["end"].astype("float64")
-    data = pd.DataFrame({"model": rows["model"].astype("str"), "emotion": rows["emotion"].astype("str"),
+    # v0 and v1 lines are drawn apart: one model name in both APIs is two vocabularies
+    api = rows["api"].astype("str") if "api" in rows.columns else pd.Series("", index=rows.index)
+    data = pd.DataFrame({"api": api, "model": rows["model"].astype("str"), "emotion": rows["emotion"].astype("str"),
                          "t": (begin + end) / 2, "begin": begin, "end": end,
                          "score": rows["score"].astype("float64")}).dropna(subset=["t"])
     shown = recording if recording is not None else (recordings[0] if len(recordings) else "")
@@ -268,12 +303,13 @@ def plot_timeline(
                          "(raw-text and image predictions have no time)")
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))
-    several = data["model"].nunique() > 1
-    for (model, emotion), part in data.groupby(["model", "emotion"], sort=True):
+    several, apis = data["model"].nunique() > 1, data["api"].nunique() > 1
+    for (api_name, model, emotion), part in data.groupby(["api", "model", "emotion"], sort=True):
         line = part.groupby("t").agg(score=("score", "mean"), begin=("begin", "min"), end=("end", "max"))
         t, y = _break_at_gaps(line, max_gap)
+        name = f"{api_name} {model}" if apis else model
         ax.plot(t, y, marker="." if len(line) < 50 else None,
-                label=f"{emotion} ({model})" if several else emotion)  # fmt: skip
+                label=f"{emotion} ({name})" if several or apis else emotion)  # fmt: skip
     ax.set_xlabel("time (s)")
     ax.set_ylabel("score")
     ax.set_title(str(shown))
