@@ -65,8 +65,9 @@ V1_MEDIA = [
     ("m2-m4a", "media/m2/voice-memo.m4a", "audio", {"format": "m4a", "duration": 9.0, "seed": 42}),
     ("m3-mp4", "media/m3/video-call.mp4", "video", {"format": "mp4", "duration": 6.0, "seed": 43}),
 ]
-# Rows of recordings.csv that recordings-v1.csv measures too: two WAVs and a text (which v1 cannot measure).
-V1_REUSED = ["s1-calm", "s2-excited", "t1-excited"]
+# Rows of recordings.csv that recordings-v1.csv measures too: two WAVs, a photo (faces) and a text (which v1
+# cannot measure).
+V1_REUSED = ["s1-calm", "s2-excited", "f1-calm", "t1-excited"]
 # The long recording of notebooks/06-v1.ipynb (cut into windows): 25 minutes is about 75 MB as FLAC, too large to
 # commit, so the notebook makes it at run time with humekit.testing.media.make_audio(path, **V1_LONG).
 V1_LONG = {"format": "flac", "duration": 25 * 60.0, "seed": 44}

@@ -90,12 +90,12 @@ def test_upload_bytes_are_shown(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_under_v1_every_row_counts_and_the_bar_ends_at_100(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Invalid and unsendable rows are done from the start, a recording's windows count as one row, a rerun
+    """Invalid rows are done from the start, a recording's windows count as one row, a rerun
     shows every row done: the bar counts each of the table's rows once and ends at 100%."""
     long = make_audio(tmp_path / "long.wav", duration=50, sample_rate=8000, seed=1)  # three windows of <= 20 s
     short = make_audio(tmp_path / "short.wav", duration=12, sample_rate=8000, seed=2)
-    table = pd.DataFrame({"id": ["long", "short", "text", "url"],
-                          "src": [str(long), str(short), "a raw text", "https://example.org/a.wav"]})
+    table = pd.DataFrame({"id": ["long", "short", "text", "missing"],
+                          "src": [str(long), str(short), "a raw text", str(tmp_path / "missing.wav")]})
     emu = V1Emulator()
     backend = V1Backend(V1Client(api_key=emu.api_key, base_url=emu.url, transport=emu.transport()),
                         limits=dataclasses.replace(DEFAULT_V1_LIMITS, window_target_ms=20_000))
@@ -109,8 +109,21 @@ def test_under_v1_every_row_counts_and_the_bar_ends_at_100(tmp_path: Path, capsy
     first, rerun = counts
     assert {total for _, total in first + rerun} == {4}  # every row of the table, from the first frame
     done = [n for n, _ in first]
-    assert done == sorted(done) and list(dict.fromkeys(done)) == [0, 2, 3, 4]  # text and URL, then one per recording
+    assert done == sorted(done) and list(dict.fromkeys(done)) == [0, 2, 3, 4]  # text and missing file, then one per recording
     assert [n for n, _ in rerun][-1] == 4 and set(n for n, _ in rerun) <= {0, 4}  # all done before anything is sent
+
+
+def test_a_dry_run_shows_what_is_left_to_send_and_says_nothing_was_sent(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A dry run's bar counts the invalid row done, the others still to do, and names the dry run."""
+    table = pd.DataFrame({"id": ["short", "text"], "src": [str(make_audio(tmp_path / "s.wav", duration=11)), "a text"]})
+    emu = V1Emulator()
+    humekit.measure(table, id_col="id", source_col="src", models=["audio"], ledger=tmp_path / "l.sqlite",
+                    client=V1Client(api_key=emu.api_key, base_url=emu.url, transport=emu.transport()),
+                    progress=True, errors="mark", dry_run=True)
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert "1/2 rows" in last and "dry run: nothing sent" in last
+    assert emu.requests == []
 
 
 def test_job_states() -> None:

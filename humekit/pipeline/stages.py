@@ -111,6 +111,8 @@ def _dry_run(rows: list[RowInput], checked: pd.DataFrame, coverage: Coverage, *,
     joined = replace(joined, status=joined.status.assign(error=error))
     cost = planned_cost(checked, id_col=id_col, units=plan.jobs, backend=backend,
                         requests=[backend.request(unit) for unit in plan.jobs])
+    _count_rows(run, checked, rows, coverage, plan)  # the rows with nothing to send are done; the rest stay to do
+    run.progress.stage("dry run: nothing sent")
     return Outcome(plan, Executed(), joined, cost)
 
 
