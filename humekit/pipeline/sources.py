@@ -47,7 +47,7 @@ V1_MODELS_FOR_KIND: dict[str, frozenset[str]] = {
 #: Each API's table, by the name humekit gives the API.
 API_MODELS_FOR_KIND: dict[str, dict[str, frozenset[str]]] = {"v0": MODELS_FOR_KIND, "v1": V1_MODELS_FOR_KIND}
 _NOTHING_FOR = {
-    ("v1", "text"): "Hume's v1 API has no language model, so it cannot measure a raw text; read archived v0 "
+    ("v1", "text"): "Hume's v1 API has no language model, so it cannot measure a text file; read archived v0 "
                     "language results (humekit.read_predictions) or measure with api='v0' at a compatible endpoint",
     ("v1", "archive"): "Hume's v1 API takes no archives; unpack it and give one row per recording",
 }
