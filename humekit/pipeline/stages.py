@@ -59,7 +59,8 @@ def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backe
     plan = _plan_missing(rows, coverage, checked, dict(models), backend=backend, identity=identity, limits=limits,
                          salt=run.salt)
     _count_rows(run, checked, rows, coverage, plan)
-    uploads = sum(i.size for unit in plan.jobs if unit.kind == "file" for i in unit.inputs)
+    # the bytes of files sent whole (a unit that sends a part sends converted bytes, not the file's: not counted)
+    uploads = sum(i.size for unit in plan.jobs if unit.kind == "file" and not unit.part for i in unit.inputs)
     with run.progress.uploading(uploads):
         executed.add(backend.execute(plan.jobs, run))
     if plan.jobs:  # new claims (or refusals) change what answers each row
