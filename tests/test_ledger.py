@@ -1,4 +1,6 @@
-"""Tests for humekit.pipeline.ledger: idempotent claims (across threads and processes), states, lookups, bad files."""
+"""Tests for humekit.pipeline.ledger: idempotent claims (across threads and processes), states, lookups, bad files.
+
+Every test taking ``ledger`` or ``ledger_location`` runs on SQLite and on PostgreSQL (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ def claim(ledger: Ledger, key: str = "job-1", **kwargs) -> Claim:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, clock) -> Ledger:
-    store = Ledger(tmp_path / "ledger.sqlite", clock=clock)
+def ledger(ledger_location: str, clock) -> Ledger:
+    store = Ledger(ledger_location, clock=clock)
     yield store
     store.close()
 
@@ -149,7 +151,7 @@ def test_take_over_only_from_the_expected_owner(ledger: Ledger):
 
 
 def test_integrity_check_ok(ledger: Ledger):
-    """A used ledger passes SQLite's integrity check."""
+    """A used ledger passes its integrity check (SQLite's own; every table read through on PostgreSQL)."""
     claim(ledger)
     ledger.record_submitted("job-1", "id-1")
     ledger.store_predictions("id-1", b"[]")
@@ -172,9 +174,9 @@ def test_jobs_by_key_and_empty_results(ledger: Ledger):
     assert ledger.inputs(["zzz"]).empty and "fingerprint" in ledger.inputs(["zzz"]).columns
 
 
-def test_ledger_survives_reopening(tmp_path: Path):
-    """A ledger reopened from its file sees every claim and state (it is durable)."""
-    path = tmp_path / "sub" / "dir" / "l.sqlite"  # missing folders are created
+def test_ledger_survives_reopening(ledger_location: str):
+    """A ledger reopened from its location sees every claim and state (it is durable)."""
+    path = ledger_location
     first = Ledger(path)
     claim(first)
     first.record_submitted("job-1", "id-1")
@@ -185,12 +187,19 @@ def test_ledger_survives_reopening(tmp_path: Path):
     again.close()
 
 
+def test_a_new_files_missing_folders_are_created(tmp_path: Path):
+    """A SQLite ledger in folders that do not exist yet creates them."""
+    path = tmp_path / "sub" / "dir" / "l.sqlite"
+    Ledger(path).close()
+    assert path.is_file()
+
+
 # -- concurrency -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-ledger-object", "one-object-per-thread"])
-def test_threads_race_for_one_key(tmp_path: Path, shared: bool):
+def test_threads_race_for_one_key(ledger_location: str, shared: bool):
     """Eight threads claiming the same key at once: exactly one gets ours=True, all see the same claim."""
-    path = tmp_path / "race.sqlite"
+    path = ledger_location
     common = Ledger(path)
     barrier = threading.Barrier(8)
     claims: list[Claim] = []
@@ -237,9 +246,9 @@ _CLAIMER = textwrap.dedent("""
 """)
 
 
-def test_processes_race_for_one_key(tmp_path: Path):
+def test_processes_race_for_one_key(ledger_location: str, tmp_path: Path):
     """Four processes claiming the same key at the same moment: exactly one gets ours=True."""
-    path, sync = tmp_path / "race.sqlite", tmp_path / "sync"
+    path, sync = ledger_location, tmp_path / "sync"
     sync.mkdir()
     Ledger(path).close()  # the schema exists before the race
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -299,15 +308,16 @@ def test_repr_shows_the_path(tmp_path: Path):
     store.close()
 
 
-def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path):
+def test_processes_opening_a_new_ledger_at_once_all_succeed(ledger_locations):
     """Three openers of one new ledger at the same instant all succeed (SQLite refuses concurrent WAL
-    switches at once with "database is locked", without waiting: the ledger retries them)."""
+    switches at once with "database is locked", without waiting: the ledger retries them; PostgreSQL's
+    openers create the tables one at a time)."""
     for attempt in range(40):
-        path = tmp_path / f"new-{attempt}.sqlite"
+        path = ledger_locations()
         barrier = threading.Barrier(3)
         errors: list[BaseException] = []
 
-        def open_ledger(path: Path, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+        def open_ledger(path: str, barrier: threading.Barrier, errors: list[BaseException]) -> None:
             barrier.wait()
             try:
                 Ledger(path).jobs()

@@ -11,8 +11,9 @@ from humekit.pipeline.ledger import Ledger, LedgerInput
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, clock) -> Ledger:
-    store = Ledger(tmp_path / "ledger.sqlite", clock=clock)
+def ledger(ledger_location: str, clock) -> Ledger:
+    """A fresh ledger on each engine (SQLite, PostgreSQL)."""
+    store = Ledger(ledger_location, clock=clock)
     yield store
     store.close()
 
