@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL server for the tests: Debian's binaries, ``initdb`` and ``pg_ctl``, a socket in a temp dir.
 
-The binaries come from ``$HUMEKIT_PG_BINDIR``, ``pg_config --bindir`` or ``/usr/lib/postgresql/*/bin`` (Debian's
-``postgresql`` package; ``.ci/run`` installs it when missing). ``initdb`` and ``postgres`` refuse to run as root,
+The binaries come from ``$HUMEKIT_PG_BINDIR`` (only there, when set), ``pg_config --bindir`` or
+``/usr/lib/postgresql/*/bin`` (Debian's ``postgresql`` package; ``.ci/run`` installs it when missing). ``initdb`` and ``postgres`` refuse to run as root,
 and sessions and CI run as root: the server then runs as the unprivileged ``postgres`` user the package creates,
 in a folder it owns; the tests connect as that role (trust authentication on the socket, which listens on no
 TCP port, so several test sessions on one machine never collide). Each ledger test gets a schema of its own in
@@ -13,6 +13,7 @@ Without the binaries the PostgreSQL tests skip with one line; under ``CI=true`` 
 
 from __future__ import annotations
 
+import functools
 import glob
 import itertools
 import os
@@ -38,22 +39,31 @@ full_page_writes = off
 
 def bindir() -> Path | None:
     """The folder holding ``initdb``, ``pg_ctl`` and ``postgres`` (``None``: not installed)."""
-    candidates = [os.environ.get("HUMEKIT_PG_BINDIR", "")]
+    if os.environ.get("HUMEKIT_PG_BINDIR"):  # given: that folder only
+        return _server_bindir([os.environ["HUMEKIT_PG_BINDIR"]])
+    candidates = []
     if shutil.which("pg_config"):
         found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
         candidates.append(found.stdout.strip())
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
+    return _server_bindir(candidates)
+
+
+def _server_bindir(candidates: list[str]) -> Path | None:
     for folder in filter(None, candidates):
         if all((Path(folder) / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             return Path(folder)
     return None
 
 
+@functools.cache
 def postgres_missing() -> str | None:
-    """Why no throwaway server can be started (``None``: it can)."""
+    """Why no throwaway server can be started (``None``: it can); asked once per session."""
     if bindir() is None:
-        return ("PostgreSQL's server binaries (initdb, pg_ctl, postgres) are not installed: apt-get install postgresql "
-                "(or set HUMEKIT_PG_BINDIR) to run the ledger tests on PostgreSQL too")
+        where = f"in HUMEKIT_PG_BINDIR={os.environ['HUMEKIT_PG_BINDIR']}" if os.environ.get("HUMEKIT_PG_BINDIR") else \
+            "installed"
+        return (f"PostgreSQL's server binaries (initdb, pg_ctl, postgres) are not {where}: apt-get install postgresql "
+                "(or set HUMEKIT_PG_BINDIR to their folder) to run the ledger tests on PostgreSQL too")
     if os.geteuid() == 0 and not _has_role_user():
         return f"running as root, and there is no unprivileged {_ROLE!r} user to run the PostgreSQL server as"
     try:

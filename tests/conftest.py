@@ -32,12 +32,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
-    """Skips for missing samples share one location, so ``-ra`` folds them into one summary line."""
+    """Skips for missing samples (or a missing PostgreSQL) share one location, so ``-ra`` folds them into one
+    summary line."""
     report = yield
-    missing = samples_missing()
-    if report.skipped and missing is not None and isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(
-            missing):
-        report.longrepr = (str(Path(__file__).with_name("_paths.py")), None, report.longrepr[2])
+    if report.skipped and isinstance(report.longrepr, tuple):
+        for missing, helper in ((samples_missing(), "_paths.py"), (postgres_missing(), "_postgres.py")):
+            if missing is not None and report.longrepr[2].endswith(missing):
+                report.longrepr = (str(Path(__file__).with_name(helper)), None, report.longrepr[2])
     return report
 
 

@@ -1,0 +1,36 @@
+"""Tests for the PostgreSQL gate (tests/_postgres.py, conftest.py): one skip line locally, a failure under CI=true."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from _paths import REPO
+
+
+def _pytest(tmp_path: Path, *args: str, ci: bool) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
+    env["HUMEKIT_PG_BINDIR"] = str(tmp_path / "no-postgresql-here")
+    if ci:
+        env["CI"] = "true"
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=240, check=False)
+
+
+def test_without_postgresql_its_variants_skip_with_one_line(tmp_path: Path) -> None:
+    """Without the server's binaries the SQLite variants pass and every PostgreSQL one skips, under one line."""
+    proc = _pytest(tmp_path, "tests/test_answers.py", "tests/test_sends.py", ci=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    skipped = [line for line in proc.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert len(skipped) == 1 and "no-postgresql-here" in skipped[0] and "apt-get install postgresql" in skipped[0], \
+        proc.stdout[-3000:]
+    assert " passed" in proc.stdout and " 4 skipped" in proc.stdout
+
+
+def test_without_postgresql_ci_fails(tmp_path: Path) -> None:
+    """With CI=true a missing PostgreSQL is a failure of its tests, never a skip."""
+    proc = _pytest(tmp_path, "tests/test_answers.py", ci=True)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "CI=true: PostgreSQL's server binaries" in proc.stdout and "skipped" not in proc.stdout
