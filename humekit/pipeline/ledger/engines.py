@@ -289,6 +289,11 @@ class _Postgres:
     def close(self) -> None:
         self.raw.close()
 
+    def __del__(self) -> None:  # a worker thread's connection, dropped with its thread-local: closed, not leaked
+        raw = getattr(self, "raw", None)
+        if raw is not None and not raw.closed:
+            raw.close()
+
 
 @functools.lru_cache(maxsize=256)
 def _placeholders(sql: str) -> str:
