@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from _paths import REPO
+from test_samples_gate import _pytest as _pytest_with
 
 
-def _pytest(tmp_path: Path, *args: str, ci: bool) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
-    env["HUMEKIT_PG_BINDIR"] = str(tmp_path / "no-postgresql-here")
-    if ci:
-        env["CI"] = "true"
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=240, check=False)
+def _pytest(tmp_path: Path, *args: str, ci: bool):
+    """pytest on ``args`` in a subprocess whose PostgreSQL binaries are nowhere."""
+    return _pytest_with(tmp_path, *args, ci=ci, HUMEKIT_PG_BINDIR=str(tmp_path / "no-postgresql-here"))
 
 
 def test_without_postgresql_its_variants_skip_with_one_line(tmp_path: Path) -> None:
