@@ -230,6 +230,31 @@ def test_threads_race_for_one_key(ledger_location: str, shared: bool):
     check.close()
 
 
+def test_threads_race_to_take_over_one_stale_claim(ledger_location: str):
+    """Eight threads taking over the same stale claim at once: exactly one succeeds (compare and swap)."""
+    first = Ledger(ledger_location)
+    claim(first)
+    first._db().execute("UPDATE jobs SET owner=? WHERE job_key=?", ("gone-host:1", "job-1"))  # a dead process's
+    barrier = threading.Barrier(8)
+    won: list[bool] = []
+
+    def take(n: int) -> None:
+        store = Ledger(ledger_location)
+        try:
+            barrier.wait(timeout=10)
+            won.append(store.take_over("job-1", expected_owner="gone-host:1"))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(won) == [False] * 7 + [True] and first.state("job-1").owner == owner_token()
+    first.close()
+
+
 _CLAIMER = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
