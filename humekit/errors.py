@@ -268,7 +268,8 @@ class MeasureInterrupted(KeyboardInterrupt):
     Attributes:
         running: the ids of the jobs still queued or running at the endpoint (or being submitted).
         endpoint: where they run.
-        ledger: the ledger file that holds them.
+        ledger: where the ledger that holds them is (:attr:`Ledger.location <humekit.Ledger>`: the SQLite
+            file's path, or the PostgreSQL URL with its password masked).
     """
 
     def __init__(self, message: str, *, running: Sequence[str], endpoint: str, ledger: Any):
@@ -286,7 +287,8 @@ class MeasureInterrupted(KeyboardInterrupt):
 
 
 class LedgerError(HumekitError):
-    """The job ledger (SQLite) cannot be opened, read or written."""
+    """The job ledger (a SQLite file or a PostgreSQL database) cannot be opened, reached, read or written, or
+    ``ledger=`` names something humekit cannot keep a ledger in (e.g. a ``mysql://`` URL)."""
 
 
 class MediaDecodeError(HumekitError):

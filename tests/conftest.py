@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from _paths import SAMPLES, require_samples, samples_missing
+from _postgres import PostgresServer, postgres_missing, start_postgres
 from _receiving import KEY
 
 from humekit.clock import VirtualClock
@@ -21,19 +23,22 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    missing = samples_missing()
-    return f"humekit samples: {SAMPLES}" if missing is None else f"humekit samples: {missing}"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    missing, postgres = samples_missing(), postgres_missing()
+    return [f"humekit samples: {SAMPLES}" if missing is None else f"humekit samples: {missing}",
+            "humekit PostgreSQL: a throwaway server for the ledger tests" if postgres is None
+            else f"humekit PostgreSQL: {postgres}"]
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
-    """Skips for missing samples share one location, so ``-ra`` folds them into one summary line."""
+    """Skips for missing samples (or a missing PostgreSQL) share one location, so ``-ra`` folds them into one
+    summary line."""
     report = yield
-    missing = samples_missing()
-    if report.skipped and missing is not None and isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(
-            missing):
-        report.longrepr = (str(Path(__file__).with_name("_paths.py")), None, report.longrepr[2])
+    if report.skipped and isinstance(report.longrepr, tuple):
+        for missing, helper in ((samples_missing(), "_paths.py"), (postgres_missing(), "_postgres.py")):
+            if missing is not None and report.longrepr[2].endswith(missing):
+                report.longrepr = (str(Path(__file__).with_name(helper)), None, report.longrepr[2])
     return report
 
 
@@ -83,3 +88,28 @@ def receiver(ledger: Path) -> Iterator[WebhookReceiver]:
     with WebhookReceiver(secret=KEY, ledger=ledger, callback_token="run-token", max_body_bytes=10_000) as rx:
         rx.start()
         yield rx
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the session (tests/_postgres.py): skips with one line without the
+    binaries, fails under CI=true."""
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def ledger_locations(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], str]:
+    """Fresh ledger locations on each engine, one per call: SQLite files, or new schemas on the throwaway
+    PostgreSQL server."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_server").create_schema
+    names = itertools.count(1)
+    return lambda: str(tmp_path / f"ledger-{next(names)}.sqlite")
+
+
+@pytest.fixture
+def ledger_location(ledger_locations: Callable[[], str]) -> str:
+    """A fresh ledger's location on each engine (``ledger_locations``)."""
+    return ledger_locations()

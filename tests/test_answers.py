@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
 
@@ -11,13 +9,14 @@ from humekit.pipeline.ledger import Ledger
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, clock) -> Ledger:
-    store = Ledger(tmp_path / "ledger.sqlite", clock=clock)
+def ledger(ledger_location: str, clock) -> Ledger:
+    """A fresh ledger on each engine (SQLite, PostgreSQL)."""
+    store = Ledger(ledger_location, clock=clock)
     yield store
     store.close()
 
 
-def test_predictions_round_trip_byte_identical(ledger: Ledger):
+def test_predictions_round_trip_byte_identical(ledger: Ledger, ledger_location: str):
     """Stored predictions come back byte for byte; the first stored copy wins; unknown ids give None."""
     body = orjson.dumps([{"source": {"type": "text", "content": "zoë ✓"}, "results": {"predictions": []}}]) * 50
     body += bytes(range(256))  # any bytes, not only JSON
@@ -26,6 +25,6 @@ def test_predictions_round_trip_byte_identical(ledger: Ledger):
     assert ledger.predictions("id-1") == body
     assert ledger.predictions("id-2") is None
     assert ledger.has_predictions(["id-1", "id-2"]) == {"id-1"}
-    reopened = Ledger(ledger.path)
+    reopened = Ledger(ledger_location)
     assert reopened.predictions("id-1") == body
     reopened.close()

@@ -82,6 +82,26 @@ def test_rerun_submits_no_new_job(first_run, capsys):
     pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), before)
 
 
+@pytest.mark.postgresql
+def test_a_postgresql_ledger_is_reused_and_shown_without_its_password(tmp_path, capsys, postgres_server):
+    """--ledger postgresql://... keeps the jobs in the database (a rerun submits none, from another folder too),
+    and the report shows the URL with its password masked."""
+    url = postgres_server.create_schema().replace(f"{postgres_server.user}@", f"{postgres_server.user}:pw-1234@")
+    code, text = run(capsys, *RUN, "--out", str(tmp_path / "a"), "--emulator", "--ledger", url)
+    assert code == 0 and "1 submitted now" in text, text
+    assert "pw-1234" not in text and f"reused from the ledger {url.replace('pw-1234', '***')}" in text
+    assert not (tmp_path / "a" / "ledger.sqlite").exists()
+    code, text = run(capsys, *RUN, "--out", str(tmp_path / "b"), "--emulator", "--ledger", url)
+    assert code == 0 and "0 submitted now, 1 reused" in text, text
+
+
+def test_a_ledger_url_humekit_cannot_use_is_refused_in_cli_terms(tmp_path, capsys):
+    """--ledger mysql://... exits 2 with the fix in --ledger words, creating no folder named 'mysql:'."""
+    code, text = run(capsys, *RUN, "--out", str(tmp_path / "o"), "--emulator", "--ledger", "mysql://u:pw@db/x")
+    assert code == 2 and "--ledger 'mysql://u:***@db/x' is a mysql:// URL" in text and "pw@" not in text
+    assert not Path("mysql:").exists() and not (tmp_path / "o" / "mysql:").exists()
+
+
 def test_run_with_callback_completes_by_webhook(tmp_path, capsys):
     """With --callback, a loopback webhook receiver gets each job's callback and the run completes."""
     code, text = run(capsys, *RUN, "--out", str(tmp_path / "cb"), "--emulator", "--callback")

@@ -7,9 +7,9 @@ import os
 from humekit.pipeline.ledger import Ledger
 
 
-def test_known_md5s_only_while_the_file_is_unchanged(tmp_path):
+def test_known_md5s_only_while_the_file_is_unchanged(tmp_path, ledger_location):
     """A remembered digest is returned while size and mtime match, and dropped once the file changes."""
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = Ledger(ledger_location)
     path = tmp_path / "a.wav"
     path.write_bytes(b"abc")
     ledger.remember_md5s({str(path): "900150983cd24fb0d6963f7d28e17f72"})
@@ -21,9 +21,9 @@ def test_known_md5s_only_while_the_file_is_unchanged(tmp_path):
     assert ledger.known_md5s([str(path)]) == {}
 
 
-def test_known_md5s_forget_a_file_replaced_by_a_copy_that_kept_its_timestamps(tmp_path):
+def test_known_md5s_forget_a_file_replaced_by_a_copy_that_kept_its_timestamps(tmp_path, ledger_location):
     """A file replaced in place by a same-size copy with the old atime/mtime (os.utime) is not reused."""
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = Ledger(ledger_location)
     path, other = tmp_path / "a.wav", tmp_path / "b.wav"
     path.write_bytes(b"abc")
     other.write_bytes(b"xyz")

@@ -1,4 +1,6 @@
-"""Tests for humekit.pipeline.ledger: idempotent claims (across threads and processes), states, lookups, bad files."""
+"""Tests for humekit.pipeline.ledger: idempotent claims (across threads and processes), states, lookups, bad files.
+
+Every test taking ``ledger`` or ``ledger_location`` runs on SQLite and on PostgreSQL (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ def claim(ledger: Ledger, key: str = "job-1", **kwargs) -> Claim:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, clock) -> Ledger:
-    store = Ledger(tmp_path / "ledger.sqlite", clock=clock)
+def ledger(ledger_location: str, clock) -> Ledger:
+    store = Ledger(ledger_location, clock=clock)
     yield store
     store.close()
 
@@ -158,7 +160,7 @@ def test_take_over_only_from_the_expected_owner(ledger: Ledger):
 
 
 def test_integrity_check_ok(ledger: Ledger):
-    """A used ledger passes SQLite's integrity check."""
+    """A used ledger passes its integrity check (SQLite's own; every table read through on PostgreSQL)."""
     claim(ledger)
     ledger.record_submitted("job-1", "id-1")
     ledger.store_predictions("id-1", b"[]")
@@ -181,9 +183,9 @@ def test_jobs_by_key_and_empty_results(ledger: Ledger):
     assert ledger.inputs(["zzz"]).empty and "fingerprint" in ledger.inputs(["zzz"]).columns
 
 
-def test_ledger_survives_reopening(tmp_path: Path):
-    """A ledger reopened from its file sees every claim and state (it is durable)."""
-    path = tmp_path / "sub" / "dir" / "l.sqlite"  # missing folders are created
+def test_ledger_survives_reopening(ledger_location: str):
+    """A ledger reopened from its location sees every claim and state (it is durable)."""
+    path = ledger_location
     first = Ledger(path)
     claim(first)
     first.record_submitted("job-1", "id-1")
@@ -194,12 +196,19 @@ def test_ledger_survives_reopening(tmp_path: Path):
     again.close()
 
 
+def test_a_new_files_missing_folders_are_created(tmp_path: Path):
+    """A SQLite ledger in folders that do not exist yet creates them."""
+    path = tmp_path / "sub" / "dir" / "l.sqlite"
+    Ledger(path).close()
+    assert path.is_file()
+
+
 # -- concurrency -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-ledger-object", "one-object-per-thread"])
-def test_threads_race_for_one_key(tmp_path: Path, shared: bool):
+def test_threads_race_for_one_key(ledger_location: str, shared: bool):
     """Eight threads claiming the same key at once: exactly one gets ours=True, all see the same claim."""
-    path = tmp_path / "race.sqlite"
+    path = ledger_location
     common = Ledger(path)
     barrier = threading.Barrier(8)
     claims: list[Claim] = []
@@ -230,6 +239,31 @@ def test_threads_race_for_one_key(tmp_path: Path, shared: bool):
     check.close()
 
 
+def test_threads_race_to_take_over_one_stale_claim(ledger_location: str):
+    """Eight threads taking over the same stale claim at once: exactly one succeeds (compare and swap)."""
+    first = Ledger(ledger_location)
+    claim(first)
+    first._db().execute("UPDATE jobs SET owner=? WHERE job_key=?", ("gone-host:1", "job-1"))  # a dead process's
+    barrier = threading.Barrier(8)
+    won: list[bool] = []
+
+    def take(n: int) -> None:
+        store = Ledger(ledger_location)
+        try:
+            barrier.wait(timeout=10)
+            won.append(store.take_over("job-1", expected_owner="gone-host:1"))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(won) == [False] * 7 + [True] and first.state("job-1").owner == owner_token()
+    first.close()
+
+
 _CLAIMER = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
@@ -246,9 +280,9 @@ _CLAIMER = textwrap.dedent("""
 """)
 
 
-def test_processes_race_for_one_key(tmp_path: Path):
+def test_processes_race_for_one_key(ledger_location: str, tmp_path: Path):
     """Four processes claiming the same key at the same moment: exactly one gets ours=True."""
-    path, sync = tmp_path / "race.sqlite", tmp_path / "sync"
+    path, sync = ledger_location, tmp_path / "sync"
     sync.mkdir()
     Ledger(path).close()  # the schema exists before the race
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -308,15 +342,16 @@ def test_repr_shows_the_path(tmp_path: Path):
     store.close()
 
 
-def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path):
+def test_processes_opening_a_new_ledger_at_once_all_succeed(ledger_locations):
     """Three openers of one new ledger at the same instant all succeed (SQLite refuses concurrent WAL
-    switches at once with "database is locked", without waiting: the ledger retries them)."""
+    switches at once with "database is locked", without waiting: the ledger retries them; PostgreSQL's
+    openers create the tables one at a time)."""
     for attempt in range(40):
-        path = tmp_path / f"new-{attempt}.sqlite"
+        path = ledger_locations()
         barrier = threading.Barrier(3)
         errors: list[BaseException] = []
 
-        def open_ledger(path: Path, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+        def open_ledger(path: str, barrier: threading.Barrier, errors: list[BaseException]) -> None:
             barrier.wait()
             try:
                 Ledger(path).jobs()
@@ -329,3 +364,12 @@ def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path):
         for t in threads:
             t.join()
         assert not errors, f"attempt {attempt}: {errors[0]!r}"
+
+
+def test_the_earlier_keyword_path_still_opens_a_ledger(tmp_path: Path) -> None:
+    """Ledger(path=...) (the argument's earlier name) opens the same file; both names at once are refused."""
+    ledger = Ledger(path=tmp_path / "l.sqlite")
+    assert ledger.path == (tmp_path / "l.sqlite").resolve()
+    ledger.close()
+    with pytest.raises(LedgerError, match="give one"):
+        Ledger(tmp_path / "a.sqlite", path=tmp_path / "b.sqlite")

@@ -173,13 +173,13 @@ def test_failed_job_and_per_file_errors_show_hume_message(tmp_path, clock):
     assert set(result.predictions["id"]) == ok_ids
 
 
-def test_retry_failed_resubmits_only_failed_rows(tmp_path, clock):
-    """retry_failed sends new jobs for the failed rows only and keeps the others' jobs."""
+def test_retry_failed_resubmits_only_failed_rows(ledger_location, clock):
+    """retry_failed sends new jobs for the failed rows only and keeps the others' jobs (on each ledger engine)."""
     emu = Emulator(api_key="k", clock=clock, faults=Faults(job_failure_rate=0.5, seed=2))
     table = pd.DataFrame({"id": range(20), "text": [f"Row {i}." for i in range(20)]})
     limits = dataclasses.replace(DEFAULT_LIMITS, max_texts_per_job=4)
     first = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
-                    ledger=tmp_path / "l.sqlite", progress=False, kind="text", limits=limits)
+                    ledger=ledger_location, progress=False, kind="text", limits=limits)
     failed = set(first.status.loc[first.status["status"] == "failed", "id"])
     assert failed
     before = posts(emu)
@@ -203,15 +203,16 @@ def test_limit_rejection_splits_and_never_resends_the_same_payload(tmp_path, clo
     assert len(bodies) == len(set(bodies)) == 4
 
 
-def test_single_oversized_row_is_reported_and_not_resent(tmp_path, clock):
-    """A file the API refuses even alone ends 'failed' with the reason, and a rerun does not resend it."""
+def test_single_oversized_row_is_reported_and_not_resent(tmp_path, ledger_location, clock):
+    """A file the API refuses even alone ends 'failed' with the reason, and a rerun does not resend it (on each
+    ledger engine)."""
     emu = Emulator(api_key="k", clock=clock, limits=dataclasses.replace(DEFAULT_LIMITS, max_upload_bytes=20_000))
     small, big = tmp_path / "small.wav", tmp_path / "big.wav"
     make_wav(small, segments=[(0.1, 0.3)], duration=0.4, sample_rate=8000)
     make_wav(big, segments=[(0.1, 2.0)], duration=3.0, sample_rate=8000)
     table = pd.DataFrame({"id": ["small", "big"], "path": [str(small), str(big)]})
     kwargs = dict(id_col="id", source_col="path", models=["prosody"], client=emu.client(),
-                  ledger=tmp_path / "l.sqlite", progress=False)
+                  ledger=ledger_location, progress=False)
     result = measure(table, **kwargs)
     assert result.status.set_index("id")["status"].to_dict() == {"small": "ok", "big": "failed"}
     assert "max_upload_bytes" in result.status.set_index("id").loc["big", "error"]
@@ -220,12 +221,13 @@ def test_single_oversized_row_is_reported_and_not_resent(tmp_path, clock):
     assert posts(emu) == before
 
 
-def test_lost_response_is_reconciled_without_a_duplicate(tmp_path, clock):
-    """When a POST's response is lost, the ledger finds the job in the list instead of paying twice."""
+def test_lost_response_is_reconciled_without_a_duplicate(ledger_location, clock):
+    """When a POST's response is lost, the ledger finds the job in the list instead of paying twice (on each
+    ledger engine)."""
     emu = Emulator(api_key="k", clock=clock, faults=Faults(lost_response_rate=1.0))
     table = pd.DataFrame({"id": [1, 2], "text": ["One.", "Two."]})
     result = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(),
-                     ledger=tmp_path / "l.sqlite", progress=False, kind="text")
+                     ledger=ledger_location, progress=False, kind="text")
     assert len(emu.jobs) == 1 and (result.status["status"] == "ok").all()
     assert result.reused == (emu.jobs[0].job_id,)
 
@@ -245,19 +247,19 @@ def test_a_lost_answer_to_a_post_still_being_processed_is_waited_for(tmp_path, c
     assert len(lists) >= 2
 
 
-def test_a_refused_post_leaves_no_claim_to_reconcile(tmp_path, clock):
+def test_a_refused_post_leaves_no_claim_to_reconcile(ledger_location, clock):
     """A POST refused outright (a misspelt model option: 400) releases its claim: the rerun posts at
-    once, without waiting to look for a job that was never created."""
+    once, without waiting to look for a job that was never created (on each ledger engine)."""
     emu = Emulator(api_key="k", clock=clock)
     table = pd.DataFrame({"id": [1, 2], "text": ["One.", "Two."]})
-    kwargs = dict(id_col="id", source_col="text", client=emu.client(), ledger=tmp_path / "l.sqlite",
+    kwargs = dict(id_col="id", source_col="text", client=emu.client(), ledger=ledger_location,
                   progress=False, kind="text")
     for _ in range(2):
         started = clock.time()
         with pytest.raises(humekit.BadRequestError):
             measure(table, models={"language": {"granularty": "word"}}, **kwargs)
         assert clock.time() - started < 1.0  # no settle wait
-        assert Ledger(tmp_path / "l.sqlite").jobs().empty
+        assert Ledger(ledger_location).jobs().empty
     assert [r.method for r in emu.requests] == ["POST", "POST"] and not emu.jobs
     result = measure(table, models={"language": {"granularity": "word"}}, **kwargs)
     assert (result.status["status"] == "ok").all() and len(emu.jobs) == 1
@@ -979,3 +981,17 @@ def test_result_options_are_the_call_and_retry_failed_overrides_them(tmp_path, c
     assert (result.options.timeout, result.options.kind, result.options.progress) == (99.0, "text", False)
     with pytest.raises(humekit.ConfigurationError, match="the ledger is the original's"):
         retry_failed(result, ledger=tmp_path / "other.sqlite")
+
+
+@pytest.mark.postgresql
+def test_a_postgresql_ledgers_password_never_shows(postgres_server, clock):
+    """A result on a PostgreSQL ledger names it by its URL with the password masked: repr, HTML and options."""
+    url = postgres_server.create_schema().replace(f"{postgres_server.user}@", f"{postgres_server.user}:pw-5678@")
+    emu = Emulator(api_key="k", clock=clock)
+    table = pd.DataFrame({"id": [1], "text": ["One."]})
+    result = measure(table, id_col="id", source_col="text", models=["language"], client=emu.client(), ledger=url,
+                     progress=False, kind="text")
+    assert result.ledger.engine == "postgresql" and result.options.ledger is result.ledger
+    shown = [repr(result), result._repr_html_(), repr(result.options), repr(result.ledger)]
+    assert all("pw-5678" not in text for text in shown)
+    assert url.replace("pw-5678", "***") in repr(result)

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from _receiving import KEY, TIMEOUT, chat_body, post
 
+import humekit
 from humekit.clock import VirtualClock
 from humekit.emulator.evi import EviEmulator
 from humekit.emulator.wire import EmuRequest
@@ -86,6 +87,16 @@ def test_keeps_serving_after_hostile_input(receiver: WebhookReceiver) -> None:
     assert post(receiver.url, chat_body("c"), headers={"x-junk": "y" * 8000}).status_code in (200, 400, 431)  # type: ignore[arg-type]
     assert post(receiver.url, chat_body("after")).status_code == 200  # type: ignore[arg-type]
     receiver.wait_for("after", timeout=10)
+
+
+def test_events_stay_in_a_sqlite_file_even_with_a_postgresql_ledger(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL for the receiver's ledger= is refused (its events stay in a file), password masked, no folder made."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(humekit.ConfigurationError, match="keeps its events in a SQLite file") as info:
+        WebhookReceiver(secret=KEY, ledger="postgresql://alice:pw-42@db.lab/humekit")
+    assert "alice:***@db.lab" in str(info.value) and "pw-42" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_receiver_restarts_on_a_new_port(ledger: Path) -> None:

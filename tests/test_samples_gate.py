@@ -10,9 +10,11 @@ from pathlib import Path
 from _paths import REPO
 
 
-def _pytest(tmp_path: Path, *args: str, ci: bool) -> subprocess.CompletedProcess[str]:
+def _pytest(tmp_path: Path, *args: str, ci: bool, **overrides: str) -> subprocess.CompletedProcess[str]:
+    """pytest on ``args`` in a subprocess, with the samples nowhere (and ``overrides`` in its environment)."""
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
     env["HUMEKIT_SAMPLES"] = str(tmp_path / "nowhere")
+    env.update(overrides)
     if ci:
         env["CI"] = "true"
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args], cwd=REPO, env=env,

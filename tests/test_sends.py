@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ from humekit.pipeline.ledger import Ledger, LedgerInput
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, clock) -> Ledger:
-    store = Ledger(tmp_path / "ledger.sqlite", clock=clock)
+def ledger(ledger_location: str, clock) -> Ledger:
+    """A fresh ledger on each engine (SQLite, PostgreSQL)."""
+    store = Ledger(ledger_location, clock=clock)
     yield store
     store.close()
 
@@ -60,6 +62,28 @@ def test_a_lost_send_found_or_not_is_remembered(ledger: Ledger) -> None:
     found = {send.job_key: (send.checked, send.run_id) for send in ledger.lost_sends(["u1", "u2"])}
     assert found == {"u1": (True, "run-lost"), "u2": (True, None)}
     assert ledger.known_run_ids(["run-lost"]) == {"run-lost"}
+
+
+def test_threads_sending_one_unit_at_once_get_distinct_numbers(ledger: Ledger, ledger_location: str) -> None:
+    """Six threads recording a send of the same unit at once each get their own number: 1 to 6, none lost."""
+    key = _claimed(ledger, "u1")
+    barrier = threading.Barrier(6)
+    numbers: list[int] = []
+
+    def send() -> None:
+        store = Ledger(ledger_location)
+        try:
+            barrier.wait(timeout=10)
+            numbers.append(store.record_send(key))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(numbers) == [1, 2, 3, 4, 5, 6] and ledger.sends([key]) == {key: 6}
 
 
 def test_an_older_ledgers_counted_attempts_become_sends(tmp_path: Path) -> None:

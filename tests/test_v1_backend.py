@@ -36,7 +36,7 @@ def backend(emu: V1Emulator, **options: object) -> V1Backend:
                               wait_initial=0.01, wait_max=0.02), **options)  # type: ignore[arg-type]
 
 
-def run(table: pd.DataFrame, emu: V1Emulator, ledger: Path, **options: object) -> humekit.MeasureResult:
+def run(table: pd.DataFrame, emu: V1Emulator, ledger: Path | str, **options: object) -> humekit.MeasureResult:
     return humekit.measure(table, id_col="id", source_col="src", models=["audio"], backend=backend(emu),
                            ledger=ledger, progress=False, errors="mark", **options)
 
@@ -239,18 +239,20 @@ def test_a_window_sent_twice_is_counted_twice(recordings: pd.DataFrame, tmp_path
     assert result.cost.loc[0, ["lost_answers", "lost_billed"]].tolist() == [1, 1]
 
 
-def test_lost_answers_are_confirmed_billed_only_when_v1_ran_them(recordings: pd.DataFrame, tmp_path: Path) -> None:
-    """A dropped upload (no run) and a lost answer (a run) both count; only the run is confirmed, by its id."""
+def test_lost_answers_are_confirmed_billed_only_when_v1_ran_them(recordings: pd.DataFrame,
+                                                                 ledger_location: str) -> None:
+    """A dropped upload (no run) and a lost answer (a run) both count; only the run is confirmed, by its id (on
+    each ledger engine)."""
     emu = V1Emulator(faults=V1Faults(script=("drop", "lost_response")))  # type: ignore[arg-type]
-    result = run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    result = run(recordings.iloc[:1], emu, ledger_location)
     assert result.counts()["ok"] == 1 and uploads(emu) == 3 and len(emu.runs) == 2
     assert result.cost.loc[0, ["requests", "lost_answers", "lost_billed"]].tolist() == [3, 2, 1]
-    ledger = humekit.Ledger(tmp_path / "l.sqlite")
+    ledger = humekit.Ledger(ledger_location)
     found = {send.run_id for send in ledger.lost_sends(ledger.jobs()["job_key"])}
     answered = set(ledger.jobs()["job_id"])
     assert found - {None} == {r.run_id for r in emu.runs} - answered  # the lost answer's own run
     requests = len(emu.requests)
-    run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    run(recordings.iloc[:1], emu, ledger_location)
     assert len(emu.requests) == requests  # looked up once: the rerun sends nothing and asks nothing
 
 

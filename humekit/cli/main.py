@@ -58,7 +58,8 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     run.add_argument("--dry-run", action="store_true",
                      help="send nothing: write the plan and what it would cost (requests and billed seconds per row)")
     run.add_argument("--base-url", help="a Hume-compatible API (default: HUME_BASE_URL)")
-    run.add_argument("--ledger", type=Path, help="the SQLite job ledger (default: OUT/ledger.sqlite)")
+    run.add_argument("--ledger", help="the job ledger: a SQLite file (default: OUT/ledger.sqlite) or a PostgreSQL URL, "
+                     "postgresql://user@host/db, that several machines share")
     run.add_argument("--callback", action="store_true",
                      help="start a webhook receiver on loopback and have jobs call it back when done")
     run.add_argument("--kind", choices=["auto", "file", "url", "text"], default="auto",

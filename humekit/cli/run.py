@@ -59,7 +59,8 @@ class RunOptions:
     models: Any
     out: Path
     base_url: str | None = None
-    ledger: Path | None = None
+    ledger: str | Path | None = None
+    r"""A SQLite file or a PostgreSQL URL; ``None``: ``OUT/ledger.sqlite``."""
     callback: bool = False
     kind: Literal["auto", "file", "url", "text"] = "auto"
     root: Path | None = None
@@ -216,7 +217,7 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
     models = options.models
     table = read_table(options.table)
     out = options.out
-    ledger = options.ledger or out / "ledger.sqlite"
+    ledger = str(options.ledger or out / "ledger.sqlite")
     root = options.root or options.table.resolve().parent
     if not root.is_dir():
         raise TableError(f"--root {root} is not a folder; pass the folder the paths in --source-col are relative to")
@@ -226,7 +227,7 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
         out.mkdir(parents=True, exist_ok=True)
         try:
             result = humekit.measure(table, id_col=options.id_col, source_col=options.source_col, models=models,
-                                     backend=backend, ledger=str(ledger), kind=options.kind, root=str(root),
+                                     backend=backend, ledger=ledger, kind=options.kind, root=str(root),
                                      errors="mark", timeout=options.timeout, progress=options.progress,
                                      callback=callback, dry_run=options.dry_run)  # fmt: skip
             timed_out: list[str] = []
@@ -237,7 +238,7 @@ def _run(options: RunOptions, say: Callable[[str], None]) -> int:
         stack.callback(result.ledger.close)  # checkpoints the WAL: only ledger.sqlite stays in the folder
         callbacks = 0 if callback is None else len(callback.events(event_name="job"))
     written = _write(result, out, synthetic=options.emulator, top=options.top)
-    _report(result, options, written, where=where, ledger=ledger, callbacks=callbacks, say=say, root=root,
+    _report(result, options, written, where=where, callbacks=callbacks, say=say, root=root,
             separator=table.attrs.get("separator"))
     if timed_out:
         say(f"  --timeout {options.timeout:g} s ran out with {len(timed_out)} job(s) still queued or running at "
@@ -314,7 +315,7 @@ def _agg() -> Iterator[Any]:
     yield plt
 
 
-def _report(result: Any, options: RunOptions, written: list[Path], *, where: str, ledger: Path, callbacks: int,
+def _report(result: Any, options: RunOptions, written: list[Path], *, where: str, callbacks: int,
             say: Callable[[str], None], root: Path, separator: str | None) -> None:
     from humekit.config import resolve_api
     from humekit.pipeline.validation import describe_row
@@ -324,7 +325,8 @@ def _report(result: Any, options: RunOptions, written: list[Path], *, where: str
     say(f"humekit run: {len(result.status)} rows from {options.table}{read} against {where}")
     say(f"  status: {counts}")
     sent = "requests: {} sent now" if resolve_api(options.api) == "v1" else "jobs: {} submitted now"
-    say("  " + sent.format(len(result.submitted)) + f", {len(result.reused)} reused from the ledger {ledger}"
+    say("  " + sent.format(len(result.submitted))
+        + f", {len(result.reused)} reused from the ledger {result.ledger.location}"
         + (f"; {callbacks} completed by callback" if options.callback else ""))
     if result.cost is not None and result.cost["billed_seconds"].notna().all():
         total, sent = result.cost.attrs["total_billed_seconds"], result.cost.attrs["total_requests"]

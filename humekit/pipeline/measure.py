@@ -106,9 +106,11 @@ def measure(
         models: ``["prosody", "face"]`` or ``{"prosody": {"granularity": "word"}}``.
         client: a :class:`humekit.Client` (v0) or a :class:`humekit.backends.v1.client.V1Client` (default: one
             from ``HUME_API_KEY``/``HUME_BASE_URL`` for the chosen ``api``).
-        ledger: the SQLite job ledger (a :class:`~humekit.pipeline.ledger.Ledger` or a path; default
-            ``humekit-ledger.sqlite`` in the working directory). Rerunning with the same ledger
-            makes no new job; after a crash it resumes.
+        ledger: the job ledger: a SQLite file's path (default ``humekit-ledger.sqlite`` in the working
+            directory), a PostgreSQL URL (``"postgresql://user@host/db"``: one ledger that processes on
+            several machines share, with the same guarantees) or a :class:`~humekit.pipeline.ledger.Ledger`.
+            Rerunning with the same ledger makes no new job; after a crash it resumes. Any other URL
+            (``mysql://``, ``http://``...) is refused (:class:`~humekit.LedgerError`).
         kind: what ``source_col`` holds (``"auto"`` decides per row).
         transcription: Hume's transcription options; ``False`` disables transcription.
         root: folder that relative file paths are resolved against.
@@ -162,6 +164,7 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
                        limits=limits, errors=o.errors, api="v1" if api == "v1" else "v0")
     backend = o.backend if o.backend is not None else _default_backend(api, o.client)
     store = o.ledger if isinstance(o.ledger, Ledger) else Ledger(o.ledger, clock=backend.clock)
+    options = dataclasses.replace(options, ledger=store)  # the result keeps the open ledger, never a URL's password
     config = config_key(backend=backend.name, endpoint=backend.endpoint, models=normalized,
                         transcription=o.transcription)
     files = checked.loc[checked["source_kind"].eq("file") & checked["source_problem"].isna(), "source_path"]
@@ -245,9 +248,9 @@ def _interrupted(rows: list[RowInput], backend: Backend, run: Run) -> MeasureInt
     except Exception:  # noqa: BLE001 - an interrupt must never turn into another error; the ledger is intact
         running = []
     store = run.ledger
-    message = MeasureInterrupted.describe(len(running), backend.endpoint, store.path,
+    message = MeasureInterrupted.describe(len(running), backend.endpoint, store.location,
                                           again="the same humekit.measure(...) call")
-    return MeasureInterrupted(message, running=running, endpoint=backend.endpoint, ledger=store.path)
+    return MeasureInterrupted(message, running=running, endpoint=backend.endpoint, ledger=store.location)
 
 
 def _interrupts_as_one_line() -> None:

@@ -88,7 +88,7 @@ class MeasureResult(ResultTables):
     def __repr__(self) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in self.counts().items() if v)
         return (f"<MeasureResult {len(self.status)} rows ({counts}); {len(self.predictions)} prediction rows; "
-                f"{len(self.submitted)} jobs submitted, {len(self.reused)} reused; ledger {self.ledger.path}>")
+                f"{len(self.submitted)} jobs submitted, {len(self.reused)} reused; ledger {self.ledger.location}>")
 
     def _repr_html_(self) -> str:
         counts = "".join(f"<li><b>{v}</b> {html.escape(k)}</li>" for k, v in self.counts().items())
@@ -97,5 +97,5 @@ class MeasureResult(ResultTables):
             problems = failed.head(10).to_html() if len(failed) else "<p>No problems.</p>"
         return (f"<div><b>humekit.measure</b>: {len(self.status)} rows<ul>{counts}</ul>"
                 f"<p>{len(self.predictions):,} prediction rows; {len(self.submitted)} jobs submitted now, "
-                f"{len(self.reused)} reused from the ledger <code>{html.escape(str(self.ledger.path))}</code>.</p>"
+                f"{len(self.reused)} reused from the ledger <code>{html.escape(self.ledger.location)}</code>.</p>"
                 f"{problems}</div>")

@@ -48,6 +48,7 @@ from starlette.routing import Route
 
 from humekit.clock import Clock, SystemClock
 from humekit.errors import ConfigurationError, MalformedPayloadError, WebhookVerificationError
+from humekit.pipeline.ledger.location import parse_location
 from humekit.webhooks.authorization import authorize, proven_credentials, rejection_reason
 from humekit.webhooks.events import Event, parse_event
 from humekit.webhooks.handlers import Handler, HandlerWorker
@@ -80,6 +81,16 @@ class CallbackReceiver(Protocol):
         ...
 
 
+def _events_file(ledger: str | os.PathLike[str] | None) -> Path:
+    """The SQLite file a receiver keeps its events in (a URL, even a job ledger's PostgreSQL one, is refused)."""
+    location = parse_location(ledger if ledger is not None else DEFAULT_LEDGER)
+    if not isinstance(location, Path):
+        raise ConfigurationError(f"WebhookReceiver(ledger={location.display!r}): a webhook receiver keeps its events "
+                                 "in a SQLite file on the machine that receives them; pass ledger= a file's path (the "
+                                 "job ledger given to measure can still be the PostgreSQL database)")
+    return location
+
+
 class WebhookReceiver:
     """Receive Hume webhooks and batch callbacks into a durable SQLite table.
 
@@ -87,7 +98,9 @@ class WebhookReceiver:
         secret: the HMAC key(s) (``HUME_WEBHOOK_SIGNING_KEY``, or the API key); defaults to the
             ``HUME_WEBHOOK_SIGNING_KEY`` environment variable when set.
         ledger: the SQLite file; defaults to ``./humekit-webhooks.sqlite`` (:data:`DEFAULT_LEDGER`) so
-            events survive restarts. A relative path is resolved against the working directory now.
+            events survive restarts. A relative path is resolved against the working directory now. Events
+            stay in a file on the machine that receives them, even when the job ledger is a PostgreSQL
+            database (a URL here is refused).
         max_body_bytes: larger bodies get 413 (default 256 MiB: a batch callback carries the whole
             job's predictions, about 1 MB per minute of video with face, prosody and language).
         tolerance: the HMAC timestamp window in seconds, both ways.
@@ -135,7 +148,7 @@ class WebhookReceiver:
         self.max_body_bytes = max_body_bytes
         self.tolerance = tolerance
         self.clock: Clock = clock or SystemClock()
-        self.ledger = Path(ledger if ledger is not None else DEFAULT_LEDGER).resolve()
+        self.ledger = _events_file(ledger)
         self._store = WebhookStore(self.ledger)
         self._worker = HandlerWorker(self._store)
         self._server: Any = None

@@ -39,9 +39,10 @@ class DigestsMixin(LedgerStore):
 
     def remember_md5s(self, digests: Mapping[str, str]) -> None:
         """Keep files' md5 digests with their stamp (size, mtime, ctime, inode)."""
-        rows = [(path, *stamp, md5) for path, md5 in digests.items() if (stamp := _stamp(path)) is not None]
+        rows = [(path, *stamp, md5) for path, md5 in sorted(digests.items()) if (stamp := _stamp(path)) is not None]
         if not rows:
             return
-        with self._write() as db:
-            db.executemany("INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, ctime_ns, inode, md5)"
-                           " VALUES (?, ?, ?, ?, ?, ?)", rows)
+        with self._write() as db:  # sorted by path: two processes writing the same paths lock them in one order
+            db.executemany("INSERT INTO file_digests (path, size, mtime_ns, ctime_ns, inode, md5)"
+                           " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+                           " ctime_ns=excluded.ctime_ns, inode=excluded.inode, md5=excluded.md5", rows)

@@ -39,7 +39,7 @@ class LookupsMixin(LedgerStore):
         query = ("SELECT job_key, job_id, backend, kind, state, status, message, owner, claimed_ms, submitted_ms,"
                  " updated_ms, num_inputs, num_rows FROM jobs")
         if job_keys is None:
-            return pd.read_sql_query(query + " ORDER BY claimed_ms, rowid", self._db())
+            return self._select(query + " ORDER BY claimed_ms, rowid")
         return self._select_in(query.replace("SELECT ", "SELECT rowid AS seq, ", 1) + " WHERE job_key IN ({marks})",
                                job_keys, order=("claimed_ms", "seq"))
 
@@ -61,5 +61,5 @@ class LookupsMixin(LedgerStore):
         """The request recorded for a job."""
         row = self._db().execute("SELECT request FROM jobs WHERE job_key=?", (job_key,)).fetchone()
         if row is None:
-            raise LedgerError(f"No job {job_key!r} in the ledger at {self.path}")
+            raise LedgerError(f"No job {job_key!r} in the ledger at {self.location}")
         return json.loads(row[0])

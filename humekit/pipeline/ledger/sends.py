@@ -47,11 +47,13 @@ class SendsMixin(LedgerStore):
         its number (1 for the first send)."""
         now = self._now_ms()
         with self._write() as db:
-            db.execute("INSERT INTO sends (job_key, seq, sent_ms, bytes) SELECT ?, COALESCE(MAX(seq), 0) + 1, ?,"
-                       " (SELECT p.bytes FROM sends p WHERE p.job_key = ? ORDER BY p.seq DESC LIMIT 1)"
-                       " FROM sends WHERE job_key = ?", (job_key, now, job_key, job_key))
-            row = db.execute("SELECT MAX(seq) FROM sends WHERE job_key = ?", (job_key,)).fetchone()
-        return int(row[0])
+            while True:  # the next number, unless another process took it first (then it is the one after)
+                seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM sends WHERE job_key = ?",
+                                     (job_key,)).fetchone()[0])
+                if db.execute("INSERT INTO sends (job_key, seq, sent_ms, bytes) VALUES (?, ?, ?, (SELECT p.bytes"
+                              " FROM sends p WHERE p.job_key = ? ORDER BY p.seq DESC LIMIT 1))"
+                              " ON CONFLICT (job_key, seq) DO NOTHING", (job_key, seq, now, job_key)).rowcount:
+                    return seq
 
     def record_send_bytes(self, job_key: str, seq: int, size: int) -> None:
         """The media bytes a send carries, once the request is built (used to find its run if it is lost)."""

@@ -21,32 +21,40 @@ class UnitsMixin(LedgerStore):
         """Record the intent to submit a job with its input→row mapping, or return the existing claim (a
         claim abandoned before it was sent is made afresh: its rows are wanted again)."""
         now = self._now_ms()
-        with self._write() as db:
-            row = db.execute("SELECT state, job_id, owner, claimed_ms FROM jobs WHERE job_key=?", (job_key,)).fetchone()
-            if row is not None and not (row[0] == "abandoned" and row[1] is None):
-                return Claim(job_key, row[0], row[1], row[2], row[3], ours=False)
-            owner = owner_token()
-            if row is not None:  # abandoned before it was ever sent, and wanted again: claimed afresh
-                db.execute("DELETE FROM inputs WHERE job_key=?", (job_key,))
-                db.execute("DELETE FROM jobs WHERE job_key=?", (job_key,))
-            db.execute(
-                "INSERT INTO jobs (job_key, backend, kind, state, owner, request, claimed_ms, updated_ms, num_inputs,"
-                " num_rows) VALUES (?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?)",
-                (job_key, backend, kind, owner, json.dumps(request, sort_keys=True), now, now,
-                 len({i.input_key for i in inputs}), len(inputs)),
-            )
-            db.executemany(
-                "INSERT INTO inputs (job_key, input_key, fingerprint, id_token, content, md5) VALUES (?,?,?,?,?,?)",
-                [(job_key, i.input_key, i.fingerprint, i.id_token, i.content, i.md5) for i in inputs],
-            )
-        return Claim(job_key, "submitting", None, owner, now, ours=True)
+        owner = owner_token()
+        while True:
+            with self._write() as db:
+                # a claim abandoned before it was ever sent, and wanted again, is claimed afresh
+                db.execute("DELETE FROM inputs WHERE job_key IN (SELECT job_key FROM jobs WHERE job_key=?"
+                           " AND state='abandoned' AND job_id IS NULL)", (job_key,))
+                db.execute("DELETE FROM jobs WHERE job_key=? AND state='abandoned' AND job_id IS NULL", (job_key,))
+                # the unit's key is the claim: a second claimant's INSERT waits for the first to commit, then
+                # inserts nothing (SQLite: BEGIN IMMEDIATE has it wait before it starts)
+                created = db.execute(
+                    "INSERT INTO jobs (job_key, backend, kind, state, owner, request, claimed_ms, updated_ms,"
+                    " num_inputs, num_rows) VALUES (?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (job_key) DO NOTHING",
+                    (job_key, backend, kind, owner, json.dumps(request, sort_keys=True), now, now,
+                     len({i.input_key for i in inputs}), len(inputs)),
+                ).rowcount == 1
+                if created:
+                    db.executemany(
+                        "INSERT INTO inputs (job_key, input_key, fingerprint, id_token, content, md5)"
+                        " VALUES (?,?,?,?,?,?)",
+                        [(job_key, i.input_key, i.fingerprint, i.id_token, i.content, i.md5) for i in inputs],
+                    )
+                    return Claim(job_key, "submitting", None, owner, now, ours=True)
+            found = self.state(job_key)
+            if found is not None:  # None: the claim was released between the two statements; claim again
+                return found
 
     def take_over(self, job_key: str, *, expected_owner: str | None) -> bool:
         """Make this process the owner of a stale ``submitting`` claim; False if someone else did first."""
-        with self._write() as db:
+        same_owner, values = ("owner IS NULL", ()) if expected_owner is None else ("owner=?", (expected_owner,))
+        with self._write() as db:  # compare and swap: of two takers, the second finds the owner changed
             cursor = db.execute(
-                "UPDATE jobs SET owner=?, updated_ms=? WHERE job_key=? AND state='submitting' AND owner IS ?",
-                (owner_token(), self._now_ms(), job_key, expected_owner),
+                f"UPDATE jobs SET owner=?, updated_ms=? WHERE job_key=? AND state='submitting' AND {same_owner}",
+                (owner_token(), self._now_ms(), job_key, *values),
             )
             return cursor.rowcount == 1
 
@@ -67,8 +75,8 @@ class UnitsMixin(LedgerStore):
         with self._write() as db:
             db.execute("UPDATE jobs SET state='rejected', message=?, updated_ms=? WHERE job_key=?", (message, now, job_key))
             db.execute("UPDATE inputs SET superseded=1 WHERE job_key=?", (job_key,))
-            db.execute("INSERT OR IGNORE INTO refused_payloads (payload, job_key, message, refused_ms) VALUES (?,?,?,?)",
-                       (payload, job_key, message, now))
+            db.execute("INSERT INTO refused_payloads (payload, job_key, message, refused_ms) VALUES (?,?,?,?)"
+                       " ON CONFLICT (payload) DO NOTHING", (payload, job_key, message, now))
 
     def refusal(self, payload: str) -> str | None:
         """The API's reason if it ever refused this payload (a :func:`payload_key`), else ``None``."""
@@ -78,12 +86,11 @@ class UnitsMixin(LedgerStore):
     def release(self, job_key: str) -> None:
         """Forget a claim whose POST the API refused outright (nothing was created), so that the next
         run claims it afresh instead of reconciling it against the job list."""
-        with self._write() as db:
-            row = db.execute("SELECT 1 FROM jobs WHERE job_key=? AND state='submitting' AND job_id IS NULL",
-                             (job_key,)).fetchone()
-            if row is not None:
+        with self._write() as db:  # compare and delete: a unit submitted meanwhile (it has a job id) stays
+            deleted = db.execute("DELETE FROM jobs WHERE job_key=? AND state='submitting' AND job_id IS NULL",
+                                 (job_key,)).rowcount
+            if deleted:  # PostgreSQL's foreign key already took its inputs along; SQLite does not enforce it
                 db.execute("DELETE FROM inputs WHERE job_key=?", (job_key,))
-                db.execute("DELETE FROM jobs WHERE job_key=?", (job_key,))
 
     def record_abandoned(self, job_key: str, message: str) -> None:
         """A claim that was never submitted (e.g. its rows are no longer wanted)."""
@@ -106,8 +113,9 @@ class UnitsMixin(LedgerStore):
 
     def supersede(self, fingerprints: Iterable[str]) -> None:
         """Detach rows from their current jobs so they can be submitted again (retrying failures)."""
+        rows = [(f,) for f in sorted(set(fingerprints))]  # one order: two processes' overlapping updates never deadlock
         with self._write() as db:
-            db.executemany("UPDATE inputs SET superseded=1 WHERE fingerprint=?", [(f,) for f in fingerprints])
+            db.executemany("UPDATE inputs SET superseded=1 WHERE fingerprint=?", rows)
 
     def state(self, job_key: str) -> Claim | None:
         """The current claim of a job key, if any."""

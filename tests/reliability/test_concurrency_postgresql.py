@@ -1,0 +1,68 @@
+"""Concurrency on PostgreSQL: processes measuring one table through one shared PostgreSQL ledger pay once.
+
+The same race as test_concurrency.py (its 200-row study and its single run's job count are the reference), with
+the ledger a database on the throwaway server (tests/_postgres.py) instead of a SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from humekit.emulator import Emulator
+from humekit.pipeline.ledger import Ledger
+
+from ._support import CHILD, assert_no_duplicate_jobs
+from .test_concurrency import KEY, LIMITS, MODELS, SCHEDULE, measure_here, study  # noqa: F401 - requested below
+
+Study = tuple[Path, pd.DataFrame, int, pd.DataFrame]
+
+
+@pytest.fixture(scope="module")
+def single_run(request: pytest.FixtureRequest) -> Study:
+    """test_concurrency's 200-row study (texts and WAVs) with the job count and predictions of one run of it."""
+    return request.getfixturevalue("study")
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql
+@pytest.mark.parametrize("processes", [2, 3], ids=["2-procs", "3-procs"])
+def test_processes_share_one_postgresql_ledger(single_run: Study, processes: int, postgres_server,
+                                               tmp_path: Path) -> None:
+    """Processes started together on one PostgreSQL ledger: all finish ok, exactly one single run's jobs, the
+    same predictions."""
+    folder, frame, single_jobs, single_predictions = single_run
+    ledger, go = postgres_server.create_database(), tmp_path / "go"  # a new database: they race to create tables too
+    with Emulator(api_key=KEY, schedule=SCHEDULE) as emu:
+        spec = {"url": emu.url, "key": KEY, "ledger": ledger, "table": str(folder / "table.pkl"),
+                "models": MODELS, "limits": LIMITS, "go": str(go)}
+        procs = [subprocess.Popen([sys.executable, str(CHILD), json.dumps(spec)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+                 for _ in range(processes)]
+        try:
+            time.sleep(1.5)  # let every process import and wait at the start line
+            go.touch()
+            outputs = [p.communicate(timeout=180) for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(timeout=10)
+        for p, (out, err) in zip(procs, outputs, strict=True):
+            assert p.returncode == 0, err[-3000:]
+            assert json.loads(out.strip().splitlines()[-1])["counts"]["ok"] == len(frame)
+        summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        assert_no_duplicate_jobs(emu, expected_jobs=single_jobs)
+        assert sum(s["submitted"] for s in summaries) <= single_jobs  # each unit sent by one process, once
+        shared = Ledger(ledger)
+        assert len(shared.jobs()) == single_jobs and shared.integrity_check() == "ok"
+        shared.close()
+        pd.testing.assert_frame_equal(measure_here(frame, emu, ledger), single_predictions)
