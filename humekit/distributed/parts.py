@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from humekit.errors import ConfigurationError
@@ -93,7 +94,7 @@ def write_part(result: MeasureResult | None, out: Path, index: int) -> None:
             frame = frames.get(table)
             if frame is None or frame.empty:
                 continue
-            pq.write_to_dataset(arrow_table(frame), staging / table, basename_template=f"{name}-{{i}}.parquet",
+            pq.write_to_dataset(_typed(frame), staging / table, basename_template=f"{name}-{{i}}.parquet",
                                 partition_cols=[c for c in partition_cols if c in frame.columns] or None)
         written = {path.relative_to(staging) for path in staging.rglob("*.parquet")}
         for old in _parts(out, name):
@@ -104,6 +105,16 @@ def write_part(result: MeasureResult | None, out: Path, index: int) -> None:
             os.replace(staging / relative, out / relative)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _typed(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as Arrow with the same types in every part: humekit's columns as :func:`arrow_table` types
+    them, every other text column (``error`` with no error in this part, a user's ID) as ``string``."""
+    table = arrow_table(frame)
+    for i, column in enumerate(table.schema):
+        if pa.types.is_null(column.type) or pa.types.is_large_string(column.type):
+            table = table.set_column(i, pa.field(column.name, pa.string()), table.column(i).cast(pa.string()))
+    return table
 
 
 def read_status(out: Path, **kwargs: Any) -> pd.DataFrame:
