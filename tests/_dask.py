@@ -73,7 +73,9 @@ class WatchedEmulator(V1Emulator):
 
 
 def recordings(folder: Path, n: int, *, seconds: float = 2.0) -> pd.DataFrame:
-    """``n`` short speech-like WAVs (each its own bytes, one v1 request apiece) under IDs ``r000``...``"""
+    """``n`` short WAVs of speech-like sound from start to end (each its own bytes, one v1 request apiece, every one
+    scored) under IDs ``r000``..."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [make_audio(folder / f"rec-{i:03d}.wav", duration=seconds, seed=500 + i) for i in range(n)]
+    speech = [(0.2, seconds - 0.2)]
+    paths = [make_audio(folder / f"rec-{i:03d}.wav", duration=seconds, segments=speech, seed=500 + i) for i in range(n)]
     return pd.DataFrame({"id": [f"r{i:03d}" for i in range(n)], "path": [str(p) for p in paths]})

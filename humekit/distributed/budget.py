@@ -24,7 +24,7 @@ from humekit.errors import ConfigurationError
 if TYPE_CHECKING:
     from distributed import Client, Semaphore
 
-__all__ = ["RequestBudget"]
+__all__ = ["RequestBudget", "forget"]
 
 #: One semaphore object per (name, size) in each worker process: it keeps its leases refreshed on the worker's
 #: event loop, so it is made once (in a task, where the worker is known) and shared by the tasks after it.
@@ -43,7 +43,7 @@ class RequestBudget:
     name: str
     max_in_flight: int
     owned: bool = True
-    r"""Whether this call made the semaphore (and so closes it when done: ``semaphore.close()``)."""
+    r"""Whether this call made the semaphore (and so forgets it when done: :func:`forget`)."""
 
     @classmethod
     def for_call(cls, max_in_flight: int) -> RequestBudget:
@@ -80,6 +80,16 @@ class RequestBudget:
                 found = _SEMAPHORES[(self.name, self.max_in_flight)] = Semaphore(max_leases=self.max_in_flight,
                                                                                  name=self.name)
             return found
+
+
+def forget(semaphore: Semaphore) -> None:
+    """On the client, once every task is done: forget the call's semaphore on the scheduler. Leases still held
+    then are a dead worker's; they expire after the lease timeout, so the semaphore is left to them (a few bytes on
+    the scheduler) rather than closed under them."""
+    if semaphore.get_value() == 0:
+        semaphore.close()
+    elif (refreshing := getattr(semaphore, "refresh_callback", None)) is not None:
+        refreshing.stop()  # it holds no lease of its own
 
 
 class _Lease:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from humekit.config import resolve_api
-from humekit.distributed.budget import RequestBudget
+from humekit.distributed.budget import RequestBudget, forget
 from humekit.distributed.parts import finish, prepare, write_part
 from humekit.distributed.summary import DistributedResult, PartSummary
 from humekit.distributed.workers import BackendFactory, BackendSpec, close_backend, missing_keys
@@ -217,7 +217,7 @@ def measure_distributed(
     finally:
         bar.close()
         if semaphore is not None:
-            semaphore.close()
+            forget(semaphore)
     finish(folder)
     result = DistributedResult.of(folder, done, id_col=id_col)
     if failed:
