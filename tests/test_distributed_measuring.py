@@ -147,3 +147,20 @@ def test_a_ledger_object_is_refused_for_a_path_or_url(tmp_path: Path, emu: Watch
         humekit.measure_distributed(recordings(tmp_path / "media", 1), id_col="id", source_col="path",
                                     models=["audio"], ledger=humekit.Ledger(tmp_path / "l.sqlite"),
                                     out=tmp_path / "out", client=dask_client, base_url=emu.url)
+
+
+def test_the_v0_batch_api_is_measured_on_the_cluster_too(tmp_path: Path, dask_client: Any) -> None:
+    """api='v0': each worker submits its partition's jobs to the v0 emulator and waits for them; a rerun sends none."""
+    from humekit.emulator import Emulator, Schedule
+
+    texts = pd.DataFrame({"id": [f"t{i}" for i in range(4)], "path": [f"A sentence about day {i}." for i in range(4)]})
+    with Emulator(api_key=KEY, schedule=Schedule(queued=0.0, running=0.0)) as v0:
+        options: dict[str, Any] = dict(id_col="id", source_col="path", models=["language"], api="v0", kind="text",
+                                       base_url=v0.url, ledger=tmp_path / "v0.sqlite", out=tmp_path / "out",
+                                       client=dask_client, npartitions=2, progress=False, wait_initial=1.0)
+        result = humekit.measure_distributed(texts, **options)
+        jobs = len(v0.jobs)
+        again = humekit.measure_distributed(texts, **options)
+        assert len(v0.jobs) == jobs == 2  # one job per partition, none made again
+    assert result.counts()["ok"] == again.counts()["ok"] == 4 and result.cost["billed_seconds"] is None
+    assert set(humekit.read_dask(result.out).compute()["id"].astype(str)) == set(texts["id"])

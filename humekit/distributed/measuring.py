@@ -81,9 +81,9 @@ def measure_partition(frame: pd.DataFrame, index: int, job: PartitionJob) -> Par
     write_part(result, Path(job.out), index)
     result.ledger.close()
     totals = result.cost.attrs if result.cost is not None else {}
-    billed = totals.get("total_billed_seconds")
+    billed = result.cost["billed_seconds"] if result.cost is not None else pd.Series([], dtype=float)
     return PartSummary(index, len(result.status), result.counts(), int(totals.get("total_requests", 0)),
-                       None if billed is None or pd.isna(billed) else float(billed),
+                       None if billed.isna().all() else float(billed.sum()),  # None: an API humekit does not price
                        int(totals.get("total_lost_answers", 0)), int(totals.get("total_lost_billed", 0)), worker)
 
 
