@@ -40,6 +40,7 @@ POSTGRES_ENV = "HUMEKIT_TEST_POSTGRES_URL"
 def cluster() -> Iterator[Any]:
     """2 worker processes, 1 thread each, with short lease timeouts (kept set while the module's tests run)."""
     import dask
+    import distributed  # noqa: F401 - registers its config defaults first, so leaving the override keeps them
 
     with dask.config.set(LEASES), local_cluster() as client:
         yield client
