@@ -50,6 +50,7 @@ from humekit.errors import (
     MissingColumnError,
     MissingHeaderError,
     NotFoundError,
+    PartitionFailedError,
     PayloadRefusedError,
     PredictionsFormatError,
     RateLimitError,
@@ -67,6 +68,7 @@ from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.measure import MeasureOptions, MeasureResult, measure, retry_failed
 from humekit.pipeline.validation import validate
 from humekit.predictions.archives import read_predictions
+from humekit.predictions.parquet_dataset import read_dask, write_dataset
 from humekit.predictions.decoding import PredictionTables, to_frame, to_tables
 from humekit.predictions.rejoin import ArchivedJoin, join_archived
 from humekit.webhooks.evi import read_chat_events
@@ -91,6 +93,7 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "DEFAULT_LIMITS",
+    "DistributedResult",
     "DownloadError",
     "DuplicateIdError",
     "EVISunsetError",
@@ -105,6 +108,7 @@ __all__ = [
     "Limits",
     "MalformedPayloadError",
     "measure",
+    "measure_distributed",
     "MeasureInterrupted",
     "MeasureOptions",
     "MeasureResult",
@@ -113,11 +117,13 @@ __all__ = [
     "MissingColumnError",
     "MissingHeaderError",
     "NotFoundError",
+    "PartitionFailedError",
     "PayloadRefusedError",
     "PredictionsFormatError",
     "PredictionTables",
     "RateLimitError",
     "read_chat_events",
+    "read_dask",
     "read_predictions",
     "retry_failed",
     "ScoresTableError",
@@ -131,9 +137,16 @@ __all__ = [
     "validate",
     "WaitTimeoutError",
     "WebhookVerificationError",
+    "write_dataset",
 ]
 
+#: Names exported lazily (``humekit.measure_distributed``): their modules import Dask, which ``import humekit``
+#: must not.
+_LAZY = {"measure_distributed": "humekit.distributed", "DistributedResult": "humekit.distributed"}
+
 for _name in __all__:
+    if _name in _LAZY:
+        continue
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("humekit."):
         try:
@@ -143,7 +156,14 @@ for _name in __all__:
 
 
 def __getattr__(name: str) -> object:
-    """``humekit.JobFailedError``: deprecated (never raised; a failed job is a ``failed`` row), kept one release."""
+    """``humekit.measure_distributed`` and ``DistributedResult``, imported on first use (they need Dask);
+    ``humekit.JobFailedError``: deprecated (never raised; a failed job is a ``failed`` row), kept one release."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     if name == "JobFailedError":
         import warnings
 

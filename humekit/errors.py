@@ -27,6 +27,7 @@ Each message says what is wrong, where (row, column, job id) and what to do next
     ├── LedgerError                     the job ledger cannot be read or written
     ├── MediaDecodeError                a media file that cannot be converted (undecodable, empty, no audio/video)
     ├── DownloadError                   a URL humekit could not download for v1 (.url, .status, .reason)
+    ├── PartitionFailedError            partitions of measure_distributed failed on the cluster (.failed, .result)
     ├── ChatAudioError                  an EVI chat's audio reconstruction ended ERROR/CANCELLED
     ├── EVISunsetError                  a live EVI call after Hume ended EVI (2026-11-13)
     └── WebhookVerificationError (also ValueError)
@@ -48,7 +49,7 @@ swallows it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "MissingColumnError",
     "MissingHeaderError",
     "NotFoundError",
+    "PartitionFailedError",
     "PredictionsFormatError",
     "RateLimitError",
     "ScoresTableError",
@@ -253,6 +255,23 @@ class WaitTimeoutError(HumekitError):
     def __init__(self, message: str, *, pending: Sequence[str], result: Any = None):
         super().__init__(message)
         self.pending = list(pending)
+        self.result = result
+
+
+class PartitionFailedError(HumekitError):
+    """Partitions of :func:`humekit.measure_distributed` failed on the cluster, even after Dask's retries.
+
+    The other partitions' results are written; every answer stored is kept in the ledger, so the same call
+    again sends only what the failed partitions still lack.
+
+    Attributes:
+        failed: each failed partition's number and why it failed.
+        result: the :class:`~humekit.distributed.DistributedResult` of the partitions that finished.
+    """
+
+    def __init__(self, message: str, *, failed: Mapping[int, str], result: Any = None):
+        super().__init__(message)
+        self.failed = dict(failed)
         self.result = result
 
 

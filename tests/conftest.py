@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _paths import SAMPLES, require_samples, samples_missing
@@ -53,6 +54,15 @@ def _needs_samples(request: pytest.FixtureRequest) -> None:
 def samples() -> Path:
     """The real Hume samples kept outside the repository (HUMEKIT_SAMPLES or ../shared/samples)."""
     return require_samples()
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    """A LocalCluster of 2 worker processes (1 thread each) whose HUME_API_KEY is ``_dask.KEY``, and a Client."""
+    from _dask import local_cluster
+
+    with local_cluster() as client:
+        yield client
 
 
 @pytest.fixture

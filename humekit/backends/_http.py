@@ -5,7 +5,8 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import httpx
@@ -14,17 +15,25 @@ import tenacity
 from humekit import errors
 from humekit.config import Secret
 
-__all__ = ["log_retry", "retry_after_seconds", "send"]
+__all__ = ["Limiter", "log_retry", "retry_after_seconds", "send"]
 
 logger = logging.getLogger("humekit.backends")
 
+#: Makes the context manager one request holds while it is in flight (e.g. a lease of a cluster-wide
+#: ``distributed.Semaphore``: :mod:`humekit.distributed.budget`). Entered around the request only, never
+#: around a backoff sleep, so a waiting retry holds nothing.
+Limiter = Callable[[], AbstractContextManager[Any]]
 
-def send(http: httpx.Client, method: str, path: str, *, base_url: str, secret: Secret, **kwargs: Any) -> httpx.Response:
-    """One request; a timeout, a dropped connection or a refused header becomes a humekit error that never
-    quotes the key (``secret``) and says whether the request can have reached the server."""
+
+def send(http: httpx.Client, method: str, path: str, *, base_url: str, secret: Secret, limiter: Limiter | None = None,
+         **kwargs: Any) -> httpx.Response:
+    """One request (inside ``limiter()`` when one is given); a timeout, a dropped connection or a refused header
+    becomes a humekit error that never quotes the key (``secret``) and says whether the request can have reached
+    the server."""
     started = time.perf_counter()
     try:
-        response = http.request(method, path, **kwargs)
+        with limiter() if limiter is not None else nullcontext():
+            response = http.request(method, path, **kwargs)
     except httpx.TimeoutException as exc:
         raise errors.APITimeoutError(
             f"{method} {path} timed out ({type(exc).__name__}); the API may be slow or unreachable at {base_url}"

@@ -20,7 +20,7 @@ import tenacity
 
 from humekit import errors
 from humekit._internal.backoff import exponential
-from humekit.backends._http import log_retry, retry_after_seconds, send
+from humekit.backends._http import Limiter, log_retry, retry_after_seconds, send
 from humekit.clock import Clock, SystemClock
 from humekit.config import Secret, resolve_api_key, resolve_base_url
 from humekit.backends.v0.jobs import JobDetails, Upload
@@ -51,6 +51,8 @@ class Client:
             :class:`~humekit.RateLimitError` is raised with ``.retry_after``.
         transport: an ``httpx`` transport, e.g. ``Emulator().transport()`` for in-process tests.
         clock: where retries sleep (a virtual clock makes them instant).
+        limiter: makes what each request holds while it is in flight (never while a retry waits), e.g. a lease
+            of a cluster-wide cap (:func:`humekit.measure_distributed`'s ``max_in_flight``); none by default.
 
     Usage::
 
@@ -72,6 +74,7 @@ class Client:
         max_retry_after: float = 120.0,
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
+        limiter: Limiter | None = None,
     ):
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
@@ -81,6 +84,7 @@ class Client:
         self.wait_max = wait_max
         self.max_retry_after = max_retry_after
         self.clock: Clock = clock or SystemClock()
+        self.limiter = limiter
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -262,7 +266,8 @@ class Client:
         headers = dict(kwargs.pop("headers") or {})
         if self._is_api_url(path):  # never hand the key to another host (a signed storage URL, say)
             headers.setdefault("x-hume-api-key", self._api_key.reveal())
-        return send(self._http, method, path, base_url=self.base_url, secret=self._api_key, headers=headers, **kwargs)
+        return send(self._http, method, path, base_url=self.base_url, secret=self._api_key, limiter=self.limiter,
+                    headers=headers, **kwargs)
 
     def _backoff(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

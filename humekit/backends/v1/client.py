@@ -20,7 +20,7 @@ import tenacity
 
 from humekit import errors
 from humekit._internal.backoff import exponential
-from humekit.backends._http import log_retry, retry_after_seconds, send
+from humekit.backends._http import Limiter, log_retry, retry_after_seconds, send
 from humekit.clock import Clock, SystemClock
 from humekit.config import DEFAULT_V1_BASE_URL, Secret, resolve_api_key, resolve_base_url
 
@@ -56,6 +56,8 @@ class V1Client:
         max_retry_after: a ``Retry-After`` longer than this is not waited for: the error is raised.
         transport: an ``httpx`` transport (e.g. the v1 emulator's in-process one).
         clock: where retries sleep.
+        limiter: makes what each request holds while it is in flight (never while a retry waits), e.g. a lease
+            of a cluster-wide cap (:func:`humekit.measure_distributed`'s ``max_in_flight``); none by default.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class V1Client:
         max_retry_after: float = 120.0,
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
+        limiter: Limiter | None = None,
     ):
         self._api_key = resolve_api_key(api_key, offline="the v1 emulator, humekit.emulator.v1.V1Emulator() "
                                         "(V1Client(api_key=emu.api_key, base_url=emu.url))")
@@ -82,6 +85,7 @@ class V1Client:
         self.wait_max = wait_max
         self.max_retry_after = max_retry_after
         self.clock: Clock = clock or SystemClock()
+        self.limiter = limiter
         self._http = httpx.Client(base_url=self.base_url, transport=transport, headers={"user-agent": "humekit"},
                                   timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
 
@@ -147,7 +151,7 @@ class V1Client:
             with attempt:
                 try:
                     response = send(self._http, method, path, base_url=self.base_url, secret=self._api_key,
-                                    headers=headers, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                                    limiter=self.limiter, headers=headers, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
                                     **kwargs)
                 except errors.APIConnectionError as exc:
                     if exc.request_sent and on_lost is not None:
