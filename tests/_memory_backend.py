@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,8 @@ class MemoryServer:
     r"""After this many answers every request loses its connection."""
     kill_after: int | None = None
     r"""After this many answers the process SIGKILLs itself while sending the next request."""
+    latency: float = 0.0
+    r"""Seconds each answer takes (outside the lock: requests in flight overlap)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, texts: tuple[str, ...], keys: tuple[str, ...]) -> bytes:
@@ -55,6 +58,7 @@ class MemoryServer:
             if self.drop_after is not None and answered >= self.drop_after:
                 raise APIConnectionError("the memory API dropped the connection")
             self.sent.append(texts)
+        time.sleep(self.latency)
         if any(t in self.too_large for t in texts):
             raise LimitExceededError("413: the input is over the memory API's limit", limit="bytes", status_code=413)
         if any(t in self.broken for t in texts):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ import pytest
 
 from humekit.errors import LedgerError
 from humekit.pipeline.ledger import Claim, Ledger, LedgerInput, owner_token
+from humekit.pipeline.ledger.records import STALE_CLAIM_S
 
 REQUEST = {"text_sha256": ["abc", "def"]}
 
@@ -373,3 +375,43 @@ def test_the_earlier_keyword_path_still_opens_a_ledger(tmp_path: Path) -> None:
     ledger.close()
     with pytest.raises(LedgerError, match="give one"):
         Ledger(tmp_path / "a.sqlite", path=tmp_path / "b.sqlite")
+
+
+def _owned_by(ledger: Ledger, key: str, owner: str) -> None:
+    """Hand a claim to ``owner`` (as if that process had made it)."""
+    assert ledger.take_over(key, expected_owner=ledger.state(key).owner)
+    with ledger._write() as db:
+        db.execute("UPDATE jobs SET owner=? WHERE job_key=?", (owner, key))
+
+
+def test_a_live_processs_claim_is_never_taken_a_dead_ones_is(ledger: Ledger, clock):
+    """take_over_if_gone leaves a claim of a live process alone, and takes one of an exited process, of this
+    process (an earlier call's) or of any process silent longer than the stale limit."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        claim(ledger, "alive")
+        _owned_by(ledger, "alive", f"{socket.gethostname()}:{sleeper.pid}")
+        assert not ledger.take_over_if_gone("alive")
+        claim(ledger, "elsewhere")
+        _owned_by(ledger, "elsewhere", "another-machine.example:4242")
+        assert not ledger.take_over_if_gone("elsewhere")
+        clock.advance(STALE_CLAIM_S + 1)
+        assert ledger.take_over_if_gone("elsewhere")  # silent for too long: taken for dead
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    claim(ledger, "exited")
+    _owned_by(ledger, "exited", f"{socket.gethostname()}:{sleeper.pid}")
+    assert ledger.take_over_if_gone("exited")
+    claim(ledger, "mine")
+    assert ledger.take_over_if_gone("mine")  # this process's own claim, from an earlier call
+    assert ledger.state("mine").owner == owner_token()
+
+
+def test_a_send_is_recorded_only_while_the_claim_is_still_ours(ledger: Ledger, clock):
+    """record_send(owner=) refreshes the claim's sign of life; once another process took it, it records nothing."""
+    claim(ledger, "u")
+    assert ledger.record_send("u", owner=owner_token()) == 1
+    _owned_by(ledger, "u", "another-machine.example:4242")
+    assert ledger.record_send("u", owner=owner_token()) is None
+    assert ledger.sends(["u"]) == {"u": 1}

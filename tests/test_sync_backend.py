@@ -179,6 +179,48 @@ def test_a_sigkill_mid_request_resumes_without_losing_or_repeating_answers(tmp_p
     assert_scores_joined_by_id(result, frame)
 
 
+_SLOW_CHILD = """
+import sys
+sys.path.insert(0, {tests!r})
+import pandas as pd
+import humekit
+from _memory_backend import MemoryBackend, MemoryServer
+frame = pd.read_json({frame!r})
+server = MemoryServer(latency=0.4)
+humekit.measure(frame, id_col="id", source_col="text", kind="text", models=["language"],
+                backend=MemoryBackend(server, concurrency=1), ledger={ledger!r}, progress=False)
+print(len(server.sent))
+"""
+
+
+def test_a_second_process_never_sends_what_a_live_one_holds(tmp_path: Path) -> None:
+    """While one process sends a table, a second on the same ledger sends none of its units (its rows wait);
+    once the first is done, the second finds every answer: each unit was sent once in all."""
+    frame = table(10)  # 9 distinct texts
+    frame_path = tmp_path / "table.json"
+    frame.to_json(frame_path)
+    ledger = tmp_path / "l.sqlite"
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_SLOW_CHILD).format(
+        tests=str(TESTS), frame=str(frame_path), ledger=str(ledger))], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the first process has claimed everything and sent some
+            if ledger.exists() and (humekit.Ledger(ledger).jobs()["status"] == "COMPLETED").sum() >= 1:
+                break
+            time.sleep(0.05)
+        second = MemoryServer()
+        meanwhile = run(frame, second, ledger, errors="mark")
+        assert second.sent == []  # every unit is the live first process's to send
+        assert meanwhile.counts()["pending"] > 0
+        out, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 0 and int(out.split()[-1]) == 9
+    after = run(frame, second, ledger)
+    assert after.counts()["ok"] == 10 and second.sent == []
+    assert_scores_joined_by_id(after, frame)
+
+
 def test_measuring_with_a_synchronous_backend_loads_no_v0_sending_code(tmp_path: Path) -> None:
     """With backend= given, none of v0's packing, submitting, waiting or decoding modules is imported."""
     probe = textwrap.dedent(f"""

@@ -21,6 +21,9 @@ around it, with at most ``concurrency`` requests in flight:
 
 Nothing is kept server-side, so a unit a crash interrupted between sending and storing its answer
 cannot be looked up: :meth:`resume` sends it again (at most ``concurrency`` units are at risk at once).
+A unit claimed by another process is sent only once that process is gone (:func:`~humekit.pipeline.ledger.records.owner_gone`: exited,
+on this machine, or silent for half an hour, on any): two processes measuring one table at once never
+both send a unit, and each send is recorded only while its process still holds the claim.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from humekit.clock import Clock, SystemClock
 from humekit.errors import (APIConnectionError, APIStatusError, AuthenticationError, ConfigurationError,
                             PayloadRefusedError, RateLimitError, ServerError)
 from humekit.pipeline.input_limits import InputLimits
-from humekit.pipeline.ledger import Ledger, payload_key
+from humekit.pipeline.ledger import Ledger, owner_token, payload_key
 from humekit.pipeline.planning import KINDS, Plan, RowInput, Unit, distinct_inputs, rebuild_job, unit
 
 __all__ = ["SyncBackend"]
@@ -147,7 +150,7 @@ class SyncBackend(abc.ABC):
 
     def execute(self, units: Sequence[Unit], run: Run) -> Executed:
         """Claim, send and store every unit, ``concurrency`` at a time."""
-        return self._send_all(units, run, resuming=False)
+        return self._send_all(units, run)
 
     def resume(self, unit_keys: Sequence[str], rows: Mapping[str, RowInput], run: Run) -> Executed:
         """Send again the units an earlier run claimed but holds no answer for (a crash in between)."""
@@ -169,7 +172,7 @@ class SyncBackend(abc.ABC):
                 store.record_abandoned(job_key, "its rows are no longer in the table")
             else:
                 units.append(rebuilt)
-        return self._send_all(units, run, resuming=True)
+        return self._send_all(units, run)
 
     def collect(self, unit_keys: Sequence[str], run: Run) -> None:
         """Nothing to wait for: every answer was stored when it arrived."""
@@ -185,12 +188,12 @@ class SyncBackend(abc.ABC):
         return [f"(request {key[:8]})" for key in jobs.loc[jobs["state"] == "submitting", "job_key"]]
 
     # -- sending ------------------------------------------------------------------------------------
-    def _send_all(self, units: Sequence[Unit], run: Run, *, resuming: bool) -> Executed:
+    def _send_all(self, units: Sequence[Unit], run: Run) -> Executed:
         """Claim every unit first (so a crash leaves the rest recorded, to be resumed), then send the
         claimed ones ``concurrency`` at a time; the halves of a refused unit are claimed and sent in turn."""
         report = Executed()
         lock = threading.Lock()
-        queue = deque(claimed for item in units if (claimed := self._claim(item, run, report, lock, resuming)))
+        queue = deque(claimed for item in units if (claimed := self._claim(item, run, report, lock)))
         sent = [claimed.unit.key for claimed in queue]
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"humekit-{self.name}") as pool:
             running: dict[Future[list[Unit]], str | None] = {}
@@ -200,7 +203,7 @@ class SyncBackend(abc.ABC):
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:  # a refused unit's halves; an error is raised here, after the others finish
                     del running[future]
-                    halves = [c for half in future.result() if (c := self._claim(half, run, report, lock, resuming))]
+                    halves = [c for half in future.result() if (c := self._claim(half, run, report, lock))]
                     queue.extendleft(reversed(halves))
                     sent += [claimed.unit.key for claimed in halves]
         self.reconcile(sent, run)
@@ -215,8 +218,7 @@ class SyncBackend(abc.ABC):
                 return claimed
         return None
 
-    def _claim(self, item: Unit, run: Run, report: Executed, lock: threading.Lock,
-               resuming: bool) -> _Claimed | None:
+    def _claim(self, item: Unit, run: Run, report: Executed, lock: threading.Lock) -> _Claimed | None:
         """Record the unit before anything is sent; ``None`` when there is nothing to send (answered before,
         another process has it, or its payload was refused before: then its rows are reported)."""
         store = run.ledger
@@ -233,8 +235,8 @@ class SyncBackend(abc.ABC):
                     report.reused.append(item.key)
                 return None
             if claim.state != "rejected":
-                if not claim.ours and not resuming and not store.take_over(item.key, expected_owner=claim.owner):
-                    return None  # another process took it over
+                if not claim.ours and not store.take_over_if_gone(item.key):
+                    return None  # another live process holds it (it sends the unit; a later call collects it)
                 return _Claimed(item, models, payload)
             refused = str(store.jobs([item.key])["message"].iloc[0])
         self._refused(item, refused, report, lock)
@@ -265,6 +267,8 @@ class SyncBackend(abc.ABC):
         sent = item.key  # what the report names: the API's id for the request when it gives one
         try:
             answer = self._send_with_retries(item, models, run)
+        except _TakenOver:
+            return None  # another process took the claim over before this one sent it: it sends the unit
         except PayloadRefusedError as exc:
             store.record_rejected(item.key, str(exc), payload=payload)
             return str(exc)
@@ -284,7 +288,10 @@ class SyncBackend(abc.ABC):
     def _send_with_retries(self, item: Unit, models: Mapping[str, Any], run: Run) -> bytes:
         context = self.context(item, run)
         for attempt in range(1, self.attempts + 1):
-            seq = run.ledger.record_send(item.key)  # before the request: a send whose answer is lost stays counted
+            # before the request, only while the claim is still ours: a send whose answer is lost stays counted
+            seq = run.ledger.record_send(item.key, owner=owner_token())
+            if seq is None:
+                raise _TakenOver
             self._sending.unit, self._sending.ledger, self._sending.seq = item.key, run.ledger, seq
             try:
                 return self.send(item, models=models, transcription=run.transcription, **context)
@@ -293,6 +300,10 @@ class SyncBackend(abc.ABC):
                     raise
                 self.clock.sleep(exponential(attempt, initial=1.0, maximum=30.0))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _TakenOver(Exception):
+    """The unit's claim passed to another process (this one was taken for dead) before it was sent."""
 
 
 def _with_models(item: Unit, models: Sequence[str]) -> Unit:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Claim", "LedgerInput", "owner_token", "payload_key"]
+__all__ = ["STALE_CLAIM_S", "Claim", "LedgerInput", "owner_gone", "owner_token", "payload_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +55,26 @@ def payload_key(request: Mapping[str, Any]) -> str:
 def owner_token() -> str:
     """Who holds a claim: host and process, so a dead owner's claim can be recognised."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+#: How long a claim of another machine's process stays its own with no sign of life (its last send or
+#: claim): longer than any one upload and its retries take, so only a dead process's claim is taken.
+STALE_CLAIM_S = 30 * 60.0
+
+
+def owner_gone(owner: str | None, *, idle_s: float, stale_after_s: float = STALE_CLAIM_S) -> bool:
+    """Whether a claim's owner can no longer be sending it: this very process (an earlier call's claim,
+    e.g. one a Ctrl-C left), a process of this machine that has exited, or a process anywhere that has
+    shown no sign of life for ``stale_after_s`` (``idle_s``: seconds since its claim or last send)."""
+    if owner is None or owner == owner_token() or idle_s > stale_after_s:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or os.name == "nt":
+        return False  # another machine's process (or Windows, where signal 0 is Ctrl-C), active lately: alive
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False

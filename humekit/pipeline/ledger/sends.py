@@ -41,12 +41,21 @@ class LostSend:
 class SendsMixin(LedgerStore):
     """Table ``sends``: one row per request sent for a unit, before it is sent."""
 
-    def record_send(self, job_key: str) -> int:
+    def record_send(self, job_key: str, *, owner: str | None = None) -> int | None:
         """A unit is about to be sent (once more): recorded before the request, so a crash that loses its
         answer still leaves the send counted. A resend carries the bytes of the send before it. Returns
-        its number (1 for the first send)."""
+        its number (1 for the first send).
+
+        With ``owner`` (this process's :func:`owner_token`), the send is recorded only while that process
+        still holds the unit's claim, and the claim's last sign of life is refreshed in the same transaction;
+        ``None`` when another process has taken the claim over (then it sends the unit, not this one).
+        """
         now = self._now_ms()
         with self._write() as db:
+            if owner is not None and not db.execute(
+                    "UPDATE jobs SET updated_ms=? WHERE job_key=? AND owner=? AND state='submitting'",
+                    (now, job_key, owner)).rowcount:
+                return None
             while True:  # the next number, unless another process took it first (then it is the one after)
                 seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM sends WHERE job_key = ?",
                                      (job_key,)).fetchone()[0])

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from humekit.pipeline.ledger.records import Claim, LedgerInput, owner_token
+from humekit.pipeline.ledger.records import STALE_CLAIM_S, Claim, LedgerInput, owner_gone, owner_token
 from humekit.pipeline.ledger.store import LedgerStore
 
 __all__ = ["UnitsMixin"]
@@ -47,6 +47,22 @@ class UnitsMixin(LedgerStore):
             found = self.state(job_key)
             if found is not None:  # None: the claim was released between the two statements; claim again
                 return found
+
+    def take_over_if_gone(self, job_key: str, *, stale_after_s: float = STALE_CLAIM_S) -> bool:
+        """Make this process the owner of a ``submitting`` claim whose owner can no longer be sending it
+        (:func:`~humekit.pipeline.ledger.records.owner_gone`: this process, an exited one, or one silent for
+        ``stale_after_s``); False while its owner may still send it, or if another process took it first."""
+        row = self._db().execute("SELECT owner, updated_ms FROM jobs WHERE job_key=? AND state='submitting'",
+                                 (job_key,)).fetchone()
+        if row is None or not owner_gone(row[0], idle_s=(self._now_ms() - int(row[1])) / 1000,
+                                         stale_after_s=stale_after_s):
+            return False
+        same_owner, values = ("owner IS NULL", ()) if row[0] is None else ("owner=?", (row[0],))
+        with self._write() as db:  # compare and swap on the owner and its last sign of life: a send since loses
+            cursor = db.execute(f"UPDATE jobs SET owner=?, updated_ms=? WHERE job_key=? AND state='submitting'"
+                                f" AND updated_ms=? AND {same_owner}",
+                                (owner_token(), self._now_ms(), job_key, int(row[1]), *values))
+            return cursor.rowcount == 1
 
     def take_over(self, job_key: str, *, expected_owner: str | None) -> bool:
         """Make this process the owner of a stale ``submitting`` claim; False if someone else did first."""
