@@ -254,6 +254,18 @@ def test_lost_answers_are_confirmed_billed_only_when_v1_ran_them(recordings: pd.
     assert len(emu.requests) == requests  # looked up once: the rerun sends nothing and asks nothing
 
 
+def test_a_malformed_answer_is_not_stored_and_the_rerun_sends_it_again(recordings: pd.DataFrame,
+                                                                        tmp_path: Path) -> None:
+    """A billed 200 missing v1's fields stops the call with nothing stored; the rerun measures it and counts both."""
+    emu = V1Emulator(faults=V1Faults(script=("malformed",)))  # type: ignore[arg-type]
+    with pytest.raises(humekit.APIError, match="not v1's response"):
+        run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    result = run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    assert result.counts()["ok"] == 1 and len(result.predictions) > 0 and len(emu.runs) == 2
+    assert result.cost.attrs["total_requests"] == 2
+    assert result.cost.attrs["total_billed_seconds"] == pytest.approx(emu.metered_seconds, abs=0.01)
+
+
 def test_a_text_file_is_invalid_under_v1_for_the_right_reason(tmp_path: Path) -> None:
     """A .txt path under v1 is invalid because v1 measures no text (not because it is not audio)."""
     (tmp_path / "note.txt").write_text("I am so happy today.")
