@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -146,6 +147,34 @@ def test_a_sigkill_mid_upload_resumes_sending_only_what_has_no_answer(recordings
         again = run(recordings, emu, tmp_path / "l.sqlite")
         assert len(emu.requests) == looked_up  # a rerun makes no request, not even to the runs
         pd.testing.assert_frame_equal(again.cost, result.cost)
+
+
+class _Crash(Exception):
+    """Stands for a SIGKILL between two claims (the claims before it are committed, nothing was sent)."""
+
+
+def test_a_crash_while_claiming_a_recordings_windows_does_not_leave_the_rest_unsent(
+        recordings: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the long recording's first window claimed when the call died: the rerun sends both, all its scores."""
+    from humekit.pipeline.ledger import Ledger
+
+    original = Ledger.claim
+
+    def claim(self: Ledger, job_key: str, **options: Any) -> Any:
+        if str(options["request"].get("part", "")).startswith("audio:1:"):
+            raise _Crash
+        return original(self, job_key, **options)
+
+    monkeypatch.setattr(Ledger, "claim", claim)
+    emu = V1Emulator()
+    with pytest.raises(_Crash):
+        run(recordings, emu, tmp_path / "l.sqlite")
+    monkeypatch.setattr(Ledger, "claim", original)
+    assert uploads(emu) == 0
+    result = run(recordings, emu, tmp_path / "l.sqlite")
+    assert uploads(emu) == 4 and result.counts()["ok"] == 3
+    clean = run(recordings, V1Emulator(), tmp_path / "clean.sqlite")
+    pd.testing.assert_frame_equal(result.predictions, clean.predictions)
 
 
 def test_a_v0_model_name_is_refused_with_v1s_names(recordings: pd.DataFrame, tmp_path: Path) -> None:

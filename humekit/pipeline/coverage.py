@@ -14,7 +14,11 @@ file humekit downloaded for it (:mod:`humekit.backends.v1.url_rows`), so a rerun
 
 When several live jobs cover a pair, the one recorded first answers for it, so reruns agree. Units that
 each send a *part* of one input (the windows of a long recording) answer for it together: the pair is
-covered by every live part recorded with the first one's fingerprint.
+covered by every live part recorded with the first one's fingerprint, once one of those parts has been
+sent. A synchronous backend claims every unit of a call before it sends any, so parts none of which was
+sent may be what a crash left while claiming (the first windows of a recording, the rest never claimed):
+the pair is then missing, and planned again into the same units (those claimed are taken over, the rest
+claimed), never answered by a part of the input only.
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ def cover(
             if request.get("part"):
                 parts.add(job_key)
             kinds[job_key] = kind
+    sent = _sent(ledger, jobs, parts)
     taken: dict[int, dict[str, tuple[str, str]]] = {}  # row position -> model -> (fingerprint, job key)
     also: dict[tuple[int, str], list[str]] = {}  # (row position, model) -> the other parts that answer with it
     matched: dict[str, RowInput] = {}
@@ -107,12 +112,17 @@ def cover(
     for row in rows:
         chosen = taken.get(row.index, {})
         grouped: dict[tuple[str, str], list[str]] = {}
+        unsent: set[str] = set()  # models only parts answer, none of them sent: maybe an interrupted claiming
         for model, pair in chosen.items():
-            for answering in (pair, *((pair[0], key) for key in also.get((row.index, model), ()))):
-                grouped.setdefault(answering, []).append(model)
+            answering = (pair, *((pair[0], key) for key in also.get((row.index, model), ())))
+            if pair[1] in parts and not any(key in sent for _, key in answering):
+                unsent.add(model)
+                continue
+            for each in answering:
+                grouped.setdefault(each, []).append(model)
         assignments += [Assignment(row.index, fingerprint, job_key, tuple(names))
                         for (fingerprint, job_key), names in grouped.items()]
-        absent = tuple(m for m in models if m not in chosen)
+        absent = tuple(m for m in models if m not in chosen or m in unsent)
         if absent:
             missing[row.index] = absent
     return Coverage(assignments=tuple(assignments), missing=missing, rows=matched)
@@ -121,6 +131,14 @@ def cover(
 #: The kinds of unit that can answer a row of each kind: a URL row also a ``file`` unit, which uploads the
 #: file a backend downloaded for it (v1's) and records the URL as its input's content.
 _ANSWERED_BY: Mapping[str, tuple[str, ...]] = {"url": ("url", "file")}
+
+
+def _sent(ledger: Ledger, jobs: Any, parts: set[str]) -> set[str]:
+    """The part units a request went out for: answered, failed or refused, or with a send recorded."""
+    if not parts or jobs is None:
+        return set()
+    states = dict(zip(jobs["job_key"], jobs["state"], strict=True))
+    return {key for key in parts if states.get(key) != "submitting"} | set(ledger.sends(parts))
 
 
 def _canonical(value: Any) -> str:
