@@ -295,6 +295,24 @@ def test_a_malformed_answer_is_not_stored_and_the_rerun_sends_it_again(recording
     assert result.cost.attrs["total_billed_seconds"] == pytest.approx(emu.metered_seconds, abs=0.01)
 
 
+def test_a_lost_answer_is_confirmed_billed_even_when_its_call_stopped(recordings: pd.DataFrame,
+                                                                       tmp_path: Path) -> None:
+    """A's answer lost (billed) then resent and stored, B's answer malformed (the call stops): the rerun's cost
+    confirms both lost answers among v1's runs, not only the one it resent itself."""
+    emu = V1Emulator(faults=V1Faults(script=("lost_response", "none", "malformed")))  # type: ignore[arg-type]
+
+    def measure() -> humekit.MeasureResult:
+        return humekit.measure(recordings.iloc[:2], id_col="id", source_col="src", models=["audio"],
+                               backend=backend(emu, concurrency=1), ledger=tmp_path / "l.sqlite", progress=False)
+
+    with pytest.raises(humekit.APIError, match="not v1's response"):
+        measure()
+    result = measure()
+    assert result.counts()["ok"] == 2 and len(emu.runs) == 4
+    assert result.cost.attrs["total_lost_answers"] == result.cost.attrs["total_lost_billed"] == 2
+    assert result.cost.attrs["total_billed_seconds"] == pytest.approx(emu.metered_seconds, abs=0.01)
+
+
 def test_a_text_file_is_invalid_under_v1_for_the_right_reason(tmp_path: Path) -> None:
     """A .txt path under v1 is invalid because v1 measures no text (not because it is not audio)."""
     (tmp_path / "note.txt").write_text("I am so happy today.")
