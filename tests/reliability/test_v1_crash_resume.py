@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,8 @@ class Study:
     r"""The digest of what each unit's upload carries (22 distinct)."""
     cost: dict[str, float]
     metered: float
+    parts: dict[str, int]
+    r"""How many units are audio windows and how many frame batches."""
 
 
 def spec(emu: LoggingV1Emulator, study: Path, ledger: Path, out: Path, kill: dict[str, Any] | None = None
@@ -95,9 +98,10 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Study]:
         assert len(emu.uploads) == sent and again["submitted"] == 0  # a rerun sends nothing
         contents = {u.digest for u in emu.uploads}
         assert len(contents) == sent  # every unit carries content of its own
+        parts = Counter(str(r["part"]).split(":")[0] for r in ledger_view(ledger)["requests"].values())
         yield Study(table, frame, clean["calls"], clean["seconds"],
                     canonical(pd.read_pickle(folder / "clean" / "predictions.pkl")), sent, contents, clean["cost"],
-                    emu.metered_seconds)
+                    emu.metered_seconds, dict(parts))
 
 
 @pytest.mark.slow
@@ -167,7 +171,8 @@ def test_v1_sigkill_then_resume(study: Study, trial: int, tmp_path: Path) -> Non
         orphans = len(final["requests"]) - len(final["answers"])  # claims a crash left, planned again elsewhere
         assert all(not final["sends"].get(k) for k in final["requests"] if k not in final["answers"])
     record(f"v1-crash-{trial:02d}", kills=kills, rows=len(study.frame), ok=resumed["counts"]["ok"],
-           units=len(study.contents), clean_uploads=study.uploads, uploads=len(emu.uploads), extra=extra,
+           units=len(study.contents), windows=study.parts["audio"], frame_batches=study.parts["frames"],
+           clean_uploads=study.uploads, uploads=len(emu.uploads), extra=extra,
            answered_twice=len(answered) - len(set(answered)), resent_after_stored=0, unsent_claims=orphans,
            cost_requests=cost["requests"], cost_seconds=cost["billed_seconds"], lost_answers=cost["lost_answers"],
            lost_billed=cost["lost_billed"], metered_seconds=emu.metered_seconds, clean_seconds=study.metered,
