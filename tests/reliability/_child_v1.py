@@ -16,23 +16,15 @@ result's predictions, status and cost as pickles into ``out`` and prints one JSO
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
-import threading
 import time
-from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def main(spec: dict[str, Any]) -> int:
     import pandas as pd
+    from _kills import KillSwitch
     from _v1_study import MODELS, backend
 
     import humekit
@@ -40,29 +32,16 @@ def main(spec: dict[str, Any]) -> int:
     import humekit.backends.v1.client as client_module
     import humekit.pipeline.ledger as ledger_module
 
-    kill = spec.get("kill") or {}
-    point, target = kill.get("point"), int(kill.get("n", 1))
-    seen: Counter[str] = Counter()
-    lock = threading.Lock()
-    current = threading.local()  # the ledger method this thread is running (to name its transaction)
-
-    def hit(name: str) -> None:
-        with lock:
-            seen[name] += 1
-            now = seen[name]
-        if name == point and now == target:
-            _die()
-
+    switch = KillSwitch(spec.get("kill"))
     original_call = client_module.V1Client._call
 
     def call(self: Any, method: str, path: str, **kwargs: Any) -> Any:
         if method != "POST":
             return original_call(self, method, path, **kwargs)
-        hit("upload:before")
-        if point == "upload:inflight" and seen["upload:before"] == target:
-            threading.Timer(float(kill.get("delay", 0.01)), _die).start()
+        switch.hit("upload:before")
+        switch.arm_timer("upload:inflight", "upload:before")
         answer = original_call(self, method, path, **kwargs)
-        hit("upload:after")
+        switch.hit("upload:after")
         return answer
 
     client_module.V1Client._call = call  # type: ignore[method-assign]
@@ -72,39 +51,14 @@ def main(spec: dict[str, Any]) -> int:
     def context(self: Any, unit: Any, run: Any) -> dict[str, Any]:
         found = original_context(self, unit, run)
         if found:
-            hit("context:after")
+            switch.hit("context:after")
         return found
 
     backend_module.V1Backend.context = context  # type: ignore[method-assign]
-
-    for method_name in ("claim", "record_send", "record_answer"):
-        original = getattr(ledger_module.Ledger, method_name)
-
-        def wrapped(self: Any, *args: Any, _orig: Any = original, _nm: str = method_name, **kwargs: Any) -> Any:
-            hit(f"ledger.{_nm}:before")
-            current.name = _nm
-            try:
-                result = _orig(self, *args, **kwargs)
-            finally:
-                current.name = None
-            hit(f"ledger.{_nm}:after")
-            return result
-
-        setattr(ledger_module.Ledger, method_name, wrapped)
-
-    original_write = ledger_module.Ledger._write
-
-    @contextmanager
-    def write(self: Any) -> Any:
-        with original_write(self) as db:
-            yield db
-            hit(f"txn.{getattr(current, 'name', None) or 'other'}")  # the body ran; COMMIT has not
-
-    ledger_module.Ledger._write = write  # type: ignore[method-assign]
+    switch.ledger(ledger_module.Ledger, ("claim", "record_send", "record_answer"))
 
     table = pd.read_pickle(spec["table"])
-    if point == "delay":
-        threading.Timer(float(kill["delay"]), _die).start()
+    switch.start()
     started = time.perf_counter()
     result = humekit.measure(table, id_col="id", source_col="source", models=MODELS, api="v1",
                              backend=backend(spec["url"]), ledger=spec["ledger"], progress=False)
@@ -114,7 +68,7 @@ def main(spec: dict[str, Any]) -> int:
     result.status.to_pickle(out / "status.pkl")
     cost = result.cost
     print(json.dumps({"counts": result.counts(), "submitted": len(result.submitted), "reused": len(result.reused),
-                      "seconds": time.perf_counter() - started, "calls": dict(seen),
+                      "seconds": time.perf_counter() - started, "calls": dict(switch.seen),
                       "cost": {"requests": cost.attrs["total_requests"],
                                "billed_seconds": cost.attrs["total_billed_seconds"],
                                "lost_answers": cost.attrs["total_lost_answers"],
