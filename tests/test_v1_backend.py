@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,6 +149,34 @@ def test_a_sigkill_mid_upload_resumes_sending_only_what_has_no_answer(recordings
         pd.testing.assert_frame_equal(again.cost, result.cost)
 
 
+class _Crash(Exception):
+    """Stands for a SIGKILL between two claims (the claims before it are committed, nothing was sent)."""
+
+
+def test_a_crash_while_claiming_a_recordings_windows_does_not_leave_the_rest_unsent(
+        recordings: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the long recording's first window claimed when the call died: the rerun sends both, all its scores."""
+    from humekit.pipeline.ledger import Ledger
+
+    original = Ledger.claim
+
+    def claim(self: Ledger, job_key: str, **options: Any) -> Any:
+        if str(options["request"].get("part", "")).startswith("audio:1:"):
+            raise _Crash
+        return original(self, job_key, **options)
+
+    monkeypatch.setattr(Ledger, "claim", claim)
+    emu = V1Emulator()
+    with pytest.raises(_Crash):
+        run(recordings, emu, tmp_path / "l.sqlite")
+    monkeypatch.setattr(Ledger, "claim", original)
+    assert uploads(emu) == 0
+    result = run(recordings, emu, tmp_path / "l.sqlite")
+    assert uploads(emu) == 4 and result.counts()["ok"] == 3
+    clean = run(recordings, V1Emulator(), tmp_path / "clean.sqlite")
+    pd.testing.assert_frame_equal(result.predictions, clean.predictions)
+
+
 def test_a_v0_model_name_is_refused_with_v1s_names(recordings: pd.DataFrame, tmp_path: Path) -> None:
     """models=['prosody'] under v1 is an error naming v1's models, before anything is sent."""
     emu = V1Emulator()
@@ -254,6 +283,36 @@ def test_lost_answers_are_confirmed_billed_only_when_v1_ran_them(recordings: pd.
     requests = len(emu.requests)
     run(recordings.iloc[:1], emu, ledger_location)
     assert len(emu.requests) == requests  # looked up once: the rerun sends nothing and asks nothing
+
+
+def test_a_malformed_answer_is_not_stored_and_the_rerun_sends_it_again(recordings: pd.DataFrame,
+                                                                        tmp_path: Path) -> None:
+    """A billed 200 missing v1's fields stops the call with nothing stored; the rerun measures it and counts both."""
+    emu = V1Emulator(faults=V1Faults(script=("malformed",)))  # type: ignore[arg-type]
+    with pytest.raises(humekit.APIError, match="not v1's response"):
+        run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    result = run(recordings.iloc[:1], emu, tmp_path / "l.sqlite")
+    assert result.counts()["ok"] == 1 and len(result.predictions) > 0 and len(emu.runs) == 2
+    assert result.cost.attrs["total_requests"] == 2
+    assert result.cost.attrs["total_billed_seconds"] == pytest.approx(emu.metered_seconds, abs=0.01)
+
+
+def test_a_lost_answer_is_confirmed_billed_even_when_its_call_stopped(recordings: pd.DataFrame,
+                                                                       tmp_path: Path) -> None:
+    """A's answer lost (billed) then resent and stored, B's answer malformed (the call stops): the rerun's cost
+    confirms both lost answers among v1's runs, not only the one it resent itself."""
+    emu = V1Emulator(faults=V1Faults(script=("lost_response", "none", "malformed")))  # type: ignore[arg-type]
+
+    def measure() -> humekit.MeasureResult:
+        return humekit.measure(recordings.iloc[:2], id_col="id", source_col="src", models=["audio"],
+                               backend=backend(emu, concurrency=1), ledger=tmp_path / "l.sqlite", progress=False)
+
+    with pytest.raises(humekit.APIError, match="not v1's response"):
+        measure()
+    result = measure()
+    assert result.counts()["ok"] == 2 and len(emu.runs) == 4
+    assert result.cost.attrs["total_lost_answers"] == result.cost.attrs["total_lost_billed"] == 2
+    assert result.cost.attrs["total_billed_seconds"] == pytest.approx(emu.metered_seconds, abs=0.01)
 
 
 def test_a_text_file_is_invalid_under_v1_for_the_right_reason(tmp_path: Path) -> None:

@@ -148,6 +148,15 @@ def test_a_malformed_2xx_is_an_error_not_an_answer() -> None:
         v1.measure_audio(b"\x00\x00")
 
 
+@pytest.mark.parametrize("body", [{"request_id": "0" * 32, "note": "no fields"}, [], {**OK_AUDIO, "run_id": None},
+                                  {**OK_AUDIO, "measurements": None}])
+def test_a_2xx_json_that_is_not_v1s_response_is_an_error_not_an_answer(body: object) -> None:
+    """A 200 of JSON without run_id and a measurements list is refused (a row would be ok with no scores)."""
+    v1, _ = client(lambda request: httpx.Response(200, json=body))
+    with pytest.raises(errors.APIError, match="not v1's response"):
+        v1.measure_audio(b"\x00\x00")
+
+
 def test_the_timeout_grows_with_the_body() -> None:
     """A 20 MB upload gets a longer timeout than an empty one."""
     timeouts: list[float] = []

@@ -92,6 +92,28 @@ def test_a_run_reporting_the_whole_body_still_matches(ledger: Ledger) -> None:
     assert reconcile(ledger, Runs([run("r", T0 + 1, 10, size=320_044 + 300)])) == 1
 
 
+def test_sends_of_similar_sizes_each_find_their_own_run(tmp_path: Path, clock) -> None:
+    """Two lost sends 10 kB apart (within the margin): each takes the run of its own size, not the nearest one."""
+    store = Ledger(tmp_path / "two.sqlite", clock=clock)
+    for key, size in (("small", 64_492), ("large", 75_244)):
+        store.claim(key, backend="hume-v1", kind="file", request={"window": {"index": 0, "start_ms": 0, "end_ms": 4_000}},
+                    inputs=[LedgerInput(f"{key}.wav", f"fp-{key}", f"s:{key}", key)])
+        store.record_send(key)
+        store.record_send_bytes(key, 1, size)
+        clock.advance(0.05)  # the smaller one was sent first
+    clock.advance(30)
+    for key in ("small", "large"):
+        store.record_send(key)
+        store.record_answer(key, b"{}", remote_id=f"run-{key}-answered")
+    runs = Runs([run("run-large", T0 + 0.1, 10, size=75_244), run("run-small", T0 + 0.3, 10, size=64_492)])
+    found = reconcile_lost_sends(["small", "large"], ledger=store, client=runs, billed_seconds=billed,  # type: ignore[arg-type]
+                                 now=T0 + 40)
+    assert found == 2
+    assert {s.job_key: s.run_id for s in store.lost_sends(["small", "large"])} == {"small": "run-small",
+                                                                                   "large": "run-large"}
+    store.close()
+
+
 def test_runs_that_cannot_be_read_leave_the_send_to_the_next_call(ledger: Ledger,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
     """An outage of the runs endpoint is logged, never raised; the next call looks again, then never more."""

@@ -14,7 +14,12 @@ file humekit downloaded for it (:mod:`humekit.backends.v1.url_rows`), so a rerun
 
 When several live jobs cover a pair, the one recorded first answers for it, so reruns agree. Units that
 each send a *part* of one input (the windows of a long recording) answer for it together: the pair is
-covered by every live part recorded with the first one's fingerprint.
+covered by every live part recorded with the first one's fingerprint, once one of those parts has been
+sent. A synchronous backend claims every unit of a call before it sends any, so parts none of which was
+sent may be what a crash left while claiming (the first windows of a recording, the rest never claimed):
+they answer for nothing, and the pair is missing (planned again: into the same units when the same models
+are missing, whose claims are then taken over and the rest claimed; else into units of their own, which
+answer for it once sent), so a row is never answered by some of its parts only.
 """
 
 from __future__ import annotations
@@ -87,8 +92,9 @@ def cover(
             if request.get("part"):
                 parts.add(job_key)
             kinds[job_key] = kind
-    taken: dict[int, dict[str, tuple[str, str]]] = {}  # row position -> model -> (fingerprint, job key)
-    also: dict[tuple[int, str], list[str]] = {}  # (row position, model) -> the other parts that answer with it
+    sent = _sent(ledger, jobs, parts)
+    # row position -> model -> fingerprint -> the jobs recorded with it, in the order recorded
+    candidates: dict[int, dict[str, dict[str, list[str]]]] = {}
     matched: dict[str, RowInput] = {}
     columns = (found[c].tolist() for c in ("job_key", "fingerprint", "id_token", "content"))
     for job_key, fingerprint, token, content in zip(*columns, strict=True):  # in the order recorded
@@ -97,22 +103,20 @@ def cover(
                 or kinds[job_key] not in _ANSWERED_BY.get(row.kind, (row.kind,))):
             continue
         matched[fingerprint] = row if row.fingerprint == fingerprint else replace(row, fingerprint=fingerprint)
-        chosen = taken.setdefault(row.index, {})
         for model in provides[job_key]:
-            first = chosen.setdefault(model, (fingerprint, job_key))
-            if first != (fingerprint, job_key) and first[0] == fingerprint and {first[1], job_key} <= parts:
-                also.setdefault((row.index, model), []).append(job_key)  # another part of the same input
+            candidates.setdefault(row.index, {}).setdefault(model, {}).setdefault(fingerprint, []).append(job_key)
     assignments = []
     missing: dict[int, tuple[str, ...]] = {}
     for row in rows:
-        chosen = taken.get(row.index, {})
         grouped: dict[tuple[str, str], list[str]] = {}
-        for model, pair in chosen.items():
-            for answering in (pair, *((pair[0], key) for key in also.get((row.index, model), ()))):
-                grouped.setdefault(answering, []).append(model)
+        for model, by_fingerprint in candidates.get(row.index, {}).items():
+            answering = _answering(by_fingerprint, parts, sent)
+            for fingerprint, job_key in answering:
+                grouped.setdefault((fingerprint, job_key), []).append(model)
         assignments += [Assignment(row.index, fingerprint, job_key, tuple(names))
                         for (fingerprint, job_key), names in grouped.items()]
-        absent = tuple(m for m in models if m not in chosen)
+        answered = {model for names in grouped.values() for model in names}
+        absent = tuple(m for m in models if m not in answered)
         if absent:
             missing[row.index] = absent
     return Coverage(assignments=tuple(assignments), missing=missing, rows=matched)
@@ -121,6 +125,27 @@ def cover(
 #: The kinds of unit that can answer a row of each kind: a URL row also a ``file`` unit, which uploads the
 #: file a backend downloaded for it (v1's) and records the URL as its input's content.
 _ANSWERED_BY: Mapping[str, tuple[str, ...]] = {"url": ("url", "file")}
+
+
+def _answering(by_fingerprint: Mapping[str, list[str]], parts: set[str], sent: set[str]) -> list[tuple[str, str]]:
+    """The (fingerprint, job) pairs that answer one (row, model): the first job recorded, or, when it sends a
+    part of the input, every part recorded with its fingerprint, unless none of those was sent (then the
+    next fingerprint's jobs are tried; none left: the pair is missing)."""
+    for fingerprint, keys in by_fingerprint.items():
+        if keys[0] not in parts:
+            return [(fingerprint, keys[0])]
+        together = [(fingerprint, key) for key in keys if key in parts]
+        if any(key in sent for _, key in together):
+            return together
+    return []
+
+
+def _sent(ledger: Ledger, jobs: Any, parts: set[str]) -> set[str]:
+    """The part units a request went out for: answered, failed or refused, or with a send recorded."""
+    if not parts or jobs is None:
+        return set()
+    states = dict(zip(jobs["job_key"], jobs["state"], strict=True))
+    return {key for key in parts if states.get(key) != "submitting"} | set(ledger.sends(parts))
 
 
 def _canonical(value: Any) -> str:

@@ -16,21 +16,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import sys
-import threading
 import time
-from collections import Counter
-from contextlib import contextmanager
 from typing import Any
-
-
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def main(spec: dict[str, Any]) -> int:
     import pandas as pd
+    from _kills import KillSwitch
 
     import humekit.backends.v0.client as client_module
     import humekit.pipeline.ledger as ledger_module
@@ -38,15 +31,7 @@ def main(spec: dict[str, Any]) -> int:
     from humekit.backends.v0.backend import BatchBackend
     from humekit.backends.v0.limits import DEFAULT_LIMITS
 
-    kill = spec.get("kill") or {}
-    point, target = kill.get("point"), int(kill.get("n", 1))
-    seen: Counter[str] = Counter()
-    current: list[str] = []  # the ledger method running now (to name its transaction)
-
-    def hit(name: str) -> None:
-        seen[name] += 1
-        if name == point and seen[name] == target:
-            _die()
+    switch = KillSwitch(spec.get("kill"))
 
     def classify(method: str, path: str) -> str:
         if method == "POST":
@@ -59,39 +44,16 @@ def main(spec: dict[str, Any]) -> int:
 
     def send(self: Any, method: str, path: str, **kwargs: Any) -> Any:
         kind = classify(method, path)
-        hit(f"{kind}:before")
-        if kind == "post" and point == "post:inflight" and seen["post:before"] == target:
-            threading.Timer(float(kill.get("delay", 0.01)), _die).start()
+        switch.hit(f"{kind}:before")
+        if kind == "post":
+            switch.arm_timer("post:inflight", "post:before")
         response = original_send(self, method, path, **kwargs)
-        hit(f"{kind}:after")
+        switch.hit(f"{kind}:after")
         return response
 
     client_module.Client._send = send  # type: ignore[method-assign]
-
-    for method_name in ("claim", "record_submitted", "record_status", "store_predictions", "take_over"):
-        original = getattr(ledger_module.Ledger, method_name)
-
-        def wrapped(self: Any, *args: Any, _orig: Any = original, _nm: str = method_name, **kwargs: Any) -> Any:
-            hit(f"ledger.{_nm}:before")
-            current.append(_nm)
-            try:
-                result = _orig(self, *args, **kwargs)
-            finally:
-                current.pop()
-            hit(f"ledger.{_nm}:after")
-            return result
-
-        setattr(ledger_module.Ledger, method_name, wrapped)
-
-    original_write = ledger_module.Ledger._write
-
-    @contextmanager
-    def write(self: Any) -> Any:
-        with original_write(self) as db:
-            yield db
-            hit(f"txn.{current[-1] if current else 'other'}")  # the body ran; COMMIT has not
-
-    ledger_module.Ledger._write = write  # type: ignore[method-assign]
+    switch.ledger(ledger_module.Ledger, ("claim", "record_submitted", "record_status", "store_predictions",
+                                         "take_over"))
 
     table = pd.read_pickle(spec["table"])
     limits = dataclasses.replace(DEFAULT_LIMITS, **spec.get("limits", {}))
@@ -100,8 +62,7 @@ def main(spec: dict[str, Any]) -> int:
         deadline = time.monotonic() + 60
         while not os.path.exists(go) and time.monotonic() < deadline:
             time.sleep(0.005)
-    if point == "delay":
-        threading.Timer(float(kill["delay"]), _die).start()
+    switch.start()
     started = time.perf_counter()
     with Client(api_key=spec["key"], base_url=spec["url"]) as client:
         # the emulator lists a job the moment it exists: half a second covers a POST still in its hands
@@ -109,7 +70,7 @@ def main(spec: dict[str, Any]) -> int:
         result = measure(table, id_col="id", source_col="source", models=spec["models"], backend=backend,
                          ledger=spec["ledger"], limits=limits, progress=False, kind=spec.get("kind", "auto"))
     print(json.dumps({"counts": result.counts(), "submitted": len(result.submitted), "reused": len(result.reused),
-                      "seconds": time.perf_counter() - started, "calls": dict(seen)}))
+                      "seconds": time.perf_counter() - started, "calls": dict(switch.seen)}))
     return 0
 
 

@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from humekit.emulator import Emulator
 
 #: Where figures go: set by ``python -m tests.reliability.report``; unset, nothing is written.
 FIGURES_ENV = "HUMEKIT_RELIABILITY_FIGURES"
 CHILD = Path(__file__).with_name("_child.py")
+CHILD_TIMEOUT = 120.0
+
+
+def run_child(spec: dict[str, Any], *, script: Path = CHILD) -> subprocess.CompletedProcess[str]:
+    """Run a child script with its JSON spec; it is always reaped (killed on timeout)."""
+    proc = subprocess.Popen([sys.executable, str(script), json.dumps(spec)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=10)
+        pytest.fail(f"child did not finish in {CHILD_TIMEOUT} s: {err[-2000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def record(name: str, **figures: Any) -> None:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -22,13 +19,12 @@ from humekit.backends.v0.backend import BatchBackend
 from humekit.emulator import Emulator, Schedule
 from humekit.testing.study import make_recordings
 
-from ._support import CHILD, assert_no_duplicate_jobs, canonical, integrity, record, request_summary
+from ._support import assert_no_duplicate_jobs, canonical, integrity, record, request_summary, run_child
 
 KEY = "crash-test-key"
 MODELS = {"prosody": {}, "language": {}}
 LIMITS = {"max_files_per_job": 25, "max_texts_per_job": 25}  # a few hundred rows make about a dozen jobs
 SCHEDULE = Schedule(queued=0.2, running=0.3)
-CHILD_TIMEOUT = 120.0
 
 # (kill point, occurrence) per crash; "last" is the count a clean run makes. Several crashes in one
 # trial kill the rerun too (a crash during recovery). Together they cover every phase: before and
@@ -77,19 +73,6 @@ class Study:
     seconds: float
     predictions: pd.DataFrame
     requests: int
-
-
-def run_child(spec: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    """Run the child script; it is always reaped (killed on timeout)."""
-    proc = subprocess.Popen([sys.executable, str(CHILD), json.dumps(spec)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=CHILD_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=10)
-        pytest.fail(f"child did not finish in {CHILD_TIMEOUT} s: {err[-2000:]}")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def spec_for(emu: Emulator, study_table: Path, ledger: Path, kill: dict[str, Any] | None = None) -> dict[str, Any]:

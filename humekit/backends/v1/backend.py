@@ -179,7 +179,9 @@ class V1Backend(SyncBackend):
     def resume(self, unit_keys: Sequence[str], rows: Mapping[str, RowInput], run: Run) -> Executed:
         """Send again what an earlier run claimed and holds no answer for (a URL row's download fetched
         again if it was deleted); a video's frame batches continue the ``face_state`` chain from the last
-        answer the ledger holds."""
+        answer the ledger holds. First, look up the lost sends of units an earlier call answered but stopped
+        or was killed before looking up."""
+        self.reconcile(unit_keys, run)
         unit_keys, rows = downloaded_rows(unit_keys, rows, run.ledger, self.downloads, concurrency=self.concurrency)
         requests = run.ledger.requests(unit_keys)
         chains: dict[tuple[str, str], dict[int, str]] = {}

@@ -5,7 +5,9 @@ One synchronous multipart upload per request, the measurements only in the respo
 optional JSON ``config`` part, encoded as the official SDK encodes them. Errors carry v1's ``code``
 (``audio_too_long``, ``unsupported_media_type``, ...) and ``request_id``. Retries, with exponential
 backoff and jitter or the server's ``Retry-After``, cover what the SDK retries: 503 ``server_busy``,
-other 5xx, a gateway 429 and a dropped connection. Each request's timeout grows with its body.
+other 5xx, a gateway 429 and a dropped connection. Each request's timeout grows with its body. A 2xx upload
+answer that is not v1's response (not JSON, or JSON without ``run_id`` and ``measurements``) is an error, never
+an answer: nothing is stored from it, and the same call sends the request again.
 """
 
 from __future__ import annotations
@@ -134,7 +136,16 @@ class V1Client:
         files += [("file", (None, part, content_type)) for part in parts]
         size = sum(len(part) for part in parts)
         timeout = self.timeout + self.seconds_per_megabyte * size / 1_000_000
-        return self._call("POST", path, files=files, timeout=timeout, on_lost=on_lost)
+        answer = self._call("POST", path, files=files, timeout=timeout, on_lost=on_lost)
+        body = orjson.loads(answer)
+        if not (isinstance(body, dict) and isinstance(body.get("run_id"), str)
+                and isinstance(body.get("measurements"), list)):
+            fields = sorted(body) if isinstance(body, dict) else type(body).__name__
+            raise errors.APIError(
+                f"POST {path} answered 2xx with JSON that is not v1's response (no run_id and measurements list; "
+                f"fields: {fields}); is {self.base_url} Hume's v1 API? Nothing was stored; run the same call again"
+            )
+        return answer
 
     def _call(self, method: str, path: str, *, timeout: float | None = None,
               on_lost: Callable[[], None] | None = None, **kwargs: Any) -> bytes:

@@ -104,7 +104,18 @@ def _match(send: LostSend, request: Mapping[str, Any], runs: Sequence[dict[str, 
         and abs(float(run.get("metered_seconds") or 0) - billed) <= _SECONDS_TOLERANCE
         and _same_bytes(run.get("bytes_received"), send.size)
     ]  # fmt: skip
-    return min(candidates, key=lambda run: abs(_epoch(run.get("started_at")) - send.sent_ms / 1000), default=None)  # type: ignore[operator]
+    # The closest byte count first (sends of similar sizes fit each other's runs within the margin), then the
+    # run started nearest the sending.
+    sent_at = send.sent_ms / 1000
+    return min(candidates, key=lambda run: (_bytes_over(run.get("bytes_received"), send.size),
+                                            abs(_epoch(run.get("started_at")) - sent_at)), default=None)
+
+
+def _bytes_over(received: object, sent: int | None) -> float:
+    """How many bytes more than the send carried a run reports (0 when either side is unknown)."""
+    if received is None or sent is None or not isinstance(received, int | float):
+        return 0.0
+    return float(received) - sent
 
 
 def _same_bytes(received: object, sent: int | None) -> bool:
