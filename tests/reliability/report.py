@@ -63,6 +63,13 @@ GUARANTEES = [
     ("concurrency", "Concurrency: processes running `measure` on one table with one ledger at once keep the ledger "
                     "sound and create exactly the jobs of a single run.",
      "test_concurrency.py::test_processes_share_one_ledger"),
+    ("concurrency-pg", "The same on a shared PostgreSQL ledger (a throwaway server): processes started together, "
+                       "racing to create the tables too, create exactly one single run's jobs.",
+     "test_concurrency_postgresql.py::test_processes_share_one_postgresql_ledger"),
+    ("dask-kill", "A Dask worker SIGKILLed mid-partition (a LocalCluster of worker processes, SQLite and PostgreSQL "
+                  "ledgers): Dask runs the partition elsewhere; every row is in the Parquet dataset and ok, no unit is "
+                  "answered twice, only uploads in flight at the kill are sent again, and a rerun sends nothing.",
+     "test_dask_kill.py::test_a_worker_killed_mid_partition_loses_no_row_and_pays_twice_only_for_what_was_in_flight"),
 ]
 
 
@@ -115,6 +122,7 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
     matrix = figures.get("webhooks-auth-matrix", {})
     secrets, stray = figures.get("secrets", {}), figures.get("secrets-whitespace", {})
     conc = [v for k, v in figures.items() if k.startswith("concurrency-")]
+    dask_kills = [v for k, v in sorted(figures.items()) if k.startswith("dask-kill-")]
     total = len(cases)
     failed = sum(c["state"] == "failed" for c in cases)
     lines = [
@@ -210,9 +218,11 @@ def render(figures: dict[str, Any], cases: list[dict[str, Any]], code: int | Non
                      f"{stray['surfaces']} surfaces searched, found {stray['leaks']} times.")
     lines += ["", "### Concurrency"]
     for c in conc:
-        lines.append(f"- {c['processes']} processes, {c['rows']} rows, one ledger: {c['jobs']} jobs (single run: "
+        lines.append(f"- {c['processes']} processes, {c['rows']} rows, one {c.get('engine', 'sqlite')} ledger: "
+                     f"{c['jobs']} jobs (single run: "
                      f"{c['single_jobs']}), submitted per process {c['submitted_per_process']}, reused "
                      f"{c['reused_per_process']}, integrity {c['integrity']}.")
+    lines += ["", "### A Dask worker killed (SIGKILL)"] + _dask_kill_lines(dask_kills)
     lines += ["", "## Known limits", "",
               "- Reconciling after a crash or a lost answer lists the account's jobs and matches their inputs; "
               "Hume offers no idempotency key. A job the list does not show is looked for again "
@@ -266,6 +276,27 @@ def _v1_crash_lines(trials: list[dict[str, Any]]) -> list[str]:
         f"over the trials (a clean run: {first['clean_seconds']:g} s), the difference being sends recorded by a "
         "process killed before they reached the server. Unsent claims a crash left (planned again under other "
         f"models): {sum(t['unsent_claims'] for t in trials)}.",
+    ]
+
+
+def _dask_kill_lines(trials: list[dict[str, Any]]) -> list[str]:
+    if not trials:
+        return []
+    first = trials[0]
+    per_engine = Counter(t["engine"] for t in trials)
+    return [
+        f"- {len(trials)} trials ({', '.join(f'{n} {e}' for e, n in sorted(per_engine.items()))}), "
+        f"{sum(t['kills'] for t in trials)} SIGKILLs of a worker busy with a partition, at uploads "
+        + "/".join(str(k) for k in sorted({t["kill_at"] for t in trials})) + f" of {first['rows']}; "
+        f"{first['workers']} worker processes, {first['partitions']} partitions, at most {first['max_in_flight']} "
+        "requests in flight cluster-wide (a `distributed.Semaphore`).",
+        f"- After each: all {first['rows']} rows ok and in the dataset in "
+        f"{sum(t['ok'] == t['rows'] == t['rows_in_dataset'] for t in trials)}/{len(trials)}; units answered twice: "
+        f"{sum(t['answered_twice'] for t in trials)}; units: {', '.join(str(t['units']) for t in trials)} (one per row).",
+        f"- Uploads sent again (an answer the dead worker had not stored: v1 keeps nothing, so it can only be asked "
+        f"for again): {', '.join(str(t['duplicate_sends']) for t in trials)}, each at most the requests in flight at "
+        f"the kill ({', '.join(str(t['in_flight_at_kill']) for t in trials)}); a rerun uploaded "
+        f"{sum(t['rerun_uploads'] for t in trials)}.",
     ]
 
 

@@ -20,7 +20,7 @@ import pytest
 from humekit.emulator import Emulator
 from humekit.pipeline.ledger import Ledger
 
-from ._support import CHILD, assert_no_duplicate_jobs
+from ._support import CHILD, assert_no_duplicate_jobs, record
 from .test_concurrency import KEY, LIMITS, MODELS, SCHEDULE, measure_here, study  # noqa: F401 - requested below
 
 Study = tuple[Path, pd.DataFrame, int, pd.DataFrame]
@@ -60,9 +60,12 @@ def test_processes_share_one_postgresql_ledger(single_run: Study, processes: int
             assert p.returncode == 0, err[-3000:]
             assert json.loads(out.strip().splitlines()[-1])["counts"]["ok"] == len(frame)
         summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
-        assert_no_duplicate_jobs(emu, expected_jobs=single_jobs)
+        dupes = assert_no_duplicate_jobs(emu, expected_jobs=single_jobs)
         assert sum(s["submitted"] for s in summaries) <= single_jobs  # each unit sent by one process, once
         shared = Ledger(ledger)
         assert len(shared.jobs()) == single_jobs and shared.integrity_check() == "ok"
         shared.close()
         pd.testing.assert_frame_equal(measure_here(frame, emu, ledger), single_predictions)
+    record(f"concurrency-postgresql-{processes}", engine="postgresql", processes=processes, rows=len(frame),
+           jobs=dupes["jobs"], single_jobs=single_jobs, submitted_per_process=[s["submitted"] for s in summaries],
+           reused_per_process=[s["reused"] for s in summaries], integrity="ok")
