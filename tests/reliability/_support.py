@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,27 @@ def run_child(spec: dict[str, Any], *, script: Path = CHILD) -> subprocess.Compl
         out, err = proc.communicate(timeout=10)
         pytest.fail(f"child did not finish in {CHILD_TIMEOUT} s: {err[-2000:]}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def race_children(spec: dict[str, Any], *, processes: int, go: Path, delay: float) -> list[dict[str, Any]]:
+    """Start ``processes`` children on one spec, let them all wait at the start line (``go``, touched after
+    ``delay`` s), and return each one's summary (its last line of JSON); every child is reaped and must
+    have ended well."""
+    procs = [subprocess.Popen([sys.executable, str(CHILD), json.dumps(spec)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+             for _ in range(processes)]
+    try:
+        time.sleep(delay)  # let every process import and wait at the start line
+        go.touch()
+        outputs = [p.communicate(timeout=180) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
 
 
 def record(name: str, **figures: Any) -> None:

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +12,7 @@ from humekit import DEFAULT_LIMITS, Client, measure
 from humekit.emulator import Emulator, Schedule
 from humekit.testing.study import make_recordings
 
-from ._support import CHILD, assert_no_duplicate_jobs, canonical, integrity, record, request_summary
+from ._support import race_children, assert_no_duplicate_jobs, canonical, integrity, record, request_summary
 
 KEY = "concurrency-key"
 MODELS = {"prosody": {}, "language": {}}
@@ -57,22 +51,8 @@ def test_processes_share_one_ledger(study: tuple[Path, pd.DataFrame, int, pd.Dat
     with Emulator(api_key=KEY, schedule=SCHEDULE) as emu:
         spec = {"url": emu.url, "key": KEY, "ledger": str(ledger), "table": str(folder / "table.pkl"),
                 "models": MODELS, "limits": LIMITS, "go": str(go)}
-        procs = [subprocess.Popen([sys.executable, str(CHILD), json.dumps(spec)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
-                 for _ in range(processes)]
-        try:
-            time.sleep(1.5 + trial * 0.3)  # let every process import and wait at the start line
-            go.touch()
-            outputs = [p.communicate(timeout=180) for p in procs]
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait(timeout=10)
-        for p, (out, err) in zip(procs, outputs, strict=True):
-            assert p.returncode == 0, err[-3000:]
-            assert json.loads(out.strip().splitlines()[-1])["counts"]["ok"] == len(frame)
-        summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        summaries = race_children(spec, processes=processes, go=go, delay=1.5 + trial * 0.3)
+        assert all(summary["counts"]["ok"] == len(frame) for summary in summaries)
         assert integrity(ledger) == "ok"
         dupes = assert_no_duplicate_jobs(emu, expected_jobs=single_jobs)
         submitted = sum(s["submitted"] for s in summaries)

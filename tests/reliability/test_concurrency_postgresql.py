@@ -6,12 +6,6 @@ the ledger a database on the throwaway server (tests/_postgres.py) instead of a 
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +14,7 @@ import pytest
 from humekit.emulator import Emulator
 from humekit.pipeline.ledger import Ledger
 
-from ._support import CHILD, assert_no_duplicate_jobs, record
+from ._support import race_children, assert_no_duplicate_jobs, record
 from .test_concurrency import KEY, LIMITS, MODELS, SCHEDULE, measure_here, study  # noqa: F401 - requested below
 
 Study = tuple[Path, pd.DataFrame, int, pd.DataFrame]
@@ -44,22 +38,8 @@ def test_processes_share_one_postgresql_ledger(single_run: Study, processes: int
     with Emulator(api_key=KEY, schedule=SCHEDULE) as emu:
         spec = {"url": emu.url, "key": KEY, "ledger": ledger, "table": str(folder / "table.pkl"),
                 "models": MODELS, "limits": LIMITS, "go": str(go)}
-        procs = [subprocess.Popen([sys.executable, str(CHILD), json.dumps(spec)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
-                 for _ in range(processes)]
-        try:
-            time.sleep(1.5)  # let every process import and wait at the start line
-            go.touch()
-            outputs = [p.communicate(timeout=180) for p in procs]
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait(timeout=10)
-        for p, (out, err) in zip(procs, outputs, strict=True):
-            assert p.returncode == 0, err[-3000:]
-            assert json.loads(out.strip().splitlines()[-1])["counts"]["ok"] == len(frame)
-        summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        summaries = race_children(spec, processes=processes, go=go, delay=1.5)
+        assert all(summary["counts"]["ok"] == len(frame) for summary in summaries)
         dupes = assert_no_duplicate_jobs(emu, expected_jobs=single_jobs)
         assert sum(s["submitted"] for s in summaries) <= single_jobs  # each unit sent by one process, once
         shared = Ledger(ledger)

@@ -35,9 +35,10 @@ LEASES = {"distributed.scheduler.locks.lease-timeout": "4s",
           "distributed.scheduler.locks.lease-validation-interval": "1s"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster() -> Iterator[Any]:
-    """2 worker processes, 1 thread each, with short lease timeouts (kept set while the module's tests run)."""
+    """2 worker processes, 1 thread each, with short lease timeouts: a fresh cluster per trial, so no trial waits
+    on a nanny to replace the worker an earlier trial killed (slow on a loaded machine)."""
     import dask
     import distributed  # noqa: F401 - registers its config defaults first, so leaving the override keeps them
 
@@ -126,7 +127,7 @@ def test_a_worker_killed_mid_partition_loses_no_row_and_pays_twice_only_for_what
         cluster: Any, table: pd.DataFrame, ledger: str, kill_at: int, tmp_path: Path,
         request: pytest.FixtureRequest) -> None:
     """SIGKILL a busy worker at an upload: every row ok, 0 units answered twice, resends <= in flight, rerun sends 0."""
-    cluster.wait_for_workers(2, timeout=180)  # the nanny of a worker killed in an earlier trial has replaced it
+    cluster.wait_for_workers(2, timeout=60)
     killer = Killer(cluster, ledger, kill_at)
     out = tmp_path / "out"
     with WatchedEmulator(latency=0.2, on_upload=killer) as emu:
@@ -134,8 +135,7 @@ def test_a_worker_killed_mid_partition_loses_no_row_and_pays_twice_only_for_what
                                              out=out, client=cluster, base_url=emu.url, npartitions=PARTITIONS,
                                              concurrency=CONCURRENCY, max_in_flight=MAX_IN_FLIGHT, retries=2,
                                              progress=False)
-        uploads = emu.uploads
-        cluster.wait_for_workers(2, timeout=180)
+        uploads = emu.uploads  # the rerun runs on the workers there are (the killed one's nanny may still restart it)
         again = humekit.measure_distributed(table, id_col="id", source_col="path", models=["audio"], ledger=ledger,
                                             out=out, client=cluster, base_url=emu.url, npartitions=PARTITIONS,
                                             max_in_flight=MAX_IN_FLIGHT, progress=False)
