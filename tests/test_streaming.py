@@ -138,3 +138,16 @@ def test_a_chunk_size_that_is_not_a_positive_whole_number_is_refused(tmp_path: P
     """chunk_rows=0, negative, fractional or a bool: a ConfigurationError naming the option."""
     with pytest.raises(ConfigurationError, match="chunk_rows="):
         run(table(4), MemoryServer(), tmp_path / "l.sqlite", out=tmp_path / "out", chunk_rows=chunk_rows)
+
+
+def test_retry_failed_streams_the_whole_table_again_to_the_same_folder(tmp_path: Path) -> None:
+    """A failed row retried once the API takes it: every row ok, in the same out=, no row twice."""
+    frame, out = table(), tmp_path / "out"
+    server = MemoryServer(broken={frame["text"].iloc[2]})
+    first = run(frame, server, tmp_path / "l.sqlite", out=out, chunk_rows=4)
+    assert first.counts()["failed"] == 1
+    server.broken.clear()
+    again = humekit.retry_failed(first)
+    assert again.out == first.out and again.counts() == {"ok": 22, "failed": 0, "invalid": 1, "pending": 0}
+    assert again.dataset().count_rows() == 22 * len(EMOTIONS)
+    assert set(again.predictions["id"]) == set(again.status.loc[again.status["status"] == "ok", "id"])
