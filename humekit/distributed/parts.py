@@ -1,127 +1,25 @@
 """One partition's results as its own part of the Parquet dataset, written by the worker that measured it.
 
-The layout is :func:`humekit.predictions.parquet_dataset.write_dataset`'s: one folder per table, the long
-tables partitioned by model (``scores/model=audio/part-000003-0.parquet``, ``descriptors/...``), plus
-``status/part-000003-0.parquet``: every input row of the partition with its status, the reason when it is
-not ``ok``, and what its requests cost. A part is named by its partition's number, so a partition that
-Dask runs again (its worker died) replaces its own files instead of adding a second copy; each file is
-written beside the dataset and moved into place whole, so a reader never sees half a file.
+The layout and the writing are :mod:`humekit.pipeline.parts`' (shared with ``humekit.measure(out=...)``): a
+part is named by its partition's number, so a partition that Dask runs again (its worker died) replaces its
+own files instead of adding a second copy.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import secrets
-import shutil
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from humekit.errors import ConfigurationError
+from humekit.pipeline.parts import MARKER, TABLES, finish, prepare, read_status, status_table, write_tables
 from humekit.pipeline.result import MeasureResult
-from humekit.predictions.file_dtypes import arrow_table
 
 __all__ = ["MARKER", "TABLES", "finish", "prepare", "read_status", "write_part"]
-
-#: The tables a part writes, and the columns each is partitioned by.
-TABLES: dict[str, tuple[str, ...]] = {"status": (), "scores": ("model",), "descriptors": ("model",)}
-#: The file that says a folder holds a dataset of :func:`humekit.measure_distributed` (and of which table).
-MARKER = "_humekit_measure.json"
-_STAGING = "_staging"
-_PART = re.compile(r"^part-(\d{6,})-\d+\.parquet$")
-
-
-def part_name(index: int) -> str:
-    """The name every file of partition ``index`` starts with."""
-    return f"part-{index:06d}"
-
-
-def prepare(out: Path, *, id_col: str, partitions: int) -> None:
-    """Make ``out`` ready for ``partitions`` parts: refuse a folder holding another kind of dataset, remove
-    parts an earlier run with more partitions left (a rerun rewrites the others), record the marker."""
-    marker = out / MARKER
-    if not marker.exists() and out.is_dir() and any(out.rglob("*.parquet")):
-        raise ConfigurationError(f"out={str(out)!r} already holds Parquet files that humekit.measure_distributed did "
-                                 "not write; give a new folder (or an earlier measure_distributed out= to rewrite)")
-    if marker.exists():
-        before = json.loads(marker.read_text())
-        if before.get("id_col") != id_col:
-            raise ConfigurationError(f"out={str(out)!r} holds results keyed by {before.get('id_col')!r}, not "
-                                     f"{id_col!r}; give another folder for this table")
-    out.mkdir(parents=True, exist_ok=True)
-    for path in _parts(out):
-        found = _PART.match(path.name)
-        if found and int(found.group(1)) >= partitions:
-            path.unlink()
-    finish(out)
-    marker.write_text(json.dumps({"id_col": id_col, "partitions": partitions, "tables": list(TABLES)}))
-
-
-def finish(out: Path) -> None:
-    """Remove what attempts that died while writing left beside the dataset (when no task is running)."""
-    shutil.rmtree(out / _STAGING, ignore_errors=True)
-
-
-def _parts(out: Path, name: str = "part") -> list[Path]:
-    """The files of every part (or of the part ``name``) in the dataset ``out``."""
-    return [path for table in TABLES if (out / table).is_dir() for path in (out / table).rglob(f"{name}-*.parquet")]
-
-
-def status_table(result: MeasureResult, index: int) -> pd.DataFrame:
-    """Every row of a measured partition: the ID, ``status``, ``job_id``, ``error``, ``note``, its cost
-    (``requests``, ``billed_seconds``, ``lost_answers``, ``lost_billed``) and ``partition``."""
-    status = result.status.reset_index(drop=True)
-    if result.cost is not None:
-        cost = result.cost.reset_index(drop=True).drop(columns=[result.id_col], errors="ignore")
-        status = pd.concat([status, cost], axis=1)
-    return status.assign(partition=index)
 
 
 def write_part(result: MeasureResult | None, out: Path, index: int) -> None:
     """Write partition ``index``'s status, scores and descriptors as its part of the dataset in ``out``,
     replacing whatever an earlier attempt at the same partition wrote (``None``: an empty partition, no files)."""
-    name = part_name(index)
-    staging = out / _STAGING / f"{name}-{secrets.token_hex(4)}"
-    frames = ({} if result is None else
-              {"status": status_table(result, index), "scores": result.predictions, "descriptors": result.descriptors})
-    try:
-        for table, partition_cols in TABLES.items():
-            frame = frames.get(table)
-            if frame is None or frame.empty:
-                continue
-            pq.write_to_dataset(_typed(frame), staging / table, basename_template=f"{name}-{{i}}.parquet",
-                                partition_cols=[c for c in partition_cols if c in frame.columns] or None)
-        written = {path.relative_to(staging) for path in staging.rglob("*.parquet")}
-        for old in _parts(out, name):
-            if old.relative_to(out) not in written:
-                old.unlink()
-        for relative in sorted(written):
-            (out / relative).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / relative, out / relative)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _typed(frame: pd.DataFrame) -> pa.Table:
-    """``frame`` as Arrow with the same types in every part: humekit's columns as :func:`arrow_table` types
-    them, every other text column (``error`` with no error in this part, a user's ID) as ``string``."""
-    table = arrow_table(frame)
-    for i, column in enumerate(table.schema):
-        if pa.types.is_null(column.type) or pa.types.is_large_string(column.type):
-            table = table.set_column(i, pa.field(column.name, pa.string()), table.column(i).cast(pa.string()))
-    return table
-
-
-def read_status(out: Path, **kwargs: Any) -> pd.DataFrame:
-    """Every row's status (and cost) from a dataset ``out``, in partition order."""
-    folder = out / "status"
-    if not any(folder.glob("*.parquet")):
-        raise FileNotFoundError(f"no status parts under {folder}: has humekit.measure_distributed written to "
-                                f"{out}?")
-    frame = pd.read_parquet(folder, **kwargs)
-    return frame.sort_values("partition", kind="stable").reset_index(drop=True)
+    if result is None:
+        write_tables({}, out, index)
+        return
+    write_tables({"status": status_table(result.status, result.cost, id_col=result.id_col, index=index),
+                  "scores": result.predictions, "descriptors": result.descriptors}, out, index)

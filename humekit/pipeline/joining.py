@@ -156,16 +156,18 @@ def _unit_outputs(ledger: Ledger, jobs: pd.DataFrame | None, mapping: pd.DataFra
     if jobs is None:
         return scores, descriptors, errors, found
     requests = ledger.requests([str(k) for k in jobs.index[jobs["status"] == COMPLETED]])
-    for job_key, job in jobs.iterrows():
-        if job["status"] != COMPLETED:
+    rows_of = mapping.groupby("job_key", sort=False).indices if len(mapping) else {}  # one pass, not one per job
+    columns = mapping[["input_key", "row_index", "row_id", "models"]]
+    for job_key, kind, status in zip(jobs.index, jobs["kind"], jobs["status"], strict=True):
+        if status != COMPLETED:
             continue
         body = ledger.answer(str(job_key))
         if body is None:
             continue
-        decoded = decode(str(job["kind"]), body, request=requests.get(str(job_key), {}))
+        decoded = decode(str(kind), body, request=requests.get(str(job_key), {}))
         errors.update(((str(job_key), input_key), message) for input_key, message in decoded.errors.items())
         found.update(((str(job_key), input_key), answered) for input_key, answered in decoded.answered.items())
-        keys = mapping[mapping["job_key"] == job_key][["input_key", "row_index", "row_id", "models"]]
+        keys = columns.iloc[rows_of.get(job_key, [])].reset_index(drop=True)
         scores.append(_attach(decoded.scores, keys))
         descriptors.append(_attach(decoded.descriptors, keys))
     return scores, descriptors, errors, found
@@ -277,10 +279,12 @@ def _apply_job_states(states: list[str], job_ids: list[str | None], reasons: lis
     fingerprints that failed and the job ids used."""
     outcomes: dict[int, list[tuple[str, str | None, str | None, tuple[str, ...]]]] = {}
     failed: list[str] = []
+    records = {key: dict(zip(jobs.columns, values, strict=True))  # one record per job, not a .loc per row
+               for key, values in zip(jobs.index, jobs.itertuples(index=False, name=None), strict=True)}
     for job_key, input_key, fingerprint, position, models in zip(
             mapping["job_key"], mapping["input_key"], mapping["fingerprint"], mapping["row_index"],
             mapping["models"], strict=True):
-        job = jobs.loc[job_key]
+        job = records[job_key]
         job_id = job["job_id"] if isinstance(job["job_id"], str) else None
         if job["state"] == "rejected":
             state, reason = "failed", job["message"]

@@ -14,6 +14,7 @@ import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -28,9 +29,11 @@ from humekit.errors import ConfigurationError, MeasureInterrupted
 from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.planning import RowInput, config_key, normalize_models, row_inputs
+from humekit.pipeline.parts import check_folder
 from humekit.pipeline.progress import Progress
 from humekit.pipeline.result import MeasureResult
 from humekit.pipeline.stages import Outcome, in_flight, send_and_join
+from humekit.pipeline.streaming import DEFAULT_CHUNK_ROWS
 from humekit.pipeline.validation import ADDED_COLUMNS, validate
 
 if TYPE_CHECKING:  # the receiver (Starlette, uvicorn) is imported only by those who use it
@@ -67,6 +70,8 @@ class MeasureOptions:
     backend: Backend | None = None
     api: Literal["v0", "v1"] | None = None
     dry_run: bool = False
+    out: str | os.PathLike[str] | None = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -96,6 +101,8 @@ def measure(
     backend: Backend | None = None,
     api: Literal["v0", "v1"] | None = None,
     dry_run: bool = False,
+    out: str | os.PathLike[str] | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> MeasureResult:
     """Measure every row of a recordings table with Hume's batch API and join the results back by ID.
 
@@ -139,6 +146,15 @@ def measure(
             speak, else ``HUME_API`` (environment or ``.env``), else ``"v1"``.
         dry_run: send nothing and record no unit: the result shows what would be sent (``plan``), each row's
             ``pending`` reason, and in ``cost`` the requests and billed seconds it would take.
+        out: a folder to stream the predictions to, for a study too large to hold in memory: the rows are
+            joined ``chunk_rows`` at a time and each chunk's scores, descriptors and status are written there as
+            a Parquet dataset (``write_dataset``'s layout: ``scores/model=.../part-000000-0.parquet``,
+            ``descriptors/...``, ``status/...``; ``humekit.read_dask(out)`` opens it) before the next chunk is
+            read, so memory holds one chunk's predictions, not the table's. The result keeps each row's
+            ``status`` in memory and reads the rest from ``out``: ``result.dataset()`` lazily (pyarrow),
+            ``result.predictions`` all at once. A rerun with the same ``out`` rewrites the dataset (no row
+            twice); a folder holding other Parquet files is refused. A dry run writes nothing.
+        chunk_rows: with ``out``, the rows joined and written at a time (default 10,000).
 
     Returns:
         A :class:`MeasureResult` with ``.status``, ``.predictions``, ``.wide()``, ``.per_row()``
@@ -148,7 +164,7 @@ def measure(
                              kind=kind, transcription=transcription, root=root, limits=limits, errors=errors,
                              timeout=timeout, wait_initial=wait_initial, wait_max=wait_max, progress=progress,
                              callback=callback, callback_fallback=callback_fallback, backend=backend, api=api,
-                             dry_run=dry_run)
+                             dry_run=dry_run, out=out, chunk_rows=chunk_rows)
     return _run(table, options, salt="", retry=frozenset())
 
 
@@ -158,7 +174,7 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     o = options
     api = _api(o)
     limits = _limits(o.limits) if api == "v0" else _backend_limits(o)
-    _check_options(timeout=o.timeout, transcription=o.transcription)
+    _check_options(timeout=o.timeout, transcription=o.transcription, chunk_rows=o.chunk_rows)
     normalized = normalize_models(o.models, api=api)
     checked = validate(table, id_col=o.id_col, source_col=o.source_col, kind=o.kind, models=normalized, root=o.root,
                        limits=limits, errors=o.errors, api="v1" if api == "v1" else "v0")
@@ -179,17 +195,22 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
               callback_fallback=o.callback_fallback, run_id=secrets.token_hex(8))
     backend.check(run)  # options the backend cannot use are refused before anything is sent
 
+    streamed = None if o.out is None or o.dry_run else Path(o.out).resolve()
+    if streamed is not None:
+        check_folder(streamed, id_col=o.id_col)  # before anything is sent: a folder of other files is refused
+
     def finish(outcome: Outcome) -> MeasureResult:
         joined, submitted = outcome.joined, tuple(outcome.executed.submitted)
         reused = tuple(job_id for job_id in joined.job_ids if job_id not in set(submitted))
-        return MeasureResult(status=joined.status, predictions=joined.predictions, descriptors=joined.descriptors,
+        return MeasureResult(status=joined.status, stored_predictions=joined.predictions,
+                             stored_descriptors=joined.descriptors, out=None if streamed is None else streamed,
                              checked=checked, ledger=store, id_col=o.id_col, plan=outcome.plan, submitted=submitted,
                              reused=reused, options=options, retryable=joined.failed, cost=outcome.cost)
 
     _interrupts_as_one_line()
     try:
         return send_and_join(rows, checked, backend=backend, run=run, id_col=o.id_col, limits=limits, finish=finish,
-                             dry_run=o.dry_run)
+                             dry_run=o.dry_run, out=streamed, chunk_rows=o.chunk_rows)
     except KeyboardInterrupt as exc:
         if isinstance(exc, MeasureInterrupted):
             raise
@@ -283,9 +304,12 @@ def _limits(limits: Any) -> Limits:
     raise ConfigurationError(f"limits must be a humekit.Limits (or a dict of its fields), not {type(limits).__name__}")
 
 
-def _check_options(*, timeout: Any, transcription: Any) -> None:
+def _check_options(*, timeout: Any, transcription: Any, chunk_rows: Any) -> None:
     """Refuse option values measure cannot use, before anything is read or sent (``validate``
     checks ``kind`` and ``errors``)."""
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ConfigurationError(f"chunk_rows={chunk_rows!r}: give how many rows are joined and written at a time "
+                                 "with out=, a whole number >= 1 (default 10,000)")
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ConfigurationError(f"timeout={timeout!r}: give seconds > 0, or None to wait as long as it takes")
     if not (transcription is None or transcription is False or isinstance(transcription, Mapping)):

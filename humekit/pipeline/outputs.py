@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -105,8 +106,11 @@ class ResultTables:
     """The tables of a measured result: needs ``status``, ``predictions``, ``id_col`` and ``_user_table()``."""
 
     status: pd.DataFrame
-    predictions: pd.DataFrame
     id_col: str
+
+    if TYPE_CHECKING:  # a field of SavedResult, a property of MeasureResult (read from its dataset when streamed)
+        @property
+        def predictions(self) -> pd.DataFrame: ...
 
     def _user_table(self) -> pd.DataFrame:  # pragma: no cover - defined by each result class
         raise NotImplementedError

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
+from humekit.errors import ConfigurationError
 from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.outputs import ResultTables
 from humekit.pipeline.planning import Plan
 from humekit.pipeline.validation import ADDED_COLUMNS
 
 if TYPE_CHECKING:
+    import pyarrow.dataset
+
     from humekit.pipeline.measure import MeasureOptions
 
 __all__ = ["MeasureResult"]
@@ -35,6 +39,10 @@ class MeasureResult(ResultTables):
             ``text``, ``emotion``, ``score``…
         descriptors: face FACS and descriptions, burst descriptions, sentiment and toxicity.
         checked: the validated table (what :func:`humekit.validate` learned about each row).
+        out: with ``measure(out=...)``, the folder the predictions were streamed to: ``predictions`` and
+            ``descriptors`` are then read from it on each use (all of it at once: fine for a small study);
+            :meth:`dataset` opens it lazily (pyarrow: ``.to_batches()``, ``.to_table(filter=...)``), as does
+            ``humekit.read_dask(out)``. ``status`` is always in memory.
 
     Tables built from them (see :mod:`humekit.pipeline.outputs`): :meth:`wide` (one row per input row and
     segment), :meth:`per_row` (one row per input row and model, mean scores), both with your
@@ -42,8 +50,10 @@ class MeasureResult(ResultTables):
     """
 
     status: pd.DataFrame
-    predictions: pd.DataFrame
-    descriptors: pd.DataFrame = field(repr=False)
+    stored_predictions: pd.DataFrame = field(repr=False)
+    r"""The predictions held in memory (empty when they were streamed to ``out``): read :attr:`predictions`."""
+    stored_descriptors: pd.DataFrame = field(repr=False)
+    r"""The descriptors held in memory (empty when they were streamed to ``out``): read :attr:`descriptors`."""
     checked: pd.DataFrame = field(repr=False)
     ledger: Ledger
     id_col: str
@@ -63,6 +73,36 @@ class MeasureResult(ResultTables):
     after a dry run, what the requests still to send will be."""
     retryable: tuple[str, ...] = field(default=(), repr=False)
     r"""The fingerprints of the (row, job) answers that failed: what :func:`retry_failed` resends."""
+    out: Path | None = None
+    r"""Where ``measure(out=...)`` streamed the predictions (``None``: they are in memory)."""
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        """The long table of scores (see the class docstring); with ``out``, read whole from the dataset."""
+        return self.stored_predictions if self.out is None else self._read("scores", self.stored_predictions)
+
+    @property
+    def descriptors(self) -> pd.DataFrame:
+        """Face FACS and descriptions, burst descriptions, sentiment and toxicity; with ``out``, read whole."""
+        return self.stored_descriptors if self.out is None else self._read("descriptors", self.stored_descriptors)
+
+    def dataset(self, table: Literal["scores", "descriptors", "status"] = "scores") -> pyarrow.dataset.Dataset:
+        """One table of the streamed results as a lazy ``pyarrow.dataset.Dataset`` (only with ``measure(out=...)``):
+        read it a batch at a time (``.to_batches()``), filtered (``.to_table(filter=...)``) or counted
+        (``.count_rows()``) without loading it all."""
+        from humekit.pipeline.parts import open_table
+
+        if self.out is None:
+            raise ConfigurationError("this result is in memory (measure was called without out=): use "
+                                     ".predictions and .descriptors; pass out=folder to stream them to a dataset")
+        return open_table(self.out, table)
+
+    def _read(self, table: str, empty: pd.DataFrame) -> pd.DataFrame:
+        """The whole streamed ``table``, in the rows' order and with the columns and dtypes of the in-memory one."""
+        from humekit.pipeline.parts import read_long
+
+        assert self.out is not None
+        return read_long(self.out, table, id_col=self.id_col, order=self.status[self.id_col], empty=empty)
 
     def counts(self) -> dict[str, int]:
         """How many rows are ok, failed, invalid and pending."""
@@ -85,9 +125,13 @@ class MeasureResult(ResultTables):
         """The table as the user gave it (without the columns validation adds)."""
         return self.checked.drop(columns=[c for c in ADDED_COLUMNS if c in self.checked.columns])
 
+    def _prediction_rows(self) -> int:
+        """How many prediction rows there are (counted in the dataset's metadata when streamed: none is read)."""
+        return len(self.stored_predictions) if self.out is None else self.dataset().count_rows()
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in self.counts().items() if v)
-        return (f"<MeasureResult {len(self.status)} rows ({counts}); {len(self.predictions)} prediction rows; "
+        return (f"<MeasureResult {len(self.status)} rows ({counts}); {self._prediction_rows()} prediction rows; "
                 f"{len(self.submitted)} jobs submitted, {len(self.reused)} reused; ledger {self.ledger.location}>")
 
     def _repr_html_(self) -> str:
@@ -96,6 +140,6 @@ class MeasureResult(ResultTables):
         with pd.option_context("display.max_colwidth", 80):  # to_html() has no max_colwidth argument
             problems = failed.head(10).to_html() if len(failed) else "<p>No problems.</p>"
         return (f"<div><b>humekit.measure</b>: {len(self.status)} rows<ul>{counts}</ul>"
-                f"<p>{len(self.predictions):,} prediction rows; {len(self.submitted)} jobs submitted now, "
+                f"<p>{self._prediction_rows():,} prediction rows; {len(self.submitted)} jobs submitted now, "
                 f"{len(self.reused)} reused from the ledger <code>{html.escape(self.ledger.location)}</code>.</p>"
                 f"{problems}</div>")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -22,6 +23,7 @@ from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.joining import Joined, join_results
 from humekit.pipeline.planning import Plan, RowInput, Unit, config_key, for_config
 from humekit.pipeline.sources import API_MODELS_FOR_KIND, media_category
+from humekit.pipeline.streaming import DEFAULT_CHUNK_ROWS, join_to_dataset
 
 __all__ = ["Outcome", "in_flight", "send_and_join"]
 
@@ -40,8 +42,13 @@ class Outcome:
 
 
 def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backend, run: Run, id_col: str,
-                  limits: InputLimits, finish: Callable[[Outcome], Result], dry_run: bool = False) -> Result:
+                  limits: InputLimits, finish: Callable[[Outcome], Result], dry_run: bool = False,
+                  out: Path | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Result:
     """Send what the ledger lacks for these rows, collect the answers, join them and ``finish`` the outcome.
+
+    With ``out``, the join is done ``chunk_rows`` rows at a time and each chunk's predictions are written to the
+    dataset in ``out`` (:mod:`humekit.pipeline.streaming`): the outcome's tables of predictions are then empty.
+    A dry run writes nothing.
 
     When the wait runs out, the :class:`~humekit.WaitTimeoutError` carries ``finish`` of what did finish
     as its ``result`` (those rows ok, the others pending): nothing that finished is lost.
@@ -66,13 +73,17 @@ def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backe
     if plan.jobs:  # new claims (or refusals) change what answers each row
         coverage = cover(rows, store, models=dict(models), **identity)
 
-    def joined() -> Joined:
+    def joined(cost: pd.DataFrame) -> Joined:
+        if out is not None:
+            return join_to_dataset(checked, id_col=id_col, coverage=coverage, ledger=store, decode=backend.decode,
+                                   out=out, chunk_rows=chunk_rows, cost=cost, rejected=executed.rejected,
+                                   unplannable=plan.unplannable, api=backend.api)
         return join_results(checked, id_col=id_col, coverage=coverage, ledger=store, decode=backend.decode,
                             rejected=executed.rejected, unplannable=plan.unplannable, api=backend.api)
 
     def outcome() -> Outcome:
-        return Outcome(plan, executed, joined(), spent_cost(checked, id_col=id_col, coverage=coverage, ledger=store,
-                                                            backend=backend))
+        cost = spent_cost(checked, id_col=id_col, coverage=coverage, ledger=store, backend=backend)
+        return Outcome(plan, executed, joined(cost), cost)
 
     try:
         backend.collect(coverage.job_keys, run)
