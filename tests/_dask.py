@@ -23,9 +23,12 @@ from humekit.testing.media import make_audio
 
 #: The key the emulators accept and the workers read from their own HUME_API_KEY (never from the graph).
 KEY = "humekit-dask-test-key"
-#: A dead worker's leases come back after 4 s (30 s by default), so the survivors are not held up long.
-LEASES = {"distributed.scheduler.locks.lease-timeout": "4s",
-          "distributed.scheduler.locks.lease-validation-interval": "1s"}
+#: For clusters whose workers are SIGKILLed: a dead worker's leases come back after 4 s (30 s by default), so the
+#: survivors are not held up long; and a LocalCluster waits 180 s (15 s by default) for a killed worker's nanny to
+#: start its replacement before it closes that nanny for good (on a loaded machine a restart can take over 15 s).
+KILL_CONFIG = {"distributed.scheduler.locks.lease-timeout": "4s",
+               "distributed.scheduler.locks.lease-validation-interval": "1s",
+               "distributed.deploy.lost-worker-timeout": "180s"}
 
 
 @contextmanager
@@ -41,11 +44,11 @@ def local_cluster(*, workers: int = 2) -> Iterator[Any]:
 
 @contextmanager
 def killable_cluster() -> Iterator[Any]:
-    """:func:`local_cluster` with short lease timeouts (:data:`LEASES`, kept set while it runs), for killing workers."""
+    """:func:`local_cluster` set up for killing its workers (:data:`KILL_CONFIG`, kept set while it runs)."""
     import dask
     import distributed  # noqa: F401 - registers its config defaults first, so leaving the override keeps them
 
-    with dask.config.set(LEASES), local_cluster() as client:
+    with dask.config.set(KILL_CONFIG), local_cluster() as client:
         yield client
 
 

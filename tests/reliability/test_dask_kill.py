@@ -31,7 +31,7 @@ KILL_AT = (3, 9, 15)  # the upload (of 24) during which a busy worker is killed:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    """2 worker processes, 1 thread each, with short lease timeouts (kept set while the module's tests run)."""
+    """2 worker processes, 1 thread each, set up for killing them (kept set while the module's tests run)."""
     with killable_cluster() as client:
         yield client
 

@@ -39,7 +39,7 @@ KILL_AT = ("post-1", "post-3", "poll-1")
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    """2 worker processes, 1 thread each, with short lease timeouts (kept set while the module's tests run)."""
+    """2 worker processes, 1 thread each, set up for killing them (kept set while the module's tests run)."""
     with killable_cluster() as client:
         yield client
 
