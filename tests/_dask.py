@@ -1,9 +1,13 @@
-"""Helpers for the Dask tests: a small LocalCluster of worker processes, and a v1 emulator that watches its uploads."""
+"""Helpers for the Dask tests: a small LocalCluster of worker processes (and SIGKILLing one), and a v1 emulator that
+watches its uploads."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +23,12 @@ from humekit.testing.media import make_audio
 
 #: The key the emulators accept and the workers read from their own HUME_API_KEY (never from the graph).
 KEY = "humekit-dask-test-key"
+#: For clusters whose workers are SIGKILLed: a dead worker's leases come back after 4 s (30 s by default), so the
+#: survivors are not held up long; and a LocalCluster waits 180 s (15 s by default) for a killed worker's nanny to
+#: start its replacement before it closes that nanny for good (on a loaded machine a restart can take over 15 s).
+KILL_CONFIG = {"distributed.scheduler.locks.lease-timeout": "4s",
+               "distributed.scheduler.locks.lease-validation-interval": "1s",
+               "distributed.deploy.lost-worker-timeout": "180s"}
 
 
 @contextmanager
@@ -30,6 +40,40 @@ def local_cluster(*, workers: int = 2) -> Iterator[Any]:
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       env={"HUME_API_KEY": KEY, "OMP_NUM_THREADS": "1"}) as cluster, Client(cluster) as client:
         yield client
+
+
+@contextmanager
+def killable_cluster() -> Iterator[Any]:
+    """:func:`local_cluster` set up for killing its workers (:data:`KILL_CONFIG`, kept set while it runs)."""
+    import dask
+    import distributed  # noqa: F401 - registers its config defaults first, so leaving the override keeps them
+
+    with dask.config.set(KILL_CONFIG), local_cluster() as client:
+        yield client
+
+
+def kill_worker(client: Any, address: str) -> int:
+    """SIGKILL the worker process at ``address`` (its nanny starts a new one) once it can write nothing more;
+    returns its pid."""
+    pid = client.run(os.getpid, workers=[address])[address]
+    os.kill(pid, signal.SIGKILL)
+    _wait_dead(pid)
+    return pid
+
+
+def _wait_dead(pid: int, timeout: float = 20.0) -> None:
+    """Until the process is gone (or a zombie its nanny has not reaped yet): it can write nothing more."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"worker process {pid} still alive {timeout} s after SIGKILL")
 
 
 class WatchedEmulator(V1Emulator):

@@ -70,6 +70,11 @@ GUARANTEES = [
                   "ledgers): Dask runs the partition elsewhere; every row is in the Parquet dataset and ok, no unit is "
                   "answered twice, only uploads in flight at the kill are sent again, and a rerun sends nothing.",
      "test_dask_kill.py::test_a_worker_killed_mid_partition_loses_no_row_and_pays_twice_only_for_what_was_in_flight"),
+    ("dask-kill-v0", "The same under the v0 batch API: a worker SIGKILLed right after its job POST was answered (the "
+                     "job created, its id in no ledger) or while it polls: the retried partition finds the job (the "
+                     "ledger's claim, then the job list), so no job is created twice, every row is ok, and a rerun "
+                     "creates none.",
+     "test_dask_kill_v0.py::test_a_worker_killed_mid_partition_under_v0_creates_no_job_twice"),
 ]
 
 
@@ -280,8 +285,13 @@ def _v1_crash_lines(trials: list[dict[str, Any]]) -> list[str]:
 
 
 def _dask_kill_lines(trials: list[dict[str, Any]]) -> list[str]:
-    if not trials:
-        return []
+    v0 = [t for t in trials if t.get("api") == "v0"]
+    v1 = [t for t in trials if t.get("api", "v1") == "v1"]
+    return ((["", "#### Under v1 (synchronous uploads)"] + _dask_kill_v1_lines(v1) if v1 else [])
+            + (["", "#### Under v0 (batch jobs)"] + _dask_kill_v0_lines(v0) if v0 else []))
+
+
+def _dask_kill_v1_lines(trials: list[dict[str, Any]]) -> list[str]:
     first = trials[0]
     per_engine = Counter(t["engine"] for t in trials)
     return [
@@ -298,6 +308,36 @@ def _dask_kill_lines(trials: list[dict[str, Any]]) -> list[str]:
         f"the kill ({', '.join(str(t['in_flight_at_kill']) for t in trials)}); a rerun uploaded "
         f"{sum(t['rerun_uploads'] for t in trials)}.",
     ]
+
+
+def _dask_kill_v0_lines(trials: list[dict[str, Any]]) -> list[str]:
+    first = trials[0]
+    per_engine = Counter(t["engine"] for t in trials)
+    points = Counter(t["kill_at"] for t in trials)
+    posts = [t for t in trials if str(t["kill_at"]).startswith("post")]
+    polls = [t for t in trials if not str(t["kill_at"]).startswith("post")]
+    return [
+        f"- {len(trials)} trials ({', '.join(f'{n} {e}' for e, n in sorted(per_engine.items()))}), "
+        f"{sum(t['kills'] for t in trials)} SIGKILLs of the worker measuring a job's partition, at "
+        + ", ".join(f"`{p}` ×{n}" for p, n in sorted(points.items()))
+        + f" (right after the n-th job POST was answered, or at the n-th status poll); {first['rows']} texts, "
+        f"{first['workers']} worker processes, {first['partitions']} partitions of one job each, at most "
+        f"{first['max_in_flight']} requests in flight cluster-wide.",
+        f"- After each: all {first['rows']} rows ok and in the dataset in "
+        f"{sum(t['ok'] == t['rows'] == t['rows_in_dataset'] for t in trials)}/{len(trials)}; jobs at the emulator: "
+        f"{', '.join(str(t['jobs']) for t in trials)} (one per partition); **duplicate jobs: "
+        f"{sum(t['duplicate_sends'] for t in trials)}** (must be 0), inputs in two jobs: "
+        f"{sum(t['inputs_sent_twice'] for t in trials)}; a rerun created {sum(t['rerun_uploads'] for t in trials)} "
+        "jobs.",
+        "- A kill after a POST left the dead worker's job created with no id in the ledger (such claims at the kill: "
+        f"{_listed(posts, 'orphaned_at_kill')}); the retried partition took the claim over and found the job in "
+        f"`GET /v0/batch/jobs` (list look-ups: {_listed(posts, 'list_lookups')}). A kill while polling left the job's "
+        f"id in the ledger, reused as it was (list look-ups: {_listed(polls, 'list_lookups')}).",
+    ]
+
+
+def _listed(trials: list[dict[str, Any]], key: str) -> str:
+    return ", ".join(str(t[key]) for t in trials) or "none"
 
 
 def _v1_chaos_lines(chaos: dict[str, Any]) -> list[str]:

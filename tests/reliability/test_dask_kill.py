@@ -11,17 +11,14 @@ and a rerun sends nothing.
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from _dask import WatchedEmulator, local_cluster, recordings
+from _dask import WatchedEmulator, kill_worker, killable_cluster, recordings
 
 import humekit
 from humekit.distributed.measuring import TASK_PREFIX
@@ -30,19 +27,13 @@ from ._support import record
 
 ROWS, PARTITIONS, MAX_IN_FLIGHT, CONCURRENCY = 24, 4, 4, 4
 KILL_AT = (3, 9, 15)  # the upload (of 24) during which a busy worker is killed: early, mid-way, late
-#: A dead worker's leases come back after 4 s (30 s by default), so the survivors are not held up long.
-LEASES = {"distributed.scheduler.locks.lease-timeout": "4s",
-          "distributed.scheduler.locks.lease-validation-interval": "1s"}
 
 
 @pytest.fixture
 def cluster() -> Iterator[Any]:
-    """2 worker processes, 1 thread each, with short lease timeouts: a fresh cluster per trial, so no trial waits
-    on a nanny to replace the worker an earlier trial killed (slow on a loaded machine)."""
-    import dask
-    import distributed  # noqa: F401 - registers its config defaults first, so leaving the override keeps them
-
-    with dask.config.set(LEASES), local_cluster() as client:
+    """2 worker processes, 1 thread each, set up for killing them: a fresh cluster per trial, so no trial waits on
+    a nanny to replace the worker an earlier trial killed (slow on a loaded machine)."""
+    with killable_cluster() as client:
         yield client
 
 
@@ -75,28 +66,10 @@ class Killer:
             busy = sorted(address for address, keys in self.client.processing().items()
                           if any(str(key).startswith(TASK_PREFIX) for key in keys))
             if busy:
-                pid = self.client.run(os.getpid, workers=busy[:1])[busy[0]]
-                os.kill(pid, signal.SIGKILL)
-                _wait_dead(pid)
-                self.killed_pid = pid
+                self.killed_pid = kill_worker(self.client, busy[0])
                 self.in_flight_at_kill = _in_flight(self.ledger)
         finally:
             self.done.set()
-
-
-def _wait_dead(pid: int, timeout: float = 20.0) -> None:
-    """Until the process is gone (or a zombie its nanny has not reaped yet): it can write nothing more."""
-    import psutil
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return
-        except psutil.NoSuchProcess:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"worker process {pid} still alive {timeout} s after SIGKILL")
 
 
 def _in_flight(ledger: str) -> int:
@@ -146,7 +119,7 @@ def test_a_worker_killed_mid_partition_loses_no_row_and_pays_twice_only_for_what
     scored = set(humekit.read_dask(out).compute()["id"].astype(str))
     answered_twice = int((inputs.groupby("content")["job_key"].nunique() > 1).sum())
     resent = sum(n - 1 for n in sends.values())
-    figures = dict(engine=request.node.callspec.params["ledger_locations"], kill_at=kill_at, kills=1, rows=ROWS,
+    figures = dict(api="v1", engine=request.node.callspec.params["ledger_locations"], kill_at=kill_at, kills=1, rows=ROWS,
                    partitions=PARTITIONS, workers=2, max_in_flight=MAX_IN_FLIGHT, ok=result.counts()["ok"],
                    rows_in_dataset=int(status["id"].nunique()), scored_rows=len(scored), units=len(jobs),
                    answered_twice=answered_twice, uploads=uploads, duplicate_sends=emu.duplicate_sends,
