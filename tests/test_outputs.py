@@ -64,12 +64,12 @@ def test_per_row_never_averages_v0_and_v1_scores_together(result: humekit.Measur
     """A result whose predictions hold v0 and v1 rows of one row and model gets one per_row row for each API."""
     v0 = result.predictions
     v1 = v0.assign(api=pd.Categorical(["v1"] * len(v0), dtype=v0["api"].dtype), score=v0["score"] / 2)
-    rows = dataclasses.replace(result, predictions=pd.concat([v0, v1], ignore_index=True)).per_row()
+    rows = dataclasses.replace(result, stored_predictions=pd.concat([v0, v1], ignore_index=True)).per_row()
     prosody = rows[(rows["rid"] == 11) & (rows["model"] == "prosody")].set_index("api")
     joy = v0.query("rid == 11 and model == 'prosody' and emotion == 'Joy'")["score"].astype(float).mean()
     assert prosody["Joy"].to_dict() == {"v0": pytest.approx(joy), "v1": pytest.approx(joy / 2)}
     assert prosody["segments"].nunique() == 1  # each API's segments counted once
-    wide = dataclasses.replace(result, predictions=pd.concat([v0, v1], ignore_index=True)).wide()
+    wide = dataclasses.replace(result, stored_predictions=pd.concat([v0, v1], ignore_index=True)).wide()
     assert (wide["api"] == "v1").sum() == (wide["api"] == "v0").sum() == len(result.wide()) - 1  # the invalid row once
 
 
