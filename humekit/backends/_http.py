@@ -15,9 +15,17 @@ import tenacity
 from humekit import errors
 from humekit.config import Secret
 
-__all__ = ["Limiter", "log_retry", "retry_after_seconds", "send"]
+__all__ = ["Limiter", "http_client", "log_retry", "retry_after_seconds", "send"]
 
 logger = logging.getLogger("humekit.backends")
+
+
+def http_client(*, timeout: float, transport: httpx.BaseTransport | None = None, base_url: str = "",
+                follow_redirects: bool = False) -> httpx.Client:
+    """The HTTP client humekit talks through: its user agent, ``timeout`` seconds per read (at most 10 s to
+    connect), and ``transport`` (an emulator's in-process one, in tests)."""
+    return httpx.Client(base_url=base_url, transport=transport, headers={"user-agent": "humekit"},
+                        follow_redirects=follow_redirects, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
 
 #: Makes the context manager one request holds while it is in flight (e.g. a lease of a cluster-wide
 #: ``distributed.Semaphore``: :mod:`humekit.distributed.budget`). Entered around the request only, never

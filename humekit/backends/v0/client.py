@@ -20,7 +20,7 @@ import tenacity
 
 from humekit import errors
 from humekit._internal.backoff import exponential
-from humekit.backends._http import Limiter, log_retry, retry_after_seconds, send
+from humekit.backends._http import Limiter, http_client, log_retry, retry_after_seconds, send
 from humekit.clock import Clock, SystemClock
 from humekit.config import Secret, resolve_api_key, resolve_base_url
 from humekit.backends.v0.jobs import JobDetails, Upload
@@ -85,12 +85,7 @@ class Client:
         self.max_retry_after = max_retry_after
         self.clock: Clock = clock or SystemClock()
         self.limiter = limiter
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            transport=transport,
-            headers={"user-agent": "humekit"},
-        )
+        self._http = http_client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -22,7 +22,7 @@ import tenacity
 
 from humekit import errors
 from humekit._internal.backoff import exponential
-from humekit.backends._http import Limiter, log_retry, retry_after_seconds, send
+from humekit.backends._http import Limiter, http_client, log_retry, retry_after_seconds, send
 from humekit.clock import Clock, SystemClock
 from humekit.config import DEFAULT_V1_BASE_URL, Secret, resolve_api_key, resolve_base_url
 
@@ -88,8 +88,7 @@ class V1Client:
         self.max_retry_after = max_retry_after
         self.clock: Clock = clock or SystemClock()
         self.limiter = limiter
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, headers={"user-agent": "humekit"},
-                                  timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
+        self._http = http_client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def close(self) -> None:
         self._http.close()

@@ -39,7 +39,7 @@ import httpx
 import tenacity
 
 from humekit._internal.backoff import exponential
-from humekit.backends._http import log_retry, retry_after_seconds
+from humekit.backends._http import http_client, log_retry, retry_after_seconds
 from humekit.clock import Clock, SystemClock
 from humekit.errors import ConfigurationError, DownloadError
 from humekit.pipeline.input_limits import GB
@@ -137,8 +137,7 @@ class Downloads:
         if not missing:
             return found
         stop = threading.Event()
-        with httpx.Client(transport=self._transport, headers={"user-agent": "humekit"}, follow_redirects=True,
-                          timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))) as http:
+        with http_client(timeout=self.timeout, transport=self._transport, follow_redirects=True) as http:
             if concurrency <= 1 or len(missing) == 1:
                 found.update((url, self._fetch_or_error(http, url, stop)) for url in missing)
                 return found
