@@ -222,3 +222,34 @@ def test_stored_notebooks_end_progress_as_text() -> None:
                     assert set(output["data"]) == {"text/plain"}, path.name
                     finals.append(text)
     assert len(finals) >= 5 and all(FRAME.search(text) for text in finals)
+
+
+def _unit(key: str, *tokens: str) -> Any:
+    """A unit carrying the rows with these ID tokens (one input each)."""
+    from humekit.pipeline.planning import PlannedInput, PlannedRow, Unit
+
+    return Unit(key=key, kind="text", inputs=tuple(PlannedInput("text", t, t, 1, (PlannedRow(0, t, t),))
+                                                   for t in tokens))
+
+
+def test_chunks_add_up_and_rows_of_several_units_are_done_with_their_last() -> None:
+    """expect(more=True) twice: the bar counts both chunks; a row two units carry is done when both are reported."""
+    display = Progress(6, enabled=False)
+    first, second = _unit("u1", "a", "b"), _unit("u2", "b")
+    display.expect([first, second], skipped=1, total=2, done=0, more=True)  # chunk 1: a, b (b in two units), 1 invalid
+    display.expect([_unit("u3", "c", "d")], skipped=0, total=3, done=1, more=True)  # chunk 2: c, d to send, 1 done
+    assert (display._skipped, display._total, display._done) == (1, 5, 1)
+    display.unit_done(first)
+    assert display._done == 2  # a; b waits for u2
+    display.unit_done(second)
+    display.unit_done(_unit("u3", "c", "d"))
+    assert display._done == 5 and display._waiting == {} and display._alone == {}
+
+
+def test_the_halves_of_a_refused_unit_count_their_rows() -> None:
+    """A unit refused and split is never reported; each half it became counts its own rows once."""
+    display = Progress(3, enabled=False)
+    display.expect([_unit("whole", "a", "b", "c")], skipped=0, total=3, done=0)
+    display.unit_done(_unit("half-1", "a"))
+    display.unit_done(_unit("half-2", "b", "c"))
+    assert display._done == 3

@@ -151,3 +151,108 @@ def test_retry_failed_streams_the_whole_table_again_to_the_same_folder(tmp_path:
     assert again.out == first.out and again.counts() == {"ok": 22, "failed": 0, "invalid": 1, "pending": 0}
     assert again.dataset().count_rows() == 22 * len(EMOTIONS)
     assert set(again.predictions["id"]) == set(again.status.loc[again.status["status"] == "ok", "id"])
+
+
+def test_every_stage_runs_a_chunk_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """23 rows at 5 a chunk: validation, planning and sending see at most 5 rows at once, never the table."""
+    validated: list[int] = []
+    sent: list[int] = []
+    describe, send = streaming.describe_sources, streaming.send
+
+    def describing(table: pd.DataFrame, **kwargs: object) -> pd.DataFrame:
+        validated.append(len(table))
+        return describe(table, **kwargs)  # type: ignore[arg-type]
+
+    def sending(rows: list[object], checked: pd.DataFrame, **kwargs: object) -> object:
+        sent.append(len(checked))
+        return send(rows, checked, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(streaming, "describe_sources", describing)
+    monkeypatch.setattr(streaming, "send", sending)
+    result = run(table(), MemoryServer(), tmp_path / "l.sqlite", out=tmp_path / "out", chunk_rows=5)
+    assert validated == sent == [5, 5, 5, 5, 3]
+    assert result.counts() == {"ok": 22, "failed": 0, "invalid": 1, "pending": 0}
+
+
+def test_a_streamed_result_holds_no_table_of_rows(tmp_path: Path) -> None:
+    """With out=, the result keeps empty tables and no plan; status, checked and cost are read back equal to in memory."""
+    frame = table()
+    memory = run(frame, MemoryServer(), tmp_path / "a.sqlite")
+    streamed = run(frame, MemoryServer(), tmp_path / "b.sqlite", out=tmp_path / "out", chunk_rows=4)
+    assert streamed.stored_status.empty and streamed.stored_checked.empty and streamed.stored_cost is None
+    assert streamed.plan is None
+    pd.testing.assert_frame_equal(memory.checked, streamed.checked)
+    assert memory.cost is not None and streamed.cost is not None
+    pd.testing.assert_frame_equal(memory.cost, streamed.cost)
+    # the two rows sharing a text are in different chunks: one request in memory, one a chunk with out=
+    assert streamed.cost.attrs == {**memory.cost.attrs, "total_requests": memory.cost.attrs["total_requests"] + 1}
+    assert streamed.given is not None and streamed.given.index.equals(frame.index)
+
+
+def test_identical_inputs_are_sent_once_a_chunk(tmp_path: Path) -> None:
+    """With out=, a text repeated within a chunk is sent once; repeated in another chunk, once more (documented)."""
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "text": ["same", "same", "other", "same"]})
+    server = MemoryServer()
+    result = run(frame, server, tmp_path / "l.sqlite", out=tmp_path / "out", chunk_rows=2)
+    assert sorted(text for sent in server.sent for text in sent) == ["other", "same", "same"]
+    assert result.counts()["ok"] == 4 and result.cost is not None
+    assert result.cost.attrs["total_requests"] == len(server.sent)
+
+
+def test_an_invalid_row_in_the_last_chunk_refuses_the_table_before_anything_is_sent(tmp_path: Path) -> None:
+    """errors='raise' with out=: every chunk is validated first; the error names the row's place in the whole table."""
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(12)], "text": [f"text {i}" for i in range(12)]})
+    frame.loc[11, "text"] = ""
+    server, out = MemoryServer(), tmp_path / "out"
+    with pytest.raises(humekit.InvalidRowsError, match=r"1 of 12 rows cannot be measured:\n  - row 11 \(ID 'r11'\)"):
+        humekit.measure(frame, id_col="id", source_col="text", kind="text", models=["language"],
+                        backend=MemoryBackend(server), ledger=tmp_path / "l.sqlite", progress=False, out=out,
+                        chunk_rows=4)
+    assert server.sent == [] and not out.exists()
+
+
+def test_duplicate_ids_in_different_chunks_are_refused(tmp_path: Path) -> None:
+    """The IDs are checked across the whole table, not chunk by chunk."""
+    frame = pd.DataFrame({"id": ["a", "b", "c", "a"], "text": ["one", "two", "three", "four"]})
+    with pytest.raises(humekit.DuplicateIdError, match="'a' at rows 0, 3"):
+        run(frame, MemoryServer(), tmp_path / "l.sqlite", out=tmp_path / "out", chunk_rows=2)
+
+
+def test_v0_jobs_of_every_chunk_are_submitted_before_one_wait(tmp_path: Path, clock: object) -> None:
+    """Against the v0 emulator, 9 texts at 3 a chunk: three jobs posted, then one wait for all, every row ok."""
+    from humekit.emulator import Emulator, Schedule
+
+    emu = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=1, running=2))  # type: ignore[arg-type]
+    frame = pd.DataFrame({"id": list(range(9)), "text": [f"Sentence {i}." for i in range(9)]})
+    kwargs: dict[str, object] = dict(id_col="id", source_col="text", models=["language"], client=emu.client(),
+                                     ledger=tmp_path / "l.sqlite", progress=False, kind="text", api="v0",
+                                     out=tmp_path / "out", chunk_rows=3)
+    result = humekit.measure(frame, **kwargs)  # type: ignore[arg-type]
+    assert result.counts()["ok"] == 9 and len(emu.jobs) == 3 and len(result.submitted) == 3
+    memory = humekit.measure(frame, **{**kwargs, "out": None})  # type: ignore[arg-type]
+    # the same values (a text column is categorical when one answer is joined, plain when several are)
+    pd.testing.assert_frame_equal(memory.predictions, result.predictions, check_dtype=False, check_categorical=False)
+    assert len(emu.jobs) == 3  # the rerun, in memory, found every job in the ledger
+
+
+def test_a_timeout_with_out_writes_what_finished_and_resumes(tmp_path: Path, clock: object) -> None:
+    """A v0 wait that runs out: the error's result has the rows of finished jobs ok, the others pending, on disk;
+    the same call later finishes them without a new job."""
+    from humekit.emulator import Emulator, Schedule
+
+    emu = Emulator(api_key="k", clock=clock, schedule=Schedule(queued=1, running=100))  # type: ignore[arg-type]
+    frame = pd.DataFrame({"id": [1, 2, 3, 4], "text": ["One.", "Two.", "Three.", "Four."]})
+    kwargs: dict[str, object] = dict(id_col="id", source_col="text", models=["language"], client=emu.client(),
+                                     ledger=tmp_path / "l.sqlite", progress=False, kind="text", api="v0",
+                                     out=tmp_path / "out", chunk_rows=2)
+    with pytest.raises(humekit.WaitTimeoutError):
+        humekit.measure(frame.iloc[:2], timeout=30, **kwargs)  # type: ignore[arg-type]
+    emu.schedule = Schedule(queued=1, running=2)
+    with pytest.raises(humekit.WaitTimeoutError) as info:
+        humekit.measure(frame, timeout=20, **kwargs)  # type: ignore[arg-type]
+    partial = info.value.result
+    assert partial.status["status"].tolist() == ["pending", "pending", "ok", "ok"]
+    assert set(partial.predictions["id"]) == {3, 4}
+    clock.sleep(200)  # type: ignore[attr-defined]
+    done = humekit.measure(frame, **kwargs)  # type: ignore[arg-type]
+    assert done.counts()["ok"] == 4 and len(emu.jobs) == 2

@@ -21,5 +21,6 @@ def write_part(result: MeasureResult | None, out: Path, index: int) -> None:
     if result is None:
         write_tables({}, out, index)
         return
-    write_tables({"status": status_table(result.status, result.cost, id_col=result.id_col, index=index),
+    write_tables({"status": status_table(result.status, result.cost, id_col=result.id_col, index=index,
+                                         checked=result.checked),
                   "scores": result.predictions, "descriptors": result.descriptors}, out, index)

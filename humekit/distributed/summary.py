@@ -91,7 +91,8 @@ class DistributedResult:
                 "lost_billed": int(self.partitions["lost_billed"].sum())}
 
     def status(self, **kwargs: Any) -> pd.DataFrame:
-        """Every input row with its ``status``, ``job_id``, ``error``, ``note``, cost and ``partition``
+        """Every input row with its ``status``, ``job_id``, ``error``, ``note``, cost, what validation learned about
+        its source (``source_kind``, ``source_path``, ``source_problem``...) and ``partition``
         (pandas; ``columns=[...]`` or ``filters=[...]`` are passed to ``pandas.read_parquet``)."""
         return read_status(self.out, **kwargs)
 

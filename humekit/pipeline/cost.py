@@ -26,7 +26,7 @@ from humekit.pipeline.coverage import Coverage
 from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.planning import Unit
 
-__all__ = ["COST_COLUMNS", "planned_cost", "spent_cost"]
+__all__ = ["COST_COLUMNS", "empty_cost", "planned_cost", "spent_cost"]
 
 #: The cost table's columns after the ID: the requests sent for the row (a request shared with other rows
 #: counts for each), its share of their billed seconds (missing when the API is not priced), and of those
@@ -49,8 +49,13 @@ def planned_cost(checked: pd.DataFrame, *, id_col: str, units: Iterable[Unit], b
 
 
 def spent_cost(checked: pd.DataFrame, *, id_col: str, coverage: Coverage, ledger: Ledger,
-               backend: Backend) -> pd.DataFrame:
-    """Per row, the requests that answered it and what they were billed, from the ledger."""
+               backend: Backend, counted: set[str] | None = None) -> pd.DataFrame:
+    """Per row, the requests that answered it and what they were billed, from the ledger.
+
+    ``counted``: ``checked`` is one chunk of a table (``measure(out=...)``), and these are the units the chunks
+    before already counted: a unit is counted once in the totals (``attrs``), and its billed seconds are shared
+    among all the rows it was sent for (the ledger's count), not only this chunk's; the units counted now are
+    added to it."""
     keys = coverage.job_keys
     if not keys:
         return _table(checked, id_col, {}, 0)
@@ -71,12 +76,17 @@ def spent_cost(checked: pd.DataFrame, *, id_col: str, coverage: Coverage, ledger
             continue  # never answered (refused, failed, or still to send): not billed
         seconds = backend.billed_seconds(requests.get(key, {}))
         times = max(1, sends.get(key, 1))
-        sent += times
+        sharing = len(rows) if counted is None else max(len(rows), int(units.at[key, "num_rows"]))  # type: ignore[arg-type]
+        if counted is None or key not in counted:
+            sent += times
         for index in rows:
-            shares.setdefault(index, []).extend([None if seconds is None else seconds / len(rows)] * times)
+            shares.setdefault(index, []).extend([None if seconds is None else seconds / sharing] * times)
             losses.setdefault(index, []).extend(lost.get(key, []))
     table = _table(checked, id_col, shares, sent, losses)
-    answered = [found for key in rows_of if key in units.index for found in lost.get(key, [])]
+    answered = [found for key in rows_of if key in units.index and (counted is None or key not in counted)
+                for found in lost.get(key, [])]
+    if counted is not None:
+        counted.update(rows_of)
     table.attrs["total_lost_answers"], table.attrs["total_lost_billed"] = len(answered), sum(answered)
     return table
 
@@ -97,3 +107,8 @@ def _table(checked: pd.DataFrame, id_col: str, shares: Mapping[int, list[float |
     table.attrs["total_requests"] = sent  # a request shared by several rows counts once
     table.attrs["total_lost_answers"] = table.attrs["total_lost_billed"] = 0
     return table
+
+
+def empty_cost(id_col: str) -> pd.DataFrame:
+    """The cost table of no row: its columns and dtypes."""
+    return _table(pd.DataFrame({id_col: pd.Series([], dtype=object)}), id_col, {}, 0)

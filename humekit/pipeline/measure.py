@@ -28,13 +28,13 @@ from humekit.config import resolve_api
 from humekit.errors import ConfigurationError, MeasureInterrupted
 from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.ledger import Ledger
-from humekit.pipeline.planning import RowInput, config_key, normalize_models, row_inputs
+from humekit.pipeline.planning import config_key, normalize_models
 from humekit.pipeline.parts import check_folder
 from humekit.pipeline.progress import Progress
 from humekit.pipeline.result import MeasureResult
-from humekit.pipeline.stages import Outcome, in_flight, send_and_join
-from humekit.pipeline.streaming import DEFAULT_CHUNK_ROWS
-from humekit.pipeline.validation import ADDED_COLUMNS, validate
+from humekit.pipeline.stages import Outcome, in_flight, send_and_join, table_rows
+from humekit.pipeline.streaming import DEFAULT_CHUNK_ROWS, Streamed, ValidatedChunks, measure_in_chunks
+from humekit.pipeline.validation import validate
 
 if TYPE_CHECKING:  # the receiver (Starlette, uvicorn) is imported only by those who use it
     from humekit.webhooks.receiver import CallbackReceiver
@@ -146,15 +146,18 @@ def measure(
             speak, else ``HUME_API`` (environment or ``.env``), else ``"v1"``.
         dry_run: send nothing and record no unit: the result shows what would be sent (``plan``), each row's
             ``pending`` reason, and in ``cost`` the requests and billed seconds it would take.
-        out: a folder to stream the predictions to, for a study too large to hold in memory: the rows are
-            joined ``chunk_rows`` at a time and each chunk's scores, descriptors and status are written there as
-            a Parquet dataset (``write_dataset``'s layout: ``scores/model=.../part-000000-0.parquet``,
+        out: a folder to stream the results to, for a study too large to hold in memory: the table goes
+            through every stage ``chunk_rows`` rows at a time (validated, all of it, before anything is sent;
+            then planned and sent; then joined), and each chunk's status, scores and descriptors are written
+            there as a Parquet dataset (``write_dataset``'s layout: ``scores/model=.../part-000000-0.parquet``,
             ``descriptors/...``, ``status/...``; ``humekit.read_dask(out)`` opens it) before the next chunk is
-            read, so memory holds one chunk's predictions, not the table's. The result keeps each row's
-            ``status`` in memory and reads the rest from ``out``: ``result.dataset()`` lazily (pyarrow),
-            ``result.predictions`` all at once. A rerun with the same ``out`` rewrites the dataset (no row
-            twice); a folder holding other Parquet files is refused. A dry run writes nothing.
-        chunk_rows: with ``out``, the rows joined and written at a time (default 10,000).
+            read, so memory holds one chunk, not the table (:mod:`humekit.pipeline.streaming`). The result
+            keeps only your table (not copied) and a few totals, and reads the rest from ``out``:
+            ``result.dataset()`` lazily (pyarrow), ``result.status`` and ``result.predictions`` all at once.
+            Identical inputs are sent once a chunk (once a table without ``out``). A rerun with the same
+            ``out`` rewrites the dataset (no row twice); a folder holding other Parquet files is refused. A
+            dry run writes nothing (and runs in memory).
+        chunk_rows: with ``out``, the rows validated, sent and joined at a time (default 10,000).
 
     Returns:
         A :class:`MeasureResult` with ``.status``, ``.predictions``, ``.wide()``, ``.per_row()``
@@ -176,47 +179,73 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     limits = _limits(o.limits) if api == "v0" else _backend_limits(o)
     _check_options(timeout=o.timeout, transcription=o.transcription, chunk_rows=o.chunk_rows)
     normalized = normalize_models(o.models, api=api)
-    checked = validate(table, id_col=o.id_col, source_col=o.source_col, kind=o.kind, models=normalized, root=o.root,
-                       limits=limits, errors=o.errors, api="v1" if api == "v1" else "v0")
-    backend = o.backend if o.backend is not None else _default_backend(api, o.client)
-    store = o.ledger if isinstance(o.ledger, Ledger) else Ledger(o.ledger, clock=backend.clock)
+    which: Literal["v0", "v1"] = "v1" if api == "v1" else "v0"
+    streamed = None if o.out is None or o.dry_run else Path(o.out).resolve()
+    chunks: ValidatedChunks | None = None
+    if streamed is None:
+        checked = validate(table, id_col=o.id_col, source_col=o.source_col, kind=o.kind, models=normalized,
+                           root=o.root, limits=limits, errors=o.errors, api=which)
+    else:
+        check_folder(streamed, id_col=o.id_col)  # before anything is sent: a folder of other files is refused
+        chunks = ValidatedChunks.validate(table, id_col=o.id_col, source_col=o.source_col, kind=o.kind,
+                                          models=normalized, root=o.root, limits=limits, errors=o.errors, api=which,
+                                          chunk_rows=o.chunk_rows)
+    try:
+        backend = o.backend if o.backend is not None else _default_backend(api, o.client)
+        store = o.ledger if isinstance(o.ledger, Ledger) else Ledger(o.ledger, clock=backend.clock)
+    except BaseException:
+        if chunks is not None:
+            chunks.close()
+        raise
     options = dataclasses.replace(options, ledger=store)  # the result keeps the open ledger, never a URL's password
     config = config_key(backend=backend.name, endpoint=backend.endpoint, models=normalized,
                         transcription=o.transcription)
-    files = checked.loc[checked["source_kind"].eq("file") & checked["source_problem"].isna(), "source_path"]
-    known = store.known_md5s(files)
-    rows = row_inputs(checked, id_col=o.id_col, source_col=o.source_col, config=config, md5s=known)
-    store.remember_md5s({r.value: r.md5 for r in rows if r.md5 is not None and r.value not in known})
     if retry:
         store.supersede(retry)
-    display = Progress(len(checked), enabled=o.progress, clock=backend.clock)  # every row counts (see stages)
+    display = Progress(len(table), enabled=o.progress, clock=backend.clock)  # every row counts (see stages)
     run = Run(ledger=store, models=normalized, transcription=o.transcription, salt=salt, progress=display,
               timeout=o.timeout, wait_initial=o.wait_initial, wait_max=o.wait_max, callback=o.callback,
               callback_fallback=o.callback_fallback, run_id=secrets.token_hex(8))
-    backend.check(run)  # options the backend cannot use are refused before anything is sent
-
-    streamed = None if o.out is None or o.dry_run else Path(o.out).resolve()
-    if streamed is not None:
-        check_folder(streamed, id_col=o.id_col)  # before anything is sent: a folder of other files is refused
 
     def finish(outcome: Outcome) -> MeasureResult:
         joined, submitted = outcome.joined, tuple(outcome.executed.submitted)
         reused = tuple(job_id for job_id in joined.job_ids if job_id not in set(submitted))
-        return MeasureResult(status=joined.status, stored_predictions=joined.predictions,
-                             stored_descriptors=joined.descriptors, out=None if streamed is None else streamed,
-                             checked=checked, ledger=store, id_col=o.id_col, plan=outcome.plan, submitted=submitted,
-                             reused=reused, options=options, retryable=joined.failed, cost=outcome.cost)
+        return MeasureResult(stored_status=joined.status, stored_predictions=joined.predictions,
+                             stored_descriptors=joined.descriptors, stored_checked=checked, ledger=store,
+                             id_col=o.id_col, plan=outcome.plan, submitted=submitted, reused=reused, options=options,
+                             retryable=joined.failed, stored_cost=outcome.cost)
+
+    def finish_streamed(done: Streamed) -> MeasureResult:
+        assert chunks is not None and streamed is not None and done.empty_status is not None
+        assert done.empty_predictions is not None and done.empty_descriptors is not None
+        submitted = tuple(done.submitted)
+        reused = tuple(job_id for job_id in done.job_ids if job_id not in set(submitted))
+        return MeasureResult(stored_status=done.empty_status, stored_predictions=done.empty_predictions,
+                             stored_descriptors=done.empty_descriptors, stored_checked=chunks.empty, ledger=store,
+                             id_col=o.id_col, submitted=submitted, reused=reused, options=options,
+                             retryable=tuple(done.failed), out=streamed, given=table.copy(deep=False),
+                             cost_totals=done.cost_totals)
 
     _interrupts_as_one_line()
     try:
+        backend.check(run)  # options the backend cannot use are refused before anything is sent
+        if chunks is not None:
+            assert streamed is not None
+            return finish_streamed(measure_in_chunks(chunks, id_col=o.id_col, source_col=o.source_col, config=config,
+                                                     backend=backend, run=run, limits=limits, out=streamed,
+                                                     on_timeout=finish_streamed))
+        rows = table_rows(checked, id_col=o.id_col, source_col=o.source_col, config=config, ledger=store)
         return send_and_join(rows, checked, backend=backend, run=run, id_col=o.id_col, limits=limits, finish=finish,
-                             dry_run=o.dry_run, out=streamed, chunk_rows=o.chunk_rows)
+                             dry_run=o.dry_run)
     except KeyboardInterrupt as exc:
         if isinstance(exc, MeasureInterrupted):
             raise
-        interrupted = _interrupted(rows, backend, run)
+        tables = [checked] if chunks is None else (chunk for _, _, chunk in chunks)
+        interrupted = _interrupted(tables, o, config=config, backend=backend, run=run)
     finally:
         display.close()
+        if chunks is not None:
+            chunks.close()
     raise interrupted  # outside the except block: the traceback is measure's own two frames, not the wait's
 
 
@@ -262,10 +291,14 @@ def _default_backend(api: str, client: Client | V1Client | None) -> Backend:
     return BatchBackend(client if isinstance(client, Client) else Client())
 
 
-def _interrupted(rows: list[RowInput], backend: Backend, run: Run) -> MeasureInterrupted:
-    """The error for a Ctrl-C: how many of these rows' units are still queued, running or being sent."""
+def _interrupted(tables: Iterable[pd.DataFrame], o: MeasureOptions, *, config: str, backend: Backend,
+                 run: Run) -> MeasureInterrupted:
+    """The error for a Ctrl-C: how many of the units of these validated tables' rows are still queued, running or
+    being sent."""
     try:
-        running = in_flight(rows, backend=backend, run=run)
+        running = [unit for checked in tables for unit in in_flight(
+            table_rows(checked, id_col=o.id_col, source_col=o.source_col, config=config, ledger=run.ledger),
+            backend=backend, run=run)]
     except Exception:  # noqa: BLE001 - an interrupt must never turn into another error; the ledger is intact
         running = []
     store = run.ledger
@@ -339,5 +372,5 @@ def retry_failed(result: MeasureResult, **overrides: Any) -> MeasureResult:
     if not failed:
         return result
     options = dataclasses.replace(result.options, **overrides, ledger=result.ledger)
-    table = result.checked.drop(columns=list(ADDED_COLUMNS))
+    table = result._user_table()  # noqa: SLF001 - the table as given, with or without out=
     return _run(table, options, salt=f"|retry-{secrets.token_hex(4)}", retry=frozenset(result.retryable))

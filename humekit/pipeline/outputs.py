@@ -105,10 +105,12 @@ def per_row(status: pd.DataFrame, predictions: pd.DataFrame, *, id_col: str, tab
 class ResultTables:
     """The tables of a measured result: needs ``status``, ``predictions``, ``id_col`` and ``_user_table()``."""
 
-    status: pd.DataFrame
     id_col: str
 
-    if TYPE_CHECKING:  # a field of SavedResult, a property of MeasureResult (read from its dataset when streamed)
+    if TYPE_CHECKING:  # fields of SavedResult, properties of MeasureResult (read from its dataset when streamed)
+        @property
+        def status(self) -> pd.DataFrame: ...
+
         @property
         def predictions(self) -> pd.DataFrame: ...
 

@@ -26,9 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from humekit.errors import ConfigurationError
+from humekit.pipeline.validation import ADDED_COLUMNS
 from humekit.predictions.file_dtypes import arrow_table
 
-__all__ = ["MARKER", "TABLES", "check_folder", "finish", "part_name", "prepare", "read_status", "status_table", "write_tables"]
+__all__ = ["MARKER", "TABLES", "check_folder", "finish", "part_name", "prepare", "read_rows", "read_status", "status_table",
+           "write_tables"]
 
 #: The tables a part writes, and the columns each is partitioned by.
 TABLES: dict[str, tuple[str, ...]] = {"status": (), "scores": ("model",), "descriptors": ("model",)}
@@ -81,13 +83,17 @@ def _parts(out: Path, name: str = "part") -> list[Path]:
     return [path for table in TABLES if (out / table).is_dir() for path in (out / table).rglob(f"{name}-*.parquet")]
 
 
-def status_table(status: pd.DataFrame, cost: pd.DataFrame | None, *, id_col: str, index: int) -> pd.DataFrame:
+def status_table(status: pd.DataFrame, cost: pd.DataFrame | None, *, id_col: str, index: int,
+                 checked: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every row of a measured part: the ID, ``status``, ``job_id``, ``error``, ``note``, its cost
-    (``requests``, ``billed_seconds``, ``lost_answers``, ``lost_billed``) and ``partition`` (the part's number)."""
-    status = status.reset_index(drop=True)
+    (``requests``, ``billed_seconds``, ``lost_answers``, ``lost_billed``), what validation learned about its
+    source (the ``source_...`` columns of ``checked``) and ``partition`` (the part's number)."""
+    frames = [status.reset_index(drop=True)]
     if cost is not None:
-        status = pd.concat([status, cost.reset_index(drop=True).drop(columns=[id_col], errors="ignore")], axis=1)
-    return status.assign(partition=index)
+        frames.append(cost.reset_index(drop=True).drop(columns=[id_col], errors="ignore"))
+    if checked is not None:
+        frames.append(checked[[c for c in ADDED_COLUMNS if c in checked.columns]].reset_index(drop=True))
+    return (pd.concat(frames, axis=1) if len(frames) > 1 else frames[0]).assign(partition=index)
 
 
 def write_tables(frames: Mapping[str, pd.DataFrame], out: Path, index: int) -> None:
@@ -133,6 +139,34 @@ def read_status(out: Path, **kwargs: Any) -> pd.DataFrame:
     return frame.sort_values("partition", kind="stable").reset_index(drop=True)
 
 
+def read_rows(out: Path, like: pd.DataFrame, *, index: pd.Index | None, infer: bool = True) -> pd.DataFrame:
+    """``like``'s columns of every row of the dataset ``out`` (its ``status`` table), in the rows' order, with
+    the given ``index`` and the dtypes the in-memory table has: ``like``'s categories and nullable numbers; text
+    columns inferred from their values as the join infers them (``infer``), else kept ``object`` as
+    :func:`humekit.validate` makes them. Only those columns are read."""
+    folder = out / "status"
+    columns = list(like.columns)
+    if not folder.is_dir() or not any(folder.glob("*.parquet")):
+        return like.iloc[0:0].copy() if index is None else like.reindex(index=index)
+    frame = pq.read_table(folder, columns=[*columns, "partition"]).to_pandas()
+    frame = frame.sort_values("partition", kind="stable")
+    if index is not None and len(index) != len(frame):
+        raise ConfigurationError(f"{out} holds {len(frame):,} rows, not the {len(index):,} of the table measured: "
+                                 "another measure has rewritten it since; read that call's result")
+    rows = pd.RangeIndex(len(frame)) if index is None else index
+    typed: dict[str, Any] = {}
+    for name in columns:
+        column, dtype = frame[name], like[name].dtype
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(dtype, pd.StringDtype):
+            typed[name] = pd.Series(column.astype(dtype).array, index=rows)  # categories, Int64, Float64
+        elif pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype):
+            values = column.astype(object).where(column.notna(), None).to_numpy()
+            typed[name] = values if infer else pd.Series(values, index=rows, dtype=object)
+        else:
+            typed[name] = column.to_numpy()
+    return pd.DataFrame(typed, index=rows)
+
+
 def open_table(out: Path, table: str) -> Any:
     """One table of the dataset ``out`` as a lazy ``pyarrow.dataset.Dataset`` (the model folders as a ``model``
     column); an empty one, with no column, when no part wrote any row of it."""
@@ -156,11 +190,20 @@ def read_long(out: Path, table: str, *, id_col: str, order: pd.Series, empty: pd
     if not folder.is_dir() or not any(folder.rglob("*.parquet")):
         return empty
     frame = read_parquet_table(folder)
-    for column in ("model", "emotion", "kind", "name"):  # categories of this table's values, as joined in memory
+    for column in ("model", "emotion", "kind", "name"):  # the categories the join gives them in memory
         if column in frame.columns:
-            frame[column] = frame[column].astype("str").astype("category")
+            values = frame[column].astype("str")
+            joined = empty[column].dtype if column in empty.columns else None
+            if isinstance(joined, pd.CategoricalDtype) and bool(values.isin(joined.categories).all()):
+                frame[column] = values.astype(joined)
+            else:
+                frame[column] = values.astype("category")
     position = pd.Index(order).get_indexer(frame[id_col])
     sort = pd.DataFrame({"position": position, "model": frame["model"].astype("string"), "begin": frame["begin"]})
     frame = frame.iloc[sort.sort_values(["position", "model", "begin"], kind="stable").index].reset_index(drop=True)
     columns = [c for c in empty.columns if c in frame.columns]
+    for column in columns:  # e.g. a text column Parquet kept as a dictionary: the join's dtype again
+        if isinstance(frame[column].dtype, pd.CategoricalDtype) and not isinstance(empty[column].dtype,
+                                                                                   pd.CategoricalDtype):
+            frame[column] = frame[column].astype(empty[column].dtype)
     return frame[[*columns, *(c for c in frame.columns if c not in columns)]]

@@ -89,7 +89,10 @@ class Progress:
         self._states: dict[str, str] = {}
         self._skipped = 0  # rows no request measures: in the total and done from the start
         self._total, self._done = total, 0  # the rows measured (or waited for)
-        self._waiting: dict[int, int] = {}  # row position -> its units not finished yet
+        self._waiting: dict[str, int] = {}  # row (ID token) that several units carry -> those not finished yet
+        self._alone: dict[str, int] = {}  # unit key -> the rows only it carries, until it is reported
+        self._table = total  # the rows of the table: the bar's total while chunks are still being planned
+        self._chunks = False  # whether :meth:`expect` has been told of chunks of the table
         self._upload: tuple[int, int] | None = None
         self._stage = "submitting"
         self._closed = False
@@ -144,7 +147,9 @@ class Progress:
     def rows(self, total: int, done: int = 0) -> None:
         """``total`` rows to measure, ``done`` of them already finished (besides the rows skipped)."""
         with self._lock:
-            self._total, self._done = total, min(done, total)
+            self._total, self._done, self._table = total, min(done, total), 0
+            self._waiting.clear()  # the rows are counted by what is waited for now, not by units
+            self._alone.clear()
         self._count()
 
     def add_rows(self, done: int) -> None:
@@ -153,36 +158,58 @@ class Progress:
             self._done = min(self._done + done, self._total)
         self._count()
 
-    def expect(self, units: Sequence[Unit], *, skipped: int, total: int, done: int) -> None:
+    def expect(self, units: Sequence[Unit], *, skipped: int, total: int, done: int, more: bool = False) -> None:
         """What the call will do: ``skipped`` rows no request measures (invalid, or that the API cannot take)
         are counted in the total and done from the start, whatever :meth:`rows` says later; of the ``total``
         rows measured, ``done`` finished before (the ledger holds their answers), and a row the ``units``
-        carry is done once every unit carrying it is reported (:meth:`unit_done`)."""
-        waiting: dict[int, int] = {}
+        carry is done once every unit carrying it is reported (:meth:`unit_done`). With ``more``, these are
+        one more chunk of the table's rows, added to what earlier calls said (``measure(out=...)``)."""
+        carrying: dict[str, int] = {}  # row (ID token) -> the units carrying it
         for unit in units:
             for row in unit.rows:
-                waiting[row.index] = waiting.get(row.index, 0) + 1
+                carrying[row.id_token] = carrying.get(row.id_token, 0) + 1
+        # a row one unit carries is counted with its unit, so only rows several units carry are held one by one
+        waiting = {token: count for token, count in carrying.items() if count > 1}
+        alone = {unit.key: sum(1 for row in unit.rows if carrying[row.id_token] == 1) for unit in units}
         with self._lock:
-            self._waiting, self._skipped = waiting, skipped
-            self._total, self._done = total, min(done, total)
+            if more:
+                if not self._chunks:  # the first chunk: the counts start from it (the total stays the table's)
+                    self._total = self._done = self._skipped = 0
+                    self._chunks = True
+                self._waiting.update(waiting)
+                self._alone.update(alone)
+                self._skipped += skipped
+                self._total += total
+                self._done = min(self._done + done, self._total)
+            else:
+                self._waiting, self._alone, self._skipped, self._table = waiting, alone, skipped, 0
+                self._total, self._done = total, min(done, total)
         self._count()
 
     def unit_done(self, unit: Unit) -> None:
         """A unit finished (answered or failed): its rows are done when it was the last of theirs (the halves
         of a unit split after a refusal carry its rows, each row in one of them)."""
         with self._lock:
+            announced = unit.key in self._alone
+            done = self._alone.pop(unit.key, 0)
             for row in unit.rows:
-                left = self._waiting.get(row.index)
+                left = self._waiting.get(row.id_token)
                 if left is not None:
-                    self._waiting[row.index] = left - 1
                     if left == 1:
-                        self._done = min(self._done + 1, self._total)
+                        del self._waiting[row.id_token]
+                        done += 1
+                    else:
+                        self._waiting[row.id_token] = left - 1
+                elif not announced:
+                    done += 1  # a unit not in the plan (the half of a refused one): its rows are done now
+            self._done = min(self._done + done, self._total)
         self._count()
 
     def finish(self) -> None:
         """Every row is done: every unit reached a final state (answered, failed or refused)."""
         with self._lock:
             self._waiting.clear()
+            self._alone.clear()
             self._done = self._total
         self._count()
 
@@ -191,7 +218,7 @@ class Progress:
         if not self.enabled:
             return
         with self._lock:
-            total = self._skipped + self._total
+            total = max(self._skipped + self._total, self._table)
             self._bar.total, self._bar.n = total, self._skipped + self._done
             if self.mode == "widget":
                 meter = self._bar.container.children[1]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -21,11 +20,11 @@ from humekit.pipeline.cost import planned_cost, spent_cost
 from humekit.pipeline.coverage import Coverage, cover
 from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.joining import Joined, join_results
-from humekit.pipeline.planning import Plan, RowInput, Unit, config_key, for_config
+from humekit.pipeline.ledger import Ledger
+from humekit.pipeline.planning import Plan, RowInput, Unit, config_key, for_config, row_inputs
 from humekit.pipeline.sources import API_MODELS_FOR_KIND, media_category
-from humekit.pipeline.streaming import DEFAULT_CHUNK_ROWS, join_to_dataset
 
-__all__ = ["Outcome", "in_flight", "send_and_join"]
+__all__ = ["Outcome", "backend_identity", "in_flight", "send", "send_and_join", "table_rows"]
 
 Result = TypeVar("Result")
 
@@ -42,42 +41,24 @@ class Outcome:
 
 
 def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backend, run: Run, id_col: str,
-                  limits: InputLimits, finish: Callable[[Outcome], Result], dry_run: bool = False,
-                  out: Path | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Result:
-    """Send what the ledger lacks for these rows, collect the answers, join them and ``finish`` the outcome.
-
-    With ``out``, the join is done ``chunk_rows`` rows at a time and each chunk's predictions are written to the
-    dataset in ``out`` (:mod:`humekit.pipeline.streaming`): the outcome's tables of predictions are then empty.
-    A dry run writes nothing.
+                  limits: InputLimits, finish: Callable[[Outcome], Result], dry_run: bool = False) -> Result:
+    """Send what the ledger lacks for these rows, collect the answers, join them and ``finish`` the outcome: the
+    whole table at once, in memory (``measure(out=...)`` runs the same stages a chunk at a time:
+    :mod:`humekit.pipeline.streaming`).
 
     When the wait runs out, the :class:`~humekit.WaitTimeoutError` carries ``finish`` of what did finish
     as its ``result`` (those rows ok, the others pending): nothing that finished is lost.
     """
     store, models = run.ledger, run.models
-    identity: dict[str, Any] = dict(backend=backend.name, endpoint=backend.endpoint, transcription=run.transcription)
+    identity = backend_identity(backend, run)
     run.progress.stage("submitting")
-    coverage = cover(rows, store, models=dict(models), **identity)
     if dry_run:
+        coverage = cover(rows, store, models=dict(models), **identity)
         return finish(_dry_run(rows, checked, coverage, backend=backend, run=run, id_col=id_col, limits=limits,
                                identity=identity))
-    executed = backend.resume(coverage.job_keys, coverage.rows, run)
-    if executed:
-        coverage = cover(rows, store, models=dict(models), **identity)
-    plan = _plan_missing(rows, coverage, checked, dict(models), backend=backend, identity=identity, limits=limits,
-                         salt=run.salt)
-    _count_rows(run, checked, rows, coverage, plan)
-    # the bytes of files sent whole (a unit that sends a part sends converted bytes, not the file's: not counted)
-    uploads = sum(i.size for unit in plan.jobs if unit.kind == "file" and not unit.part for i in unit.inputs)
-    with run.progress.uploading(uploads):
-        executed.add(backend.execute(plan.jobs, run))
-    if plan.jobs:  # new claims (or refusals) change what answers each row
-        coverage = cover(rows, store, models=dict(models), **identity)
+    coverage, plan, executed = send(rows, checked, backend=backend, run=run, limits=limits)
 
     def joined(cost: pd.DataFrame) -> Joined:
-        if out is not None:
-            return join_to_dataset(checked, id_col=id_col, coverage=coverage, ledger=store, decode=backend.decode,
-                                   out=out, chunk_rows=chunk_rows, cost=cost, rejected=executed.rejected,
-                                   unplannable=plan.unplannable, api=backend.api)
         return join_results(checked, id_col=id_col, coverage=coverage, ledger=store, decode=backend.decode,
                             rejected=executed.rejected, unplannable=plan.unplannable, api=backend.api)
 
@@ -94,7 +75,46 @@ def send_and_join(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backe
     return finish(outcome())
 
 
-def _count_rows(run: Run, checked: pd.DataFrame, rows: list[RowInput], coverage: Coverage, plan: Plan) -> None:
+def table_rows(checked: pd.DataFrame, *, id_col: str, source_col: str, config: str, ledger: Ledger) -> list[RowInput]:
+    """The valid rows of a validated table as the plan sees them, each file hashed once: the ledger remembers
+    the digests (so a rerun does not read every file again)."""
+    files = checked.loc[checked["source_kind"].eq("file") & checked["source_problem"].isna(), "source_path"]
+    known = ledger.known_md5s(files)
+    rows = row_inputs(checked, id_col=id_col, source_col=source_col, config=config, md5s=known)
+    ledger.remember_md5s({r.value: r.md5 for r in rows if r.md5 is not None and r.value not in known})
+    return rows
+
+
+def backend_identity(backend: Backend, run: Run) -> dict[str, Any]:
+    """What, besides the models, a unit's answer depends on: the backend, its endpoint and the transcription."""
+    return dict(backend=backend.name, endpoint=backend.endpoint, transcription=run.transcription)
+
+
+def send(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backend, run: Run, limits: InputLimits,
+         more: bool = False) -> tuple[Coverage, Plan, Executed]:
+    """Resume what an earlier call left in flight for these rows, plan what the ledger lacks and send it; what
+    answers each row now, the plan and what was sent. ``more``: these rows are one more chunk of the table
+    (the progress display adds them to the chunks before)."""
+    store, models = run.ledger, dict(run.models)
+    identity = backend_identity(backend, run)
+    coverage = cover(rows, store, models=models, **identity)
+    executed = backend.resume(coverage.job_keys, coverage.rows, run)
+    if executed:
+        coverage = cover(rows, store, models=models, **identity)
+    plan = _plan_missing(rows, coverage, checked, models, backend=backend, identity=identity, limits=limits,
+                         salt=run.salt)
+    _count_rows(run, checked, rows, coverage, plan, more=more)
+    # the bytes of files sent whole (a unit that sends a part sends converted bytes, not the file's: not counted)
+    uploads = sum(i.size for unit in plan.jobs if unit.kind == "file" and not unit.part for i in unit.inputs)
+    with run.progress.uploading(uploads):
+        executed.add(backend.execute(plan.jobs, run))
+    if plan.jobs:  # new claims (or refusals) change what answers each row
+        coverage = cover(rows, store, models=models, **identity)
+    return coverage, plan, executed
+
+
+def _count_rows(run: Run, checked: pd.DataFrame, rows: list[RowInput], coverage: Coverage, plan: Plan, *,
+                more: bool = False) -> None:
     """Tell the progress display what it counts: every row of the table. A row no request measures (invalid,
     or that no unit can carry) is done from the start, and so is one whose answers the ledger holds; a row
     the units carry is done when all of them are (the windows of a recording: one row, not one per window)."""
@@ -105,7 +125,8 @@ def _count_rows(run: Run, checked: pd.DataFrame, rows: list[RowInput], coverage:
         jobs.loc[~jobs["status"].isin([COMPLETED, FAILED]) & ~jobs["state"].isin(["rejected", "abandoned"]), "job_key"])
     waiting = {a.index for a in coverage.assignments if a.job_key in unfinished}
     done = sum(1 for index in measured if index not in planned and index not in waiting)
-    run.progress.expect(plan.jobs, skipped=len(checked) - len(measured), total=len(measured), done=done)
+    run.progress.expect(plan.jobs, skipped=len(checked) - len(measured), total=len(measured), done=done,
+                        more=more)
 
 
 def _dry_run(rows: list[RowInput], checked: pd.DataFrame, coverage: Coverage, *, backend: Backend, run: Run,
@@ -130,7 +151,7 @@ def _dry_run(rows: list[RowInput], checked: pd.DataFrame, coverage: Coverage, *,
 
 def in_flight(rows: list[RowInput], *, backend: Backend, run: Run) -> list[str]:
     """What is still running or being sent for these rows (for the message after a Ctrl-C)."""
-    identity: dict[str, Any] = dict(backend=backend.name, endpoint=backend.endpoint, transcription=run.transcription)
+    identity = backend_identity(backend, run)
     return backend.in_flight(cover(rows, run.ledger, models=dict(run.models), **identity).job_keys, run.ledger)
 
 

@@ -23,7 +23,7 @@ from humekit.pipeline.sources import MODELS_FOR_KIND, check_source, is_null
 from humekit.pipeline.sources import media_category as media_category  # re-exported: its old import path
 from humekit.predictions.vocabulary import check_models
 
-__all__ = ["ADDED_COLUMNS", "MODELS_FOR_KIND", "validate"]
+__all__ = ["ADDED_COLUMNS", "MODELS_FOR_KIND", "check_table", "describe_sources", "raise_problems", "validate"]
 
 #: Columns :func:`validate` adds to the table.
 ADDED_COLUMNS = (
@@ -73,10 +73,31 @@ def validate(
     Raises:
         MissingColumnError, DuplicateIdError, TableError, InvalidRowsError.
     """
-    _check_columns(table, id_col, source_col, errors)
-    ids = table[id_col]
-    _check_ids(ids, id_col, table)
+    check_table(table, id_col=id_col, source_col=source_col, errors=errors)
     base = Path(root) if root is not None else Path.cwd()
+    out = describe_sources(table, source_col=source_col, kind=kind, models=models, base=base, limits=limits, api=api)
+    if errors == "raise":
+        raise_problems(out[[id_col, "source_problem"]], positions=np.arange(len(out)), rows=len(out), id_col=id_col,
+                       guessed=kind == "auto", base=base)
+    return out
+
+
+def check_table(table: Any, *, id_col: str, source_col: str, errors: str) -> None:
+    """What :func:`validate` checks of the table as a whole, before any row: it is a non-empty DataFrame with
+    ``id_col`` and ``source_col`` (once each, not clashing with what validation adds) and unique, non-null IDs.
+
+    Raises:
+        MissingColumnError, DuplicateIdError, TableError.
+    """
+    _check_columns(table, id_col, source_col, errors)
+    _check_ids(table[id_col], id_col, table)
+
+
+def describe_sources(table: pd.DataFrame, *, source_col: str, kind: Literal["auto", "file", "url", "text"] = "auto",
+                     models: Iterable[str] | dict[str, Any] | None = None, base: Path,
+                     limits: InputLimits = InputLimits(), api: Literal["v0", "v1"] = "v0") -> pd.DataFrame:
+    """A copy of ``table`` (rows already checked as a table by :func:`check_table`) with what :func:`validate` learns
+    about each row's source (the ``source_...`` columns); a row that cannot be sent has its ``source_problem``."""
     wanted = _model_names(models, api)
     checked = [
         check_source(value, kind=kind, base=base, limits=limits, models=wanted, api=api) for value in table[source_col]
@@ -89,8 +110,6 @@ def validate(
     out["source_media_type"] = pd.Series([c.media_type for c in checked], index=table.index, dtype="object")
     out["source_problem"] = pd.Series([c.problem for c in checked], index=table.index, dtype="object")
     out["source_note"] = pd.Series([c.note for c in checked], index=table.index, dtype="object")
-    if errors == "raise":
-        _raise_problems(out, id_col, guessed=kind == "auto", base=base)
     return out
 
 
@@ -206,11 +225,15 @@ def _model_names(models: Iterable[str] | dict[str, Any] | None, api: str) -> fro
     return check_models(models, table=True, api=api)
 
 
-def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool, base: Path) -> None:
-    positions = np.flatnonzero(out["source_problem"].notna().to_numpy())
-    if not len(positions):
+def raise_problems(problems: pd.DataFrame, *, positions: Any, rows: int, id_col: str, guessed: bool,
+                   base: Path) -> None:
+    """Raise :class:`~humekit.InvalidRowsError` if any of ``problems`` (the ID and ``source_problem`` of rows at
+    ``positions`` in a table of ``rows`` rows) is a problem: the first rows named, with the fix."""
+    has_problem = problems["source_problem"].notna().to_numpy()
+    if not has_problem.any():
         return
-    bad = out.iloc[positions]
+    positions = np.asarray(positions)[has_problem]
+    bad = problems[has_problem]
     lines = [f"  - {describe_row(int(position), row_id)}: {problem}"
              for position, row_id, problem in zip(positions[:_SHOWN], bad[id_col], bad["source_problem"],
                                                   strict=False)]  # the first _SHOWN rows only
@@ -221,7 +244,7 @@ def _raise_problems(out: pd.DataFrame, id_col: str, *, guessed: bool, base: Path
     if bad["source_problem"].str.contains("resolved against the root folder", regex=False).any():
         hint += f"\nRelative paths are resolved against root= (here {base}); pass root= the folder they are relative to."
     raise InvalidRowsError(
-        f"{len(bad)} of {len(out)} rows cannot be measured:\n" + "\n".join(lines) + more + hint +
+        f"{len(bad)} of {rows} rows cannot be measured:\n" + "\n".join(lines) + more + hint +
         "\nFix them, or pass errors='mark' to measure the other rows and report these as 'invalid'.",
         rows=[int(p) for p in positions],
     )
