@@ -8,8 +8,9 @@ arrives), decoding and the join, and (with ``--out``, the default) streaming the
 dataset in bounded chunks. Each text is answered with ``--emotions`` scores (48 by default: Hume's language
 emotions), ``--per-unit`` texts to a request (100, like a v0 batch job). The scores are synthetic.
 
-Prints, per size, client CPU per row, peak RSS (absolute, and per row above what the process held before
-``measure``), and the ratio of the largest to the smallest CPU per row.
+Prints, per size, client CPU per row, peak RSS (absolute, and above what the process held before ``measure``,
+which already held the table), the ratio of the largest to the smallest CPU per row, and the ratio of the
+largest table's peak above the start to the smallest's (flat memory: about 1, however many rows).
 
 Usage::
 
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     mode = "in memory (no out=)" if args.in_memory else f"out= (streamed, {args.chunk_rows:,} rows a chunk)"
     print(f"humekit.measure, {args.emotions} emotions a text, {args.per_unit} texts a request, {mode}")
     print(f"{'rows':>10} {'predictions':>12} {'CPU s':>8} {'CPU ms/row':>11} {'peak RSS MB':>12} "
-          f"{'RSS KB/row':>11} {'wall s':>8}")
+          f"{'above start MB':>15} {'wall s':>8}")
     results = []
     for size in args.sizes:
         command = [sys.executable, __file__, "--child", str(size), "--emotions", str(args.emotions), "--per-unit",
@@ -159,12 +160,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         found = json.loads(done.stdout.strip().splitlines()[-1])
         results.append(found)
         per_row = 1000 * found["cpu_s"] / size
-        grown = max(0, found["peak_kib"] - found["before_kib"]) / size
+        grown = max(0, found["peak_kib"] - found["before_kib"]) / 1024
         print(f"{size:>10,} {found['prediction_rows']:>12,} {found['cpu_s']:>8.1f} {per_row:>11.3f} "
-              f"{found['peak_kib'] / 1024:>12.0f} {grown:>11.2f} {found['wall_s']:>8.1f}", flush=True)
+              f"{found['peak_kib'] / 1024:>12.0f} {grown:>15.1f} {found['wall_s']:>8.1f}", flush=True)
     per_rows = [r["cpu_s"] / r["rows"] for r in results]
     if len(per_rows) > 1:
         print(f"largest/smallest CPU per row: {max(per_rows) / min(per_rows):.2f}")
+        # peak memory above what the process held before measure (the table itself is the caller's)
+        grown_mb = [max(1, r["peak_kib"] - r["before_kib"]) for r in results]
+        print(f"peak memory above the start, largest table / smallest: {grown_mb[-1] / grown_mb[0]:.2f} "
+              f"({results[-1]['rows']:,} rows / {results[0]['rows']:,})")
 
 
 if __name__ == "__main__":

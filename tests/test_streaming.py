@@ -184,19 +184,20 @@ def test_a_streamed_result_holds_no_table_of_rows(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(memory.checked, streamed.checked)
     assert memory.cost is not None and streamed.cost is not None
     pd.testing.assert_frame_equal(memory.cost, streamed.cost)
-    # the two rows sharing a text are in different chunks: one request in memory, one a chunk with out=
-    assert streamed.cost.attrs == {**memory.cost.attrs, "total_requests": memory.cost.attrs["total_requests"] + 1}
+    assert memory.cost.attrs == streamed.cost.attrs  # the two rows sharing a text, in two chunks: one request
     assert streamed.given is not None and streamed.given.index.equals(frame.index)
 
 
-def test_identical_inputs_are_sent_once_a_chunk(tmp_path: Path) -> None:
-    """With out=, a text repeated within a chunk is sent once; repeated in another chunk, once more (documented)."""
+def test_identical_inputs_in_different_chunks_are_sent_once(tmp_path: Path) -> None:
+    """With out=, a text repeated in a later chunk is answered by the first chunk's request: sent once, billed once."""
     frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "text": ["same", "same", "other", "same"]})
     server = MemoryServer()
     result = run(frame, server, tmp_path / "l.sqlite", out=tmp_path / "out", chunk_rows=2)
-    assert sorted(text for sent in server.sent for text in sent) == ["other", "same", "same"]
+    assert sorted(text for sent in server.sent for text in sent) == ["other", "same"]
     assert result.counts()["ok"] == 4 and result.cost is not None
-    assert result.cost.attrs["total_requests"] == len(server.sent)
+    assert result.cost.attrs["total_requests"] == len(server.sent) == 2
+    scores = result.predictions.pivot_table(index="id", columns="emotion", values="score", observed=True)
+    pd.testing.assert_series_equal(scores.loc["a"], scores.loc["d"], check_names=False)
 
 
 def test_an_invalid_row_in_the_last_chunk_refuses_the_table_before_anything_is_sent(tmp_path: Path) -> None:

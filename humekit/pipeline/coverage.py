@@ -32,7 +32,7 @@ from typing import Any
 from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.planning import RowInput
 
-__all__ = ["Assignment", "Coverage", "cover"]
+__all__ = ["Assignment", "Coverage", "canonical", "cover"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +81,14 @@ def cover(
     parts: set[str] = set()  # the units that send a part of their input
     if jobs is not None:
         requests = ledger.requests(jobs["job_key"])
-        wanted = {name: _canonical(options) for name, options in models.items()}
+        wanted = {name: canonical(options) for name, options in models.items()}
         for job_key, job_backend, kind in zip(jobs["job_key"], jobs["backend"], jobs["kind"], strict=True):
             request = requests.get(job_key, {})
-            if (job_backend != backend or _canonical(request.get("endpoint")) != _canonical(endpoint)
-                    or _canonical(request.get("transcription")) != _canonical(transcription)):
+            if (job_backend != backend or canonical(request.get("endpoint")) != canonical(endpoint)
+                    or canonical(request.get("transcription")) != canonical(transcription)):
                 continue
             made = request.get("models") or {}
-            provides[job_key] = tuple(m for m in models if m in made and _canonical(made[m]) == wanted[m])
+            provides[job_key] = tuple(m for m in models if m in made and canonical(made[m]) == wanted[m])
             if request.get("part"):
                 parts.add(job_key)
             kinds[job_key] = kind
@@ -148,6 +148,6 @@ def _sent(ledger: Ledger, jobs: Any, parts: set[str]) -> set[str]:
     return {key for key in parts if states.get(key) != "submitting"} | set(ledger.sends(parts))
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
     """One spelling for equal JSON values (the ledger stores requests as JSON)."""
     return json.dumps(value, sort_keys=True, default=str)

@@ -154,7 +154,7 @@ def measure(
             read, so memory holds one chunk, not the table (:mod:`humekit.pipeline.streaming`). The result
             keeps only your table (not copied) and a few totals, and reads the rest from ``out``:
             ``result.dataset()`` lazily (pyarrow), ``result.status`` and ``result.predictions`` all at once.
-            Identical inputs are sent once a chunk (once a table without ``out``). A rerun with the same
+            Identical inputs in different chunks are sent once (:mod:`humekit.pipeline.reuse`). A rerun with the same
             ``out`` rewrites the dataset (no row twice); a folder holding other Parquet files is refused. A
             dry run writes nothing (and runs in memory).
         chunk_rows: with ``out``, the rows validated, sent and joined at a time (default 10,000).

@@ -135,6 +135,9 @@ class Plan:
     r"""Row position -> why it cannot be sent in any job."""
     config_key: str
     r"""Hash of the model configuration every fingerprint includes."""
+    reused: dict[Any, str] = field(default_factory=dict)
+    r"""Row position -> the unit already in the ledger that answers it with an identical input (nothing sent for
+    it: :mod:`humekit.pipeline.reuse`)."""
 
     def summary(self) -> pd.DataFrame:
         """One row per planned job: kind, inputs, rows and bytes."""

@@ -21,6 +21,7 @@ from humekit.pipeline.coverage import Coverage, cover
 from humekit.pipeline.input_limits import InputLimits
 from humekit.pipeline.joining import Joined, join_results
 from humekit.pipeline.ledger import Ledger
+from humekit.pipeline.reuse import reuse_identical
 from humekit.pipeline.planning import Plan, RowInput, Unit, config_key, for_config, row_inputs
 from humekit.pipeline.sources import API_MODELS_FOR_KIND, media_category
 
@@ -101,8 +102,10 @@ def send(rows: list[RowInput], checked: pd.DataFrame, *, backend: Backend, run: 
     executed = backend.resume(coverage.job_keys, coverage.rows, run)
     if executed:
         coverage = cover(rows, store, models=models, **identity)
-    plan = _plan_missing(rows, coverage, checked, models, backend=backend, identity=identity, limits=limits,
-                         salt=run.salt)
+    plan = _plan_missing(rows, coverage, checked, models, backend=backend, ledger=store, identity=identity,
+                         limits=limits, salt=run.salt)
+    if plan.reused:  # rows now answered by units already in the ledger
+        coverage = cover(rows, store, models=models, **identity)
     _count_rows(run, checked, rows, coverage, plan, more=more)
     # the bytes of files sent whole (a unit that sends a part sends converted bytes, not the file's: not counted)
     uploads = sum(i.size for unit in plan.jobs if unit.kind == "file" and not unit.part for i in unit.inputs)
@@ -133,14 +136,17 @@ def _dry_run(rows: list[RowInput], checked: pd.DataFrame, coverage: Coverage, *,
              id_col: str, limits: InputLimits, identity: Mapping[str, Any]) -> Outcome:
     """What the call would send, and bill, with nothing sent or recorded: rows the ledger answers come out
     as they are, the others ``pending`` with the requests planned for them."""
-    plan = _plan_missing(rows, coverage, checked, dict(run.models), backend=backend, identity=identity, limits=limits,
-                         salt=run.salt)
+    plan = _plan_missing(rows, coverage, checked, dict(run.models), backend=backend, ledger=run.ledger,
+                         identity=identity, limits=limits, salt=run.salt, record=False)
     joined = join_results(checked, id_col=id_col, coverage=coverage, ledger=run.ledger, decode=backend.decode,
                           unplannable=plan.unplannable, api=backend.api)
     planned = {row.index for unit in plan.jobs for row in unit.rows}
     error = joined.status["error"].astype(object).to_numpy().copy()
     for position in planned:
         error[position] = "dry run: nothing was sent (run measure without dry_run=True to send it)"
+    for position in plan.reused:
+        error[position] = ("dry run: nothing was sent; an identical input the ledger already has a request for "
+                           "will answer it (nothing is billed for it)")
     joined = replace(joined, status=joined.status.assign(error=error))
     cost = planned_cost(checked, id_col=id_col, units=plan.jobs, backend=backend,
                         requests=[backend.request(unit) for unit in plan.jobs])
@@ -156,10 +162,13 @@ def in_flight(rows: list[RowInput], *, backend: Backend, run: Run) -> list[str]:
 
 
 def _plan_missing(rows: list[RowInput], coverage: Coverage, checked: pd.DataFrame, models: dict[str, Any], *,
-                  backend: Backend, identity: Mapping[str, Any], limits: InputLimits, salt: str) -> Plan:
+                  backend: Backend, ledger: Ledger, identity: Mapping[str, Any], limits: InputLimits, salt: str,
+                  record: bool = True) -> Plan:
     """Units for the (row, model) pairs the ledger does not hold: rows missing the same models go
     together, with only those models (a row missing every model is planned exactly as before
-    planning was per model, so ledgers written then are still recognised)."""
+    planning was per model, so ledgers written then are still recognised). A row whose input a live unit
+    already sends with the same request is answered by it instead (:mod:`humekit.pipeline.reuse`; recorded
+    unless ``record`` is false, as on a dry run; never while retrying)."""
     useful = _useful_models(checked, API_MODELS_FOR_KIND[backend.api])
     groups: dict[tuple[str, ...], list[RowInput]] = {}
     for row in rows:
@@ -173,14 +182,22 @@ def _plan_missing(rows: list[RowInput], coverage: Coverage, checked: pd.DataFram
         groups.setdefault(absent, []).append(row)
     units: list[Unit] = []
     unplannable: dict[Any, str] = {}
+    reused: dict[Any, str] = {}
     for names, members in groups.items():
-        group_config = config_key(models={name: models[name] for name in names}, **identity)
-        plan = backend.pack([for_config(row, group_config) for row in members], config=group_config, models=names,
-                            salt=salt, limits=limits)
+        wanted = {name: models[name] for name in names}
+        group_config = config_key(models=wanted, **identity)
+        fingerprinted = [for_config(row, group_config) for row in members]
+        if not salt:
+            found = reuse_identical(fingerprinted, ledger=ledger, models=wanted, record=record, **identity)
+            reused.update(found)
+            fingerprinted = [row for row in fingerprinted if row.index not in found]
+        if not fingerprinted:
+            continue
+        plan = backend.pack(fingerprinted, config=group_config, models=names, salt=salt, limits=limits)
         units += plan.jobs
         unplannable.update(plan.unplannable)
     full = config_key(models=models, **identity)
-    return Plan(jobs=units, unplannable=unplannable, config_key=f"{full}{salt}")
+    return Plan(jobs=units, unplannable=unplannable, config_key=f"{full}{salt}", reused=reused)
 
 
 def _useful_models(checked: pd.DataFrame, models_for_kind: Mapping[str, frozenset[str]]) -> dict[int, set[str]]:

@@ -34,6 +34,16 @@ class LookupsMixin(LedgerStore):
             order=("seq",),
         )
 
+    def identical_inputs(self, contents: Sequence[str]) -> pd.DataFrame:
+        """The live inputs holding these contents (md5 of a file, a URL, sha256 of a text), in the order recorded:
+        ``job_key``, ``input_key``, ``content``; what a row holding an identical input can be answered by."""
+        return self._select_in(
+            "SELECT MIN(rowid) AS seq, job_key, input_key, content FROM inputs"
+            " WHERE superseded=0 AND content IN ({marks}) GROUP BY job_key, input_key, content",
+            contents,
+            order=("seq",),
+        )
+
     def jobs(self, job_keys: Iterable[str] | None = None) -> pd.DataFrame:
         """Jobs as a DataFrame (all, or those with the given keys), in the order they were claimed."""
         query = ("SELECT job_key, job_id, backend, kind, state, status, message, owner, claimed_ms, submitted_ms,"

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS inputs (
 );
 CREATE INDEX IF NOT EXISTS inputs_by_fingerprint ON inputs(fingerprint, superseded);
 CREATE INDEX IF NOT EXISTS inputs_by_row ON inputs(id_token, superseded);
+CREATE INDEX IF NOT EXISTS inputs_by_content ON inputs(content, superseded);
 CREATE TABLE IF NOT EXISTS file_digests (
     path     TEXT PRIMARY KEY,           -- a digest is reused only while the file's whole stamp is unchanged:
     size     BIGINT NOT NULL,

@@ -127,6 +127,24 @@ class UnitsMixin(LedgerStore):
                 (status, message, self._now_ms(), job_id),
             )
 
+    def attach(self, job_key: str, inputs: Sequence[LedgerInput]) -> set[str]:
+        """Record more rows a unit answers (rows holding an input identical to one it sends), while the unit is
+        live: claimed or sent, not failed, refused or abandoned. The fingerprints recorded (a row already
+        recorded with this unit, even superseded, is not recorded again)."""
+        attached: set[str] = set()
+        with self._write() as db:
+            live = db.execute("SELECT 1 FROM jobs WHERE job_key=? AND state IN ('submitting', 'submitted')"
+                              " AND (status IS NULL OR status <> 'FAILED')", (job_key,)).fetchone()
+            if live is None:
+                return attached
+            for i in inputs:
+                if db.execute("INSERT INTO inputs (job_key, input_key, fingerprint, id_token, content, md5)"
+                              " VALUES (?,?,?,?,?,?) ON CONFLICT (job_key, fingerprint) DO NOTHING",
+                              (job_key, i.input_key, i.fingerprint, i.id_token, i.content, i.md5)).rowcount == 1:
+                    attached.add(i.fingerprint)
+            db.execute("UPDATE jobs SET num_rows = num_rows + ? WHERE job_key=?", (len(attached), job_key))
+        return attached
+
     def supersede(self, fingerprints: Iterable[str]) -> None:
         """Detach rows from their current jobs so they can be submitted again (retrying failures)."""
         rows = [(f,) for f in sorted(set(fingerprints))]  # one order: two processes' overlapping updates never deadlock
