@@ -257,3 +257,14 @@ def test_a_timeout_with_out_writes_what_finished_and_resumes(tmp_path: Path, clo
     clock.sleep(200)  # type: ignore[attr-defined]
     done = humekit.measure(frame, **kwargs)  # type: ignore[arg-type]
     assert done.counts()["ok"] == 4 and len(emu.jobs) == 2
+
+
+def test_a_request_answering_rows_of_two_chunks_is_counted_once(tmp_path: Path) -> None:
+    """Rows a and b shared one request in memory; streamed a row a chunk, the totals still count one request."""
+    frame = pd.DataFrame({"id": ["a", "b"], "text": ["shared", "shared"]})
+    server, ledger = MemoryServer(), tmp_path / "l.sqlite"
+    memory = run(frame, server, ledger)
+    streamed = run(frame, server, ledger, out=tmp_path / "out", chunk_rows=1)
+    assert len(server.sent) == 1 and memory.cost is not None and streamed.cost is not None
+    assert memory.cost.attrs == streamed.cost.attrs and streamed.cost.attrs["total_requests"] == 1
+    assert streamed.cost["requests"].tolist() == [1, 1]

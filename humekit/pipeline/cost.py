@@ -52,10 +52,10 @@ def spent_cost(checked: pd.DataFrame, *, id_col: str, coverage: Coverage, ledger
                backend: Backend, counted: set[str] | None = None) -> pd.DataFrame:
     """Per row, the requests that answered it and what they were billed, from the ledger.
 
-    ``counted``: ``checked`` is one chunk of a table (``measure(out=...)``), and these are the units the chunks
-    before already counted: a unit is counted once in the totals (``attrs``), and its billed seconds are shared
-    among all the rows it was sent for (the ledger's count), not only this chunk's; the units counted now are
-    added to it."""
+    ``counted``: ``checked`` is one chunk of a table (``measure(out=...)``), and these are the units with rows in
+    several chunks that the chunks before already counted: such a unit is counted once in the totals (``attrs``),
+    and its billed seconds are shared among all the rows it answers (the ledger's count), not only this chunk's;
+    the units of that kind counted now are added to it."""
     keys = coverage.job_keys
     if not keys:
         return _table(checked, id_col, {}, 0)
@@ -70,6 +70,7 @@ def spent_cost(checked: pd.DataFrame, *, id_col: str, coverage: Coverage, ledger
         rows_of.setdefault(assignment.job_key, set()).add(assignment.index)
     shares: dict[int, list[float | None]] = {}
     losses: dict[int, list[bool]] = {}
+    spanning: set[str] = set()
     sent = 0
     for key, rows in rows_of.items():
         if key not in units.index or units.loc[key, "state"] != "submitted" or units.loc[key, "status"] != "COMPLETED":
@@ -79,6 +80,8 @@ def spent_cost(checked: pd.DataFrame, *, id_col: str, coverage: Coverage, ledger
         sharing = len(rows) if counted is None else max(len(rows), int(units.at[key, "num_rows"]))  # type: ignore[arg-type]
         if counted is None or key not in counted:
             sent += times
+        if counted is not None and sharing > len(rows):
+            spanning.add(key)  # it answers rows of other chunks too: counted once, here
         for index in rows:
             shares.setdefault(index, []).extend([None if seconds is None else seconds / sharing] * times)
             losses.setdefault(index, []).extend(lost.get(key, []))
@@ -86,7 +89,7 @@ def spent_cost(checked: pd.DataFrame, *, id_col: str, coverage: Coverage, ledger
     answered = [found for key in rows_of if key in units.index and (counted is None or key not in counted)
                 for found in lost.get(key, [])]
     if counted is not None:
-        counted.update(rows_of)
+        counted.update(spanning)  # only units with rows in other chunks can come up again: the set stays small
     table.attrs["total_lost_answers"], table.attrs["total_lost_billed"] = len(answered), sum(answered)
     return table
 

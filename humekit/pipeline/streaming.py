@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import pickle
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,13 +121,11 @@ class Streamed:
     """What :func:`measure_in_chunks` did, summed over the chunks (every row's own results are in ``out``)."""
 
     submitted: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
     r"""The jobs whose answers were used, in the order of the rows."""
     failed: list[str] = field(default_factory=list)
     r"""The fingerprints of the (row, job) answers that failed (what a retry resends)."""
     cost_totals: dict[str, Any] = field(default_factory=dict)
-    counts: Counter[str] = field(default_factory=Counter)
     empty_status: pd.DataFrame | None = None
     r"""The status table's columns and dtypes, with no row (and so for the predictions and descriptors)."""
     empty_predictions: pd.DataFrame | None = None
@@ -159,7 +156,6 @@ def measure_in_chunks(chunks: ValidatedChunks, *, id_col: str, source_col: str, 
         rows = table_rows(checked, id_col=id_col, source_col=source_col, config=config, ledger=store)
         coverage, plan, executed = send(rows, checked, backend=backend, run=run, limits=limits, more=True)
         streamed.submitted += executed.submitted
-        streamed.reused += executed.reused
         sent.append(_Sent(dict(executed.rejected), dict(plan.unplannable)))
         waiting.update(_unanswered(coverage.job_keys, store))
         del rows, coverage, plan, executed, checked
@@ -183,7 +179,6 @@ def measure_in_chunks(chunks: ValidatedChunks, *, id_col: str, source_col: str, 
                       "scores": joined.predictions, "descriptors": joined.descriptors}, out, number)
         streamed.job_ids += joined.job_ids
         streamed.failed += joined.failed
-        streamed.counts.update(joined.status["status"].astype(str).tolist())
         for name, value in cost.attrs.items():
             streamed.cost_totals[str(name)] = streamed.cost_totals.get(str(name), 0) + value
         if streamed.empty_status is None:  # copies: a view of no row would keep the chunk's arrays alive
