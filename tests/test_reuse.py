@@ -68,23 +68,45 @@ def _row(token: str, content: str) -> RowInput:
     return RowInput(0, token, "file", "/data/x.wav", content, content, 10, token, f"fp-{token}")
 
 
-def test_a_unit_sending_part_of_its_input_is_not_reused(tmp_path: Path) -> None:
-    """A window of a recording (request with a part) never answers another row: which windows it needs is planned."""
+def test_parts_are_reused_only_all_together_and_once_one_was_sent(tmp_path: Path) -> None:
+    """A recording's two windows answer a copy of it only once one was sent (so both were claimed): then both do."""
     ledger = Ledger(tmp_path / "l.sqlite")
-    request = {"endpoint": "e", "models": {"audio": {}}, "transcription": None, "part": "window 0-300 s"}
-    ledger.claim("w0", backend="b", kind="file", request=request, inputs=[LedgerInput("x.wav", "fp-a", "a", "m1")])
+    for n in (0, 1):
+        request = {"endpoint": "e", "models": {"audio": {}}, "transcription": None, "part": f"audio:{n}"}
+        ledger.claim(f"w{n}", backend="b", kind="file", request=request,
+                     inputs=[LedgerInput("x.wav", "fp-a", "a", "m1")])
+    find = dict(ledger=ledger, models={"audio": {}}, backend="b", endpoint="e", transcription=None)
+    assert reuse_identical([_row("b", "m1")], **find) == {}  # claimed, none sent: perhaps not all claimed
+    assert ledger.record_send("w0") is not None
+    assert reuse_identical([_row("b", "m1")], **find) == {0: "w0"}
+    assert set(ledger.inputs(["w0", "w1"]).groupby("job_key")["id_token"].apply(frozenset)) == {frozenset("ab")}
+
+
+def test_a_failed_part_keeps_every_part_from_being_reused(tmp_path: Path) -> None:
+    """One window failed: the copy is not attached to the other (it would miss that window's scores)."""
+    ledger = Ledger(tmp_path / "l.sqlite")
+    for n in (0, 1):
+        request = {"endpoint": "e", "models": {"audio": {}}, "transcription": None, "part": f"audio:{n}"}
+        ledger.claim(f"w{n}", backend="b", kind="file", request=request,
+                     inputs=[LedgerInput("x.wav", "fp-a", "a", "m1")])
+    ledger.record_answer("w0", b"{}")
+    ledger.record_failed("w1", "refused")
     assert reuse_identical([_row("b", "m1")], ledger=ledger, models={"audio": {}}, backend="b", endpoint="e",
                            transcription=None) == {}
+    assert set(ledger.inputs(["w0", "w1"])["id_token"]) == {"a"}
 
 
-def test_attach_records_rows_only_on_a_live_unit(tmp_path: Path) -> None:
-    """Ledger.attach adds the row and counts it in num_rows; on a refused unit it records nothing."""
+def test_attach_records_rows_only_on_live_units_and_all_or_nothing(tmp_path: Path) -> None:
+    """Ledger.attach adds the row and counts it in num_rows; with a refused unit among them it records nothing."""
     ledger = Ledger(tmp_path / "l.sqlite")
     request = {"endpoint": "e", "models": {"audio": {}}, "transcription": None}
-    ledger.claim("u1", backend="b", kind="file", request=request, inputs=[LedgerInput("x.wav", "fp-a", "a", "m1")])
+    for key in ("u1", "u2"):
+        ledger.claim(key, backend="b", kind="file", request=request, inputs=[LedgerInput("x.wav", "fp-a", "a", "m1")])
     assert reuse_identical([_row("b", "m1")], ledger=ledger, models={"audio": {}}, backend="b", endpoint="e",
                            transcription=None) == {0: "u1"}
     assert int(ledger.jobs(["u1"])["num_rows"].iloc[0]) == 2
     assert set(ledger.inputs(["u1"])["id_token"]) == {"a", "b"}
-    ledger.record_rejected("u1", "too large", payload="p")
-    assert ledger.attach("u1", [LedgerInput("x.wav", "fp-c", "c", "m1")]) == set()
+    ledger.record_rejected("u2", "too large", payload="p")
+    copy = LedgerInput("x.wav", "fp-c", "c", "m1")
+    assert ledger.attach({"u1": [copy], "u2": [copy]}) == set()
+    assert "c" not in set(ledger.inputs(["u1", "u2"])["id_token"])

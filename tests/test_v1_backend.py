@@ -380,3 +380,23 @@ def test_a_30_minute_recording_is_stitched_into_one_timeline(tmp_path: Path) -> 
     spans = set(result.descriptors[["group", "frame", "begin", "end"]].itertuples(index=False, name=None))
     assert spans <= set(segments[["group", "frame", "begin", "end"]].itertuples(index=False, name=None))
     assert emu.metered_seconds == pytest.approx(duration, abs=0.01)
+
+
+def test_streamed_a_row_a_chunk_the_results_and_cost_are_those_in_memory(recordings: pd.DataFrame,
+                                                                          tmp_path: Path) -> None:
+    """out= with one row a chunk (the 14-minute FLAC's two windows included): the same status, scores and billed
+    seconds as in memory, and a copy of a.wav under another ID, in a later chunk, is answered by its request."""
+    table = pd.concat([recordings, pd.DataFrame({"id": ["s5"], "src": [recordings["src"].iloc[0]]})],
+                      ignore_index=True)
+    memory_emu, streamed_emu = V1Emulator(), V1Emulator()
+    memory = run(table, memory_emu, tmp_path / "a.sqlite")
+    streamed = run(table, streamed_emu, tmp_path / "b.sqlite", out=tmp_path / "out", chunk_rows=1)
+    assert uploads(streamed_emu) == uploads(memory_emu) == 4  # a.wav once, b.mp3 once, the FLAC's two windows
+    # the run ids are each emulator's own; s5 shows the run of s3 (the same a.wav), in both
+    pd.testing.assert_frame_equal(memory.status.drop(columns="job_id"), streamed.status.drop(columns="job_id"))
+    assert streamed.status["job_id"].iloc[4] == streamed.status["job_id"].iloc[0]
+    pd.testing.assert_frame_equal(memory.predictions, streamed.predictions, check_dtype=False,
+                                  check_categorical=False)
+    assert memory.cost is not None and streamed.cost is not None
+    pd.testing.assert_frame_equal(memory.cost, streamed.cost)
+    assert streamed.cost.attrs["total_billed_seconds"] == pytest.approx(streamed_emu.metered_seconds, abs=0.01)

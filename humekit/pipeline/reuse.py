@@ -1,16 +1,17 @@
-"""Identical inputs answered once: a row whose input a live unit already sends is recorded as answered by it.
+"""Identical inputs answered once: a row whose input live units already send is recorded as answered by them.
 
 Within one plan, identical inputs (the same file bytes, URL or text) are packed once and answer for every row
 that holds them (:func:`humekit.pipeline.planning.distinct_inputs`). This is the same rule across plans: the
 chunks of ``measure(out=...)``, and calls made later with the same ledger. Before a row is packed, the ledger is
-asked for a live unit (claimed or sent; not failed, refused or abandoned) that sends an identical input with
-exactly the same request: backend, endpoint, transcription, and the same models with the same options. The row is
-then recorded as one more row that unit answers (:meth:`~humekit.pipeline.ledger.Ledger.attach`) instead of being
-sent again; its answer is joined by ID like any other.
+asked for the units recorded for an earlier row holding an identical input with exactly the same request:
+backend, endpoint, transcription, and the same models with the same options. The row is then recorded as one
+more row those units answer (:meth:`~humekit.pipeline.ledger.Ledger.attach`, all of them or none) instead of
+being sent again; its answer is joined by ID like any other.
 
-Not reused: a unit that sends only part of its input (a window of a long recording, a batch of a video's
-frames: which parts a row needs is the backend's to plan), and anything while retrying (``retry_failed`` asks
-for new answers).
+An earlier row's units are used only when they answer it whole: a live unit (claimed or sent; not failed,
+refused or abandoned) sending the input, or, when it is sent in parts (the windows of a recording, the frame
+batches of a video), every part live and at least one sent, which means every part was claimed (a plan's units
+are all claimed before any is sent). Never while retrying: ``retry_failed`` asks for new answers.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from humekit.pipeline.planning import RowInput
 
 __all__ = ["reuse_identical"]
 
+_LIVE = ("submitting", "submitted")
+
 
 def reuse_identical(rows: Sequence[RowInput], *, ledger: Ledger, models: Mapping[str, Any], backend: str,
                     endpoint: str, transcription: Any, record: bool = True) -> dict[int, str]:
-    """Of ``rows`` (fingerprinted for a request of these ``models``), those a live unit making the same request
-    already answers with an identical input: row position -> that unit's key. With ``record``, each is recorded
-    as answered by it (a dry run records nothing)."""
+    """Of ``rows`` (fingerprinted for a request of these ``models``), those that the units of an earlier row
+    holding an identical input answer with the same request: row position -> one of those units' keys. With
+    ``record``, each is recorded as answered by them (a dry run records nothing)."""
     if not rows:
         return {}
     found = ledger.identical_inputs(list({row.content for row in rows}))
@@ -38,31 +41,46 @@ def reuse_identical(rows: Sequence[RowInput], *, ledger: Ledger, models: Mapping
     keys = list(dict.fromkeys(found["job_key"]))
     jobs = ledger.jobs(keys).set_index("job_key")
     requests = ledger.requests(keys)
+    sends = ledger.sends(keys)
     wanted = (canonical(endpoint), canonical(transcription), canonical(dict(models)))
-    usable: dict[tuple[str, str], tuple[str, str]] = {}  # (kind, content) -> the first unit sending it, its input
-    for job_key, input_key, content in zip(found["job_key"], found["input_key"], found["content"], strict=True):
-        if job_key not in jobs.index:
+
+    def same_request(job_key: str) -> bool:
+        request = requests.get(job_key, {})
+        return (jobs.at[job_key, "backend"] == backend
+                and (canonical(request.get("endpoint")), canonical(request.get("transcription")),
+                     canonical(request.get("models") or {})) == wanted)
+
+    # (content, the earlier row's fingerprint) -> its units and the input each sends, in the order recorded
+    earlier: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for job_key, input_key, content, fingerprint in zip(found["job_key"], found["input_key"], found["content"],
+                                                        found["fingerprint"], strict=True):
+        if job_key in jobs.index and same_request(job_key):
+            earlier.setdefault((content, fingerprint), []).append((job_key, input_key))
+    usable: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (kind, content) -> the units answering it whole
+    for (content, _), units in earlier.items():
+        live = [(key, input_key) for key, input_key in units
+                if jobs.at[key, "state"] in _LIVE and jobs.at[key, "status"] != "FAILED"]
+        parts = [key for key, _ in units if requests.get(key, {}).get("part")]
+        if parts:  # sent in parts: all of them live, and one sent (so all were claimed), or none
+            if len(live) < len(units) or not any(jobs.at[key, "state"] == "submitted" or key in sends
+                                                 for key in parts):
+                continue
+            answering = live
+        elif live:
+            answering = live[:1]  # a whole input: the first live unit sending it answers it
+        else:
             continue
-        unit, request = jobs.loc[job_key], requests.get(job_key, {})
-        if (unit["backend"] != backend or unit["state"] not in ("submitting", "submitted") or unit["status"] == "FAILED"
-                or request.get("part")):
-            continue
-        made = request.get("models") or {}
-        if (canonical(request.get("endpoint")), canonical(request.get("transcription")),
-                canonical({name: made[name] for name in sorted(made)})) != wanted:
-            continue
-        usable.setdefault((str(unit["kind"]), content), (job_key, input_key))
-    chosen: dict[str, list[tuple[RowInput, str]]] = {}
-    for row in rows:
-        match = usable.get((row.kind, row.content))
-        if match is not None:
-            chosen.setdefault(match[0], []).append((row, match[1]))
+        for kind in {str(jobs.at[key, "kind"]) for key, _ in answering}:
+            usable.setdefault((kind, content), answering)
     reused: dict[int, str] = {}
-    for job_key, members in chosen.items():
-        if not record:
-            reused.update({row.index: job_key for row, _ in members})
+    for row in rows:
+        whole = usable.get((row.kind, row.content))
+        if whole is None:
             continue
-        attached = ledger.attach(job_key, [LedgerInput(input_key, row.fingerprint, row.token, row.content, row.md5)
-                                           for row, input_key in members])
-        reused.update({row.index: job_key for row, _ in members if row.fingerprint in attached})
+        if record:
+            attached = ledger.attach({key: [LedgerInput(input_key, row.fingerprint, row.token, row.content, row.md5)]
+                                      for key, input_key in whole})
+            if row.fingerprint not in attached:
+                continue
+        reused[row.index] = whole[0][0]
     return reused

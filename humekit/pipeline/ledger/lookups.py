@@ -36,10 +36,11 @@ class LookupsMixin(LedgerStore):
 
     def identical_inputs(self, contents: Sequence[str]) -> pd.DataFrame:
         """The live inputs holding these contents (md5 of a file, a URL, sha256 of a text), in the order recorded:
-        ``job_key``, ``input_key``, ``content``; what a row holding an identical input can be answered by."""
+        ``job_key``, ``input_key``, ``content`` and the ``fingerprint`` of the row they were recorded for; what a
+        row holding an identical input can be answered by."""
         return self._select_in(
-            "SELECT MIN(rowid) AS seq, job_key, input_key, content FROM inputs"
-            " WHERE superseded=0 AND content IN ({marks}) GROUP BY job_key, input_key, content",
+            "SELECT MIN(rowid) AS seq, job_key, input_key, content, fingerprint FROM inputs"
+            " WHERE superseded=0 AND content IN ({marks}) GROUP BY job_key, input_key, content, fingerprint",
             contents,
             order=("seq",),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from humekit.pipeline.ledger.records import STALE_CLAIM_S, Claim, LedgerInput, owner_gone, owner_token
@@ -127,22 +127,31 @@ class UnitsMixin(LedgerStore):
                 (status, message, self._now_ms(), job_id),
             )
 
-    def attach(self, job_key: str, inputs: Sequence[LedgerInput]) -> set[str]:
-        """Record more rows a unit answers (rows holding an input identical to one it sends), while the unit is
-        live: claimed or sent, not failed, refused or abandoned. The fingerprints recorded (a row already
-        recorded with this unit, even superseded, is not recorded again)."""
+    def attach(self, inputs: Mapping[str, Sequence[LedgerInput]]) -> set[str]:
+        """Record more rows that units answer (rows holding an input identical to one each sends: unit key ->
+        those rows), all of it or nothing: only while every one of the units is live (claimed or sent, not
+        failed, refused or abandoned). The fingerprints recorded (a row already recorded with a unit, even
+        superseded, is not recorded again, and then none of the rest is)."""
         attached: set[str] = set()
-        with self._write() as db:
-            live = db.execute("SELECT 1 FROM jobs WHERE job_key=? AND state IN ('submitting', 'submitted')"
-                              " AND (status IS NULL OR status <> 'FAILED')", (job_key,)).fetchone()
-            if live is None:
-                return attached
-            for i in inputs:
-                if db.execute("INSERT INTO inputs (job_key, input_key, fingerprint, id_token, content, md5)"
-                              " VALUES (?,?,?,?,?,?) ON CONFLICT (job_key, fingerprint) DO NOTHING",
-                              (job_key, i.input_key, i.fingerprint, i.id_token, i.content, i.md5)).rowcount == 1:
-                    attached.add(i.fingerprint)
-            db.execute("UPDATE jobs SET num_rows = num_rows + ? WHERE job_key=?", (len(attached), job_key))
+        try:
+            with self._write() as db:
+                for job_key in sorted(inputs):  # one order: two processes' overlapping writes never deadlock
+                    live = db.execute("SELECT 1 FROM jobs WHERE job_key=? AND state IN ('submitting', 'submitted')"
+                                      " AND (status IS NULL OR status <> 'FAILED')", (job_key,)).fetchone()
+                    if live is None:
+                        raise _NotAttached
+                for job_key in sorted(inputs):
+                    for i in inputs[job_key]:
+                        if db.execute("INSERT INTO inputs (job_key, input_key, fingerprint, id_token, content, md5)"
+                                      " VALUES (?,?,?,?,?,?) ON CONFLICT (job_key, fingerprint) DO NOTHING",
+                                      (job_key, i.input_key, i.fingerprint, i.id_token, i.content,
+                                       i.md5)).rowcount != 1:
+                            raise _NotAttached
+                        attached.add(i.fingerprint)
+                    db.execute("UPDATE jobs SET num_rows = num_rows + ? WHERE job_key=?",
+                               (len(inputs[job_key]), job_key))
+        except _NotAttached:
+            return set()  # rolled back: nothing of it recorded
         return attached
 
     def supersede(self, fingerprints: Iterable[str]) -> None:
@@ -156,3 +165,7 @@ class UnitsMixin(LedgerStore):
         row = self._db().execute("SELECT state, job_id, owner, claimed_ms FROM jobs WHERE job_key=?",
                                  (job_key,)).fetchone()
         return None if row is None else Claim(job_key, row[0], row[1], row[2], row[3], ours=False)
+
+
+class _NotAttached(Exception):
+    """Raised inside :meth:`UnitsMixin.attach`'s transaction to roll all of it back."""
