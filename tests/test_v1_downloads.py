@@ -361,3 +361,17 @@ def test_humekit_run_caps_downloads_with_its_own_flag(server: MediaServer, media
     said = capsys.readouterr().out
     assert "--max-download-mb" in said and "V1Backend" not in said
     assert main([*argv[:-1], "0"]) == 2 and "positive number" in capsys.readouterr().out
+
+
+def test_a_url_listed_twice_in_two_chunks_is_fetched_and_sent_once(server: MediaServer, media: dict[str, Path],
+                                                                    tmp_path: Path) -> None:
+    """measure(out=...) a row a chunk, the WAV's URL under two IDs: the second row is answered by the first's request."""
+    url = server.serve("/media/talk.wav", body=media["wav"].read_bytes())
+    table = pd.DataFrame({"id": ["first", "second"], "src": [url, url]})
+    emu = V1Emulator()
+    result = humekit.measure(table, id_col="id", source_col="src", models=["audio"], ledger=tmp_path / "l.sqlite",
+                             backend=backend(emu, tmp_path / "downloads"), progress=False, errors="mark",
+                             out=tmp_path / "out", chunk_rows=1)
+    assert result.counts()["ok"] == 2 and uploads(emu) == 1 and server.hits("/media/talk.wav") == 1
+    scores = result.predictions.groupby("id")["score"].apply(list)
+    assert scores["first"] == scores["second"]

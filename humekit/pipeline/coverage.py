@@ -32,7 +32,7 @@ from typing import Any
 from humekit.pipeline.ledger import Ledger
 from humekit.pipeline.planning import RowInput
 
-__all__ = ["Assignment", "Coverage", "canonical", "cover"]
+__all__ = ["ANSWERED_BY", "Assignment", "Coverage", "canonical", "cover"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,7 @@ def cover(
     for job_key, fingerprint, token, content in zip(*columns, strict=True):  # in the order recorded
         row = by_token.get(token)
         if (job_key not in provides or row is None or row.content != content
-                or kinds[job_key] not in _ANSWERED_BY.get(row.kind, (row.kind,))):
+                or kinds[job_key] not in ANSWERED_BY.get(row.kind, (row.kind,))):
             continue
         matched[fingerprint] = row if row.fingerprint == fingerprint else replace(row, fingerprint=fingerprint)
         for model in provides[job_key]:
@@ -124,7 +124,7 @@ def cover(
 
 #: The kinds of unit that can answer a row of each kind: a URL row also a ``file`` unit, which uploads the
 #: file a backend downloaded for it (v1's) and records the URL as its input's content.
-_ANSWERED_BY: Mapping[str, tuple[str, ...]] = {"url": ("url", "file")}
+ANSWERED_BY: Mapping[str, tuple[str, ...]] = {"url": ("url", "file")}
 
 
 def _answering(by_fingerprint: Mapping[str, list[str]], parts: set[str], sent: set[str]) -> list[tuple[str, str]]:

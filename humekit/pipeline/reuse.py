@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from humekit.pipeline.coverage import canonical
+from humekit.pipeline.coverage import ANSWERED_BY, canonical
 from humekit.pipeline.ledger import Ledger, LedgerInput
 from humekit.pipeline.planning import RowInput
 
@@ -74,9 +74,11 @@ def reuse_identical(rows: Sequence[RowInput], *, ledger: Ledger, models: Mapping
             usable.setdefault((kind, content), answering)
     reused: dict[int, str] = {}
     for row in rows:
-        whole = usable.get((row.kind, row.content))
-        if whole is None:
+        candidates = [usable[key] for kind in ANSWERED_BY.get(row.kind, (row.kind,))
+                      if (key := (kind, row.content)) in usable]
+        if not candidates:
             continue
+        whole = candidates[0]
         if record:
             attached = ledger.attach({key: [LedgerInput(input_key, row.fingerprint, row.token, row.content, row.md5)]
                                       for key, input_key in whole})
