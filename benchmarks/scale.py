@@ -10,7 +10,8 @@ emotions), ``--per-unit`` texts to a request (100, like a v0 batch job). The sco
 
 Prints, per size, client CPU per row, peak RSS (absolute, and above what the process held before ``measure``,
 which already held the table), the ratio of the largest to the smallest CPU per row, and the ratio of the
-largest table's peak above the start to the smallest's (flat memory: about 1, however many rows).
+largest table's peak above the start to that of the smallest table filling a chunk (flat memory: about 1,
+however many rows).
 
 Usage::
 
@@ -166,10 +167,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     per_rows = [r["cpu_s"] / r["rows"] for r in results]
     if len(per_rows) > 1:
         print(f"largest/smallest CPU per row: {max(per_rows) / min(per_rows):.2f}")
-        # peak memory above what the process held before measure (the table itself is the caller's)
-        grown_mb = [max(1, r["peak_kib"] - r["before_kib"]) for r in results]
-        print(f"peak memory above the start, largest table / smallest: {grown_mb[-1] / grown_mb[0]:.2f} "
-              f"({results[-1]['rows']:,} rows / {results[0]['rows']:,})")
+        # peak memory above what the process held before measure (the table itself is the caller's), against the
+        # smallest table that fills a chunk (a smaller one holds less than a chunk: no fair baseline)
+        full = [r for r in results if r["rows"] >= args.chunk_rows or args.in_memory] or results
+        base, last = full[0], results[-1]
+        grown = max(1, last["peak_kib"] - last["before_kib"]) / max(1, base["peak_kib"] - base["before_kib"])
+        print(f"peak memory above the start, largest table / smallest full chunk: {grown:.2f} "
+              f"({last['rows']:,} rows / {base['rows']:,})")
 
 
 if __name__ == "__main__":

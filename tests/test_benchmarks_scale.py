@@ -18,5 +18,5 @@ def test_scale_benchmark_prints_a_line_per_size_and_the_ratio() -> None:
     rows = re.findall(r"^\s+(\d+)\s+([\d,]+)\s+[\d.]+\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+$", proc.stdout, re.MULTILINE)
     assert rows == [("150", "750"), ("300", "1,500")], proc.stdout
     assert re.search(r"largest/smallest CPU per row: \d+\.\d\d", proc.stdout), proc.stdout
-    assert re.search(r"peak memory above the start, largest table / smallest: \d+\.\d\d \(300 rows / 150\)",
+    assert re.search(r"peak memory above the start, largest table / smallest full chunk: \d+\.\d\d \(300 rows / 150\)",
                      proc.stdout), proc.stdout

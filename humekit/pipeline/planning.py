@@ -211,7 +211,9 @@ def row_inputs(
     """
     positions = np.flatnonzero(checked["source_problem"].isna().to_numpy())
     valid = checked.iloc[positions]
-    columns = (positions.tolist(), valid["source_kind"], valid["source_path"], valid["source_bytes"], valid[source_col], valid[id_col])
+    # numpy object arrays: iterating them is several times faster than iterating Arrow-backed string columns
+    columns = (positions.tolist(), *(valid[name].to_numpy(dtype=object) for name in
+                                     ("source_kind", "source_path", "source_bytes", source_col, id_col)))
     described = []
     for index, kind, path, known_size, source, row_id in zip(*columns, strict=True):
         value = str(path) if kind == "file" else str(source).strip() if kind == "url" else str(source)
