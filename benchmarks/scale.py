@@ -9,7 +9,7 @@ dataset in bounded chunks. Each text is answered with ``--emotions`` scores (48 
 emotions), ``--per-unit`` texts to a request (100, like a v0 batch job). The scores are synthetic.
 
 Prints, per size, client CPU per row, peak RSS (absolute, and above what the process held before ``measure``,
-which already held the table), the ratio of the largest to the smallest CPU per row, and the ratio of the
+which already held the table), the largest table's CPU per row over the smallest's, and the ratio of the
 largest table's peak above the start to that of the smallest table filling a chunk (flat memory: about 1,
 however many rows).
 
@@ -166,14 +166,23 @@ def main(argv: Sequence[str] | None = None) -> None:
               f"{found['peak_kib'] / 1024:>12.0f} {grown:>15.1f} {found['wall_s']:>8.1f}", flush=True)
     per_rows = [r["cpu_s"] / r["rows"] for r in results]
     if len(per_rows) > 1:
-        print(f"largest/smallest CPU per row: {max(per_rows) / min(per_rows):.2f}")
-        # peak memory above what the process held before measure (the table itself is the caller's), against the
-        # smallest table that fills a chunk (a smaller one holds less than a chunk: no fair baseline)
-        full = [r for r in results if r["rows"] >= args.chunk_rows or args.in_memory] or results
-        base, last = full[0], results[-1]
-        grown = max(1, last["peak_kib"] - last["before_kib"]) / max(1, base["peak_kib"] - base["before_kib"])
-        print(f"peak memory above the start, largest table / smallest full chunk: {grown:.2f} "
-              f"({last['rows']:,} rows / {base['rows']:,})")
+        ordered = sorted(results, key=lambda r: r["rows"])
+        # baselines: the smallest table, and the smallest that fills a chunk (a smaller one holds less than a
+        # chunk, and its per-row CPU carries the call's fixed costs: no fair baseline for growth)
+        full = [r for r in ordered if r["rows"] >= args.chunk_rows or args.in_memory] or ordered
+        small, chunk, large = ordered[0], full[0], ordered[-1]
+
+        def cpu(r: dict[str, Any]) -> float:
+            return float(r["cpu_s"]) / float(r["rows"])
+
+        def grown(r: dict[str, Any]) -> float:
+            return float(max(1, r["peak_kib"] - r["before_kib"]))
+
+        print(f"largest/smallest CPU per row: {cpu(large) / cpu(small):.2f} ({large['rows']:,} rows / "
+              f"{small['rows']:,}); against the smallest full chunk: {cpu(large) / cpu(chunk):.2f} "
+              f"(/ {chunk['rows']:,}); max/min over all sizes: {max(per_rows) / min(per_rows):.2f}")
+        print(f"peak memory above the start, largest table / smallest full chunk: {grown(large) / grown(chunk):.2f} "
+              f"({large['rows']:,} rows / {chunk['rows']:,})")
 
 
 if __name__ == "__main__":
