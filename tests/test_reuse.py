@@ -68,13 +68,19 @@ def _row(token: str, content: str) -> RowInput:
     return RowInput(0, token, "file", "/data/x.wav", content, content, 10, token, f"fp-{token}")
 
 
-def test_parts_are_reused_only_all_together_and_once_one_was_sent(tmp_path: Path) -> None:
-    """A recording's two windows answer a copy of it only once one was sent (so both were claimed): then both do."""
+def _two_windows(tmp_path: Path) -> Ledger:
+    """A ledger where row a's recording (content m1) is claimed as two windows, w0 and w1, none sent."""
     ledger = Ledger(tmp_path / "l.sqlite")
     for n in (0, 1):
         request = {"endpoint": "e", "models": {"audio": {}}, "transcription": None, "part": f"audio:{n}"}
         ledger.claim(f"w{n}", backend="b", kind="file", request=request,
                      inputs=[LedgerInput("x.wav", "fp-a", "a", "m1")])
+    return ledger
+
+
+def test_parts_are_reused_only_all_together_and_once_one_was_sent(tmp_path: Path) -> None:
+    """A recording's two windows answer a copy of it only once one was sent (so both were claimed): then both do."""
+    ledger = _two_windows(tmp_path)
     find = dict(ledger=ledger, models={"audio": {}}, backend="b", endpoint="e", transcription=None)
     assert reuse_identical([_row("b", "m1")], **find) == {}  # claimed, none sent: perhaps not all claimed
     assert ledger.record_send("w0") is not None
@@ -84,11 +90,7 @@ def test_parts_are_reused_only_all_together_and_once_one_was_sent(tmp_path: Path
 
 def test_a_failed_part_keeps_every_part_from_being_reused(tmp_path: Path) -> None:
     """One window failed: the copy is not attached to the other (it would miss that window's scores)."""
-    ledger = Ledger(tmp_path / "l.sqlite")
-    for n in (0, 1):
-        request = {"endpoint": "e", "models": {"audio": {}}, "transcription": None, "part": f"audio:{n}"}
-        ledger.claim(f"w{n}", backend="b", kind="file", request=request,
-                     inputs=[LedgerInput("x.wav", "fp-a", "a", "m1")])
+    ledger = _two_windows(tmp_path)
     ledger.record_answer("w0", b"{}")
     ledger.record_failed("w1", "refused")
     assert reuse_identical([_row("b", "m1")], ledger=ledger, models={"audio": {}}, backend="b", endpoint="e",
