@@ -209,20 +209,20 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
 
     def finish(outcome: Outcome) -> MeasureResult:
         joined, submitted = outcome.joined, tuple(outcome.executed.submitted)
-        reused = tuple(job_id for job_id in joined.job_ids if job_id not in set(submitted))
         return MeasureResult(stored_status=joined.status, stored_predictions=joined.predictions,
                              stored_descriptors=joined.descriptors, stored_checked=checked, ledger=store,
-                             id_col=o.id_col, plan=outcome.plan, submitted=submitted, reused=reused, options=options,
-                             retryable=joined.failed, stored_cost=outcome.cost)
+                             id_col=o.id_col, plan=outcome.plan, submitted=submitted,
+                             reused=_reused(joined.job_ids, submitted), options=options, retryable=joined.failed,
+                             stored_cost=outcome.cost)
 
     def finish_streamed(done: Streamed) -> MeasureResult:
         assert chunks is not None and streamed is not None and done.empty_status is not None
         assert done.empty_predictions is not None and done.empty_descriptors is not None
         submitted = tuple(done.submitted)
-        reused = tuple(job_id for job_id in done.job_ids if job_id not in set(submitted))
         return MeasureResult(stored_status=done.empty_status, stored_predictions=done.empty_predictions,
                              stored_descriptors=done.empty_descriptors, stored_checked=chunks.empty, ledger=store,
-                             id_col=o.id_col, submitted=submitted, reused=reused, options=options,
+                             id_col=o.id_col, submitted=submitted, reused=_reused(done.job_ids, submitted),
+                             options=options,
                              retryable=tuple(done.failed), out=streamed, given=table.copy(deep=False),
                              cost_totals=done.cost_totals)
 
@@ -247,6 +247,12 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
         if chunks is not None:
             chunks.close()
     raise interrupted  # outside the except block: the traceback is measure's own two frames, not the wait's
+
+
+def _reused(used: Iterable[str], submitted: Iterable[str]) -> tuple[str, ...]:
+    """The jobs whose answers were used that this call did not submit (found in the ledger: nothing paid again)."""
+    sent = set(submitted)
+    return tuple(job_id for job_id in used if job_id not in sent)
 
 
 def _backend_limits(o: MeasureOptions) -> InputLimits:
