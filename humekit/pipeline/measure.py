@@ -240,7 +240,7 @@ def _run(table: pd.DataFrame, options: MeasureOptions, *, salt: str, retry: froz
     except KeyboardInterrupt as exc:
         if isinstance(exc, MeasureInterrupted):
             raise
-        tables = [checked] if chunks is None else (chunk for _, _, chunk in chunks)
+        tables = [checked] if chunks is None else (chunk for _, chunk in chunks)
         interrupted = _interrupted(tables, o, config=config, backend=backend, run=run)
     finally:
         display.close()

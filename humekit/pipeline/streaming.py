@@ -54,7 +54,7 @@ DEFAULT_CHUNK_ROWS = 10_000
 class ValidatedChunks:
     """A table validated chunk by chunk, each chunk's validated rows kept on disk until :meth:`close`.
 
-    Built by :meth:`validate`; iterating gives ``(number, start, checked)`` for each chunk, read back from disk:
+    Built by :meth:`validate`; iterating gives ``(number, checked)`` for each chunk, read back from disk:
     its ID and source columns and the ``source_...`` columns validation adds (the stages read nothing else).
     """
 
@@ -102,11 +102,11 @@ class ValidatedChunks:
     def __len__(self) -> int:
         return max(1, -(-self.rows // self.chunk_rows))
 
-    def __iter__(self) -> Iterator[tuple[int, int, pd.DataFrame]]:
+    def __iter__(self) -> Iterator[tuple[int, pd.DataFrame]]:
         for number in range(len(self)):
             with open(self._path(number), "rb") as file:
                 checked = pickle.load(file)  # noqa: S301 - written by this process, in its own temporary folder
-            yield number, number * self.chunk_rows, checked
+            yield number, checked
 
     def _path(self, number: int) -> Path:
         return Path(self._folder.name) / f"chunk-{number:06d}.pickle"
@@ -152,7 +152,7 @@ def measure_in_chunks(chunks: ValidatedChunks, *, id_col: str, source_col: str, 
     streamed = Streamed()
     sent: list[_Sent] = []
     waiting: set[str] = set()  # the units still to answer once sent (an asynchronous API's jobs): one per job
-    for _, _, checked in chunks:
+    for _, checked in chunks:
         rows = table_rows(checked, id_col=id_col, source_col=source_col, config=config, ledger=store)
         coverage, plan, executed = send(rows, checked, backend=backend, run=run, limits=limits, more=True)
         streamed.submitted += executed.submitted
@@ -169,7 +169,7 @@ def measure_in_chunks(chunks: ValidatedChunks, *, id_col: str, source_col: str, 
     prepare(out, id_col=id_col, partitions=len(chunks))
     identity = backend_identity(backend, run)
     counted: set[str] = set()
-    for number, _, checked in chunks:
+    for number, checked in chunks:
         rows = table_rows(checked, id_col=id_col, source_col=source_col, config=config, ledger=store)
         coverage = cover(rows, store, models=dict(run.models), **identity)
         cost = spent_cost(checked, id_col=id_col, coverage=coverage, ledger=store, backend=backend, counted=counted)
